@@ -1,0 +1,601 @@
+/*-------------------------------------------------------------------------
+ *
+ * option.c
+ *		  The option catalog of scaler_fdw: which option is valid where,
+ *		  how its value is checked, and how a scan reads the options back.
+ *
+ * Every option is checked when it is set (CREATE/ALTER), so a scan can
+ * trust what it reads.  Credentials are accepted only in user mappings:
+ * server and table options are readable by anyone with USAGE, and they
+ * appear in pg_dump output and in EXPLAIN.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "scaler_fdw.h"
+
+#include "access/reloptions.h"
+#include "catalog/pg_foreign_data_wrapper.h"
+#include "catalog/pg_foreign_server.h"
+#include "catalog/pg_foreign_table.h"
+#include "catalog/pg_user_mapping.h"
+#include "catalog/pg_attribute.h"
+#include "commands/defrem.h"
+#include "foreign/foreign.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/varlena.h"
+
+typedef enum OptionKind
+{
+	OPT_TEXT,
+	OPT_URL,					/* absolute http(s) URL */
+	OPT_ENDPOINT,				/* path relative to base_url, or http(s) URL */
+	OPT_JSON_PATH,				/* dotted path into a JSON document */
+	OPT_DURATION,				/* seconds, or a PostgreSQL duration ('500ms') */
+	OPT_BYTES,					/* bytes, or a PostgreSQL size ('64MB') */
+	OPT_INT,					/* non-negative integer */
+	OPT_BOOL,
+	OPT_ENUM,
+	OPT_HEADER_NAME,
+	OPT_ABS_PATH				/* absolute file name */
+} OptionKind;
+
+typedef struct ScalerOption
+{
+	const char *name;
+	Oid			context;		/* catalog the option belongs to */
+	OptionKind	kind;
+	const char *const *choices; /* OPT_ENUM only, NULL-terminated */
+	bool		secret;			/* a credential: user mappings only */
+} ScalerOption;
+
+static const char *const auth_choices[] = {"none", "basic", "bearer", "api_key", NULL};
+static const char *const api_key_in_choices[] = {"header", "query", NULL};
+static const char *const pagination_choices[] = {"none", "next_url", "link_header", NULL};
+
+static const ScalerOption scaler_options[] = {
+	/* server */
+	{"base_url", ForeignServerRelationId, OPT_URL, NULL, false},
+	{"auth", ForeignServerRelationId, OPT_ENUM, auth_choices, false},
+	{"api_key_name", ForeignServerRelationId, OPT_HEADER_NAME, NULL, false},
+	{"api_key_in", ForeignServerRelationId, OPT_ENUM, api_key_in_choices, false},
+	{"connect_timeout", ForeignServerRelationId, OPT_DURATION, NULL, false},
+	{"request_timeout", ForeignServerRelationId, OPT_DURATION, NULL, false},
+	{"max_response_size", ForeignServerRelationId, OPT_BYTES, NULL, false},
+	{"ssl_verify", ForeignServerRelationId, OPT_BOOL, NULL, false},
+	{"ca_file", ForeignServerRelationId, OPT_ABS_PATH, NULL, false},
+
+	/* user mapping: the only place credentials may live */
+	{"username", UserMappingRelationId, OPT_TEXT, NULL, true},
+	{"password", UserMappingRelationId, OPT_TEXT, NULL, true},
+	{"token", UserMappingRelationId, OPT_TEXT, NULL, true},
+	{"api_key", UserMappingRelationId, OPT_TEXT, NULL, true},
+
+	/* foreign table */
+	{"endpoint", ForeignTableRelationId, OPT_ENDPOINT, NULL, false},
+	{"records_path", ForeignTableRelationId, OPT_JSON_PATH, NULL, false},
+	{"pagination", ForeignTableRelationId, OPT_ENUM, pagination_choices, false},
+	{"next_url_path", ForeignTableRelationId, OPT_JSON_PATH, NULL, false},
+	{"max_pages", ForeignTableRelationId, OPT_INT, NULL, false},
+	{"estimated_rows", ForeignTableRelationId, OPT_INT, NULL, false},
+
+	/* column */
+	{"json_path", AttributeRelationId, OPT_JSON_PATH, NULL, false},
+
+	{NULL, InvalidOid, OPT_TEXT, NULL, false}
+};
+
+#define DEFAULT_CONNECT_TIMEOUT_MS	10000
+#define DEFAULT_REQUEST_TIMEOUT_MS	60000
+#define DEFAULT_MAX_RESPONSE_BYTES	((int64) 256 * 1024 * 1024)
+#define DEFAULT_ESTIMATED_ROWS		1000
+
+PG_FUNCTION_INFO_V1(scaler_fdw_validator);
+
+static const char *
+context_name(Oid context)
+{
+	switch (context)
+	{
+		case ForeignDataWrapperRelationId:
+			return "foreign-data wrapper";
+		case ForeignServerRelationId:
+			return "server";
+		case UserMappingRelationId:
+			return "user mapping";
+		case ForeignTableRelationId:
+			return "foreign table";
+		case AttributeRelationId:
+			return "foreign table column";
+	}
+	return "object";
+}
+
+static const ScalerOption *
+find_option(const char *name)
+{
+	for (const ScalerOption *o = scaler_options; o->name; o++)
+		if (strcmp(o->name, name) == 0)
+			return o;
+	return NULL;
+}
+
+/* The valid option for this catalog closest to a misspelt name, if any is close. */
+static const char *
+closest_option(const char *name, Oid context)
+{
+	const char *best = NULL;
+	int			best_dist = INT_MAX;
+	int			len = strlen(name);
+
+	for (const ScalerOption *o = scaler_options; o->name; o++)
+	{
+		int			d;
+
+		if (o->context != context)
+			continue;
+		d = varstr_levenshtein(name, len, o->name, strlen(o->name), 1, 1, 1, true);
+		if (d < best_dist)
+		{
+			best_dist = d;
+			best = o->name;
+		}
+	}
+	/* Suggest only plausible typos, not any option at all. */
+	if (best != NULL && best_dist <= Max(2, len / 3))
+		return best;
+	return NULL;
+}
+
+static char *
+choices_list(const char *const *choices)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	for (int i = 0; choices[i]; i++)
+		appendStringInfo(&buf, "%s\"%s\"", i ? ", " : "", choices[i]);
+	return buf.data;
+}
+
+/*
+ * Parse a duration: a bare number means seconds (as libpq's connect_timeout),
+ * anything else goes through PostgreSQL's own unit parser ('500ms', '2min').
+ */
+static bool
+parse_duration_ms(const char *value, int *ms, const char **hint)
+{
+	int			v;
+
+	*hint = NULL;
+	if (value[0] != '\0' && strspn(value, "0123456789") == strlen(value))
+	{
+		if (!parse_int(value, &v, 0, hint) || v > INT_MAX / 1000)
+			return false;
+		*ms = v * 1000;
+		return true;
+	}
+	return parse_int(value, ms, GUC_UNIT_MS, hint);
+}
+
+static bool
+parse_bytes(const char *value, int64 *bytes, const char **hint)
+{
+	int			kb;
+
+	*hint = NULL;
+	if (value[0] != '\0' && strspn(value, "0123456789") == strlen(value))
+	{
+		int			v;
+
+		if (!parse_int(value, &v, 0, hint))
+			return false;
+		*bytes = v;
+		return true;
+	}
+	if (!parse_int(value, &kb, GUC_UNIT_KB, hint))
+		return false;
+	*bytes = (int64) kb * 1024;
+	return true;
+}
+
+static bool
+json_path_is_valid(const char *path)
+{
+	const char *p = path;
+
+	if (strcmp(path, "$") == 0)
+		return true;
+	if (*p == '\0')
+		return false;
+	for (;;)
+	{
+		const char *dot = strchr(p, '.');
+		size_t		seglen = dot ? (size_t) (dot - p) : strlen(p);
+
+		if (seglen == 0)
+			return false;
+		if (!dot)
+			return true;
+		p = dot + 1;
+	}
+}
+
+static void
+invalid_value(const char *name, const char *value, const char *expected)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+			 errmsg("invalid value for option \"%s\": \"%s\"", name, value),
+			 errdetail("%s", expected)));
+}
+
+static void
+check_value(const ScalerOption *opt, DefElem *def)
+{
+	char	   *value = defGetString(def);
+	const char *hint;
+
+	switch (opt->kind)
+	{
+		case OPT_TEXT:
+			break;
+		case OPT_URL:
+		case OPT_ENDPOINT:
+			{
+				char	   *scheme = NULL;
+				bool		absolute = strstr(value, "://") != NULL;
+
+				if (opt->kind == OPT_ENDPOINT && !absolute)
+				{
+					if (value[0] == '\0' || strpbrk(value, " \t\r\n") != NULL)
+						invalid_value(opt->name, value,
+									  "Expected a path relative to the server's base_url, such as \"/meters\", or an absolute http or https URL.");
+					break;
+				}
+				if (!scaler_url_is_http(value, &scheme))
+				{
+					if (scheme != NULL)
+						ereport(ERROR,
+								(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+								 errmsg("invalid value for option \"%s\": URL scheme \"%s\" is not supported",
+										opt->name, scheme),
+								 errhint("Only http and https URLs are allowed.")));
+					invalid_value(opt->name, value,
+								  "Expected an absolute http or https URL, such as \"https://api.example.com/v1\".");
+				}
+				break;
+			}
+		case OPT_JSON_PATH:
+			if (!json_path_is_valid(value))
+				invalid_value(opt->name, value,
+							  "Expected \"$\" for the whole document or dot-separated keys such as \"data.items\".");
+			break;
+		case OPT_DURATION:
+			{
+				int			ms;
+
+				if (!parse_duration_ms(value, &ms, &hint) || ms <= 0)
+					ereport(ERROR,
+							(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+							 errmsg("invalid value for option \"%s\": \"%s\"", opt->name, value),
+							 errdetail("Expected a positive number of seconds, or a duration with a unit such as \"500ms\" or \"2min\"."),
+							 hint ? errhint("%s", hint) : 0));
+				break;
+			}
+		case OPT_BYTES:
+			{
+				int64		bytes;
+
+				if (!parse_bytes(value, &bytes, &hint) || bytes <= 0 ||
+					bytes > (int64) MaxAllocHugeSize / 2)
+					ereport(ERROR,
+							(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+							 errmsg("invalid value for option \"%s\": \"%s\"", opt->name, value),
+							 errdetail("Expected a positive size in bytes, or with a unit such as \"64MB\", at most 1GB."),
+							 hint ? errhint("%s", hint) : 0));
+				break;
+			}
+		case OPT_INT:
+			{
+				int			v;
+
+				if (!parse_int(value, &v, 0, &hint) || v < 0)
+					invalid_value(opt->name, value, "Expected a non-negative integer.");
+				break;
+			}
+		case OPT_BOOL:
+			{
+				bool		b;
+
+				if (!parse_bool(value, &b))
+					invalid_value(opt->name, value, "Expected a boolean: true or false.");
+				if (strcmp(opt->name, "ssl_verify") == 0 && !b && !superuser())
+					ereport(ERROR,
+							(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+							 errmsg("permission denied to set option \"ssl_verify\" to false"),
+							 errdetail("Turning off TLS certificate verification exposes credentials to anyone on the network path."),
+							 errhint("Ask a superuser, or point option \"ca_file\" at the provider's CA certificate.")));
+				break;
+			}
+		case OPT_ENUM:
+			{
+				bool		found = false;
+
+				for (int i = 0; opt->choices[i]; i++)
+					if (strcmp(opt->choices[i], value) == 0)
+						found = true;
+				if (!found)
+					ereport(ERROR,
+							(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+							 errmsg("invalid value for option \"%s\": \"%s\"", opt->name, value),
+							 errdetail("Valid values are %s.", choices_list(opt->choices))));
+				break;
+			}
+		case OPT_HEADER_NAME:
+			/* RFC 9110 token characters only: no room for header injection. */
+			if (value[0] == '\0' ||
+				strspn(value, "!#$%&'*+-.^_`|~0123456789"
+					   "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") != strlen(value))
+				invalid_value(opt->name, value,
+							  "Expected an HTTP header or query parameter name: letters, digits and !#$%&'*+-.^_`|~ only.");
+			break;
+		case OPT_ABS_PATH:
+			if (!is_absolute_path(value))
+				invalid_value(opt->name, value, "Expected an absolute file name.");
+			break;
+	}
+}
+
+Datum
+scaler_fdw_validator(PG_FUNCTION_ARGS)
+{
+	List	   *options = untransformRelOptions(PG_GETARG_DATUM(0));
+	Oid			catalog = PG_GETARG_OID(1);
+	ListCell   *lc;
+	bool		have_base_url = false;
+	bool		have_endpoint = false;
+
+	foreach(lc, options)
+	{
+		DefElem    *def = (DefElem *) lfirst(lc);
+		const ScalerOption *opt = find_option(def->defname);
+
+		if (opt == NULL || opt->context != catalog)
+		{
+			if (opt != NULL && opt->secret)
+				ereport(ERROR,
+						(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
+						 errmsg("option \"%s\" is a credential and is accepted only in a user mapping",
+								def->defname),
+						 errdetail("Options of a %s are visible to every role that can use it.",
+								   context_name(catalog)),
+						 errhint("Use CREATE USER MAPPING ... SERVER ... OPTIONS (%s '...').",
+								 def->defname)));
+			if (opt != NULL)
+				ereport(ERROR,
+						(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
+						 errmsg("invalid option \"%s\" for a %s", def->defname,
+								context_name(catalog)),
+						 errhint("Option \"%s\" belongs to a %s.", opt->name,
+								 context_name(opt->context))));
+			else
+			{
+				const char *closest = closest_option(def->defname, catalog);
+
+				ereport(ERROR,
+						(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
+						 errmsg("invalid option \"%s\"", def->defname),
+						 closest ? errhint("Perhaps you meant the option \"%s\".", closest)
+						 : errhint("There are no valid options in this context that look like it.")));
+			}
+		}
+		check_value(opt, def);
+		if (strcmp(opt->name, "base_url") == 0)
+			have_base_url = true;
+		else if (strcmp(opt->name, "endpoint") == 0)
+			have_endpoint = true;
+	}
+
+	if (catalog == ForeignServerRelationId && !have_base_url)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),
+				 errmsg("option \"base_url\" is required for a scaler_fdw server"),
+				 errhint("Add OPTIONS (base_url 'https://api.example.com/v1').")));
+	if (catalog == ForeignTableRelationId && !have_endpoint)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),
+				 errmsg("option \"endpoint\" is required for a scaler_fdw foreign table"),
+				 errhint("Add OPTIONS (endpoint '/meters'): a path under the server's base_url.")));
+
+	PG_RETURN_VOID();
+}
+
+static int
+duration_option(DefElem *def)
+{
+	int			ms;
+	const char *hint;
+
+	if (!parse_duration_ms(defGetString(def), &ms, &hint))
+		elog(ERROR, "option \"%s\" was not validated", def->defname);
+	return ms;
+}
+
+static int
+enum_option(DefElem *def, const char *const *choices)
+{
+	const char *value = defGetString(def);
+
+	for (int i = 0; choices[i]; i++)
+		if (strcmp(choices[i], value) == 0)
+			return i;
+	elog(ERROR, "option \"%s\" was not validated", def->defname);
+	return 0;					/* keep compiler quiet */
+}
+
+const char *
+scaler_pagination_name(ScalerPagination p)
+{
+	return pagination_choices[p];
+}
+
+/*
+ * Read the server's options and, where the server authenticates, the
+ * credentials of the user mapping for userid (none if userid is invalid).
+ */
+void
+scaler_get_server_options(Oid serverid, Oid userid, ScalerServerOptions *opts)
+{
+	ForeignServer *server = GetForeignServer(serverid);
+	ListCell   *lc;
+
+	memset(opts, 0, sizeof(*opts));
+	opts->serverid = serverid;
+	opts->servername = server->servername;
+	opts->auth = SCALER_AUTH_NONE;
+	opts->api_key_name = "X-API-Key";
+	opts->connect_timeout_ms = DEFAULT_CONNECT_TIMEOUT_MS;
+	opts->request_timeout_ms = DEFAULT_REQUEST_TIMEOUT_MS;
+	opts->max_response_bytes = DEFAULT_MAX_RESPONSE_BYTES;
+	opts->ssl_verify = true;
+
+	foreach(lc, server->options)
+	{
+		DefElem    *def = (DefElem *) lfirst(lc);
+		const char *name = def->defname;
+
+		if (strcmp(name, "base_url") == 0)
+			opts->base_url = defGetString(def);
+		else if (strcmp(name, "auth") == 0)
+			opts->auth = (ScalerAuthKind) enum_option(def, auth_choices);
+		else if (strcmp(name, "api_key_name") == 0)
+			opts->api_key_name = defGetString(def);
+		else if (strcmp(name, "api_key_in") == 0)
+			opts->api_key_in_query = enum_option(def, api_key_in_choices) == 1;
+		else if (strcmp(name, "connect_timeout") == 0)
+			opts->connect_timeout_ms = duration_option(def);
+		else if (strcmp(name, "request_timeout") == 0)
+			opts->request_timeout_ms = duration_option(def);
+		else if (strcmp(name, "max_response_size") == 0)
+		{
+			const char *hint;
+
+			(void) parse_bytes(defGetString(def), &opts->max_response_bytes, &hint);
+		}
+		else if (strcmp(name, "ssl_verify") == 0)
+			opts->ssl_verify = defGetBoolean(def);
+		else if (strcmp(name, "ca_file") == 0)
+			opts->ca_file = defGetString(def);
+	}
+
+	if (opts->base_url == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),
+				 errmsg("server \"%s\" has no option \"base_url\"", opts->servername)));
+
+	if (opts->auth == SCALER_AUTH_NONE || !OidIsValid(userid))
+		return;
+
+	/* GetUserMapping raises a clear "user mapping not found" error. */
+	foreach(lc, GetUserMapping(userid, serverid)->options)
+	{
+		DefElem    *def = (DefElem *) lfirst(lc);
+
+		if (strcmp(def->defname, "username") == 0)
+			opts->username = defGetString(def);
+		else if (strcmp(def->defname, "password") == 0)
+			opts->password = defGetString(def);
+		else if (strcmp(def->defname, "token") == 0)
+			opts->token = defGetString(def);
+		else if (strcmp(def->defname, "api_key") == 0)
+			opts->api_key = defGetString(def);
+	}
+
+#define REQUIRE_CREDENTIAL(field, optname, authname) \
+	if (opts->field == NULL) \
+		ereport(ERROR, \
+				(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND), \
+				 errmsg("user mapping for server \"%s\" has no option \"%s\"", \
+						opts->servername, optname), \
+				 errdetail("The server authenticates with \"%s\".", authname), \
+				 errhint("ALTER USER MAPPING FOR ... SERVER %s OPTIONS (ADD %s '...').", \
+						 quote_identifier(opts->servername), optname)))
+
+	switch (opts->auth)
+	{
+		case SCALER_AUTH_NONE:
+			break;
+		case SCALER_AUTH_BASIC:
+			/* A key sent as the username with an empty password is common. */
+			if (opts->username == NULL && opts->api_key != NULL)
+				opts->username = opts->api_key;
+			REQUIRE_CREDENTIAL(username, "username", "basic");
+			if (opts->password == NULL)
+				opts->password = "";
+			break;
+		case SCALER_AUTH_BEARER:
+			REQUIRE_CREDENTIAL(token, "token", "bearer");
+			break;
+		case SCALER_AUTH_API_KEY:
+			REQUIRE_CREDENTIAL(api_key, "api_key", "api_key");
+			break;
+	}
+#undef REQUIRE_CREDENTIAL
+}
+
+void
+scaler_get_table_options(Oid relid, ScalerTableOptions *opts)
+{
+	ForeignTable *table = GetForeignTable(relid);
+	ListCell   *lc;
+
+	memset(opts, 0, sizeof(*opts));
+	opts->records_path = "$";
+	opts->pagination = SCALER_PAGINATE_NONE;
+	opts->next_url_path = "next";
+	opts->rows_estimate = DEFAULT_ESTIMATED_ROWS;
+
+	foreach(lc, table->options)
+	{
+		DefElem    *def = (DefElem *) lfirst(lc);
+		const char *name = def->defname;
+
+		if (strcmp(name, "endpoint") == 0)
+			opts->endpoint = defGetString(def);
+		else if (strcmp(name, "records_path") == 0)
+			opts->records_path = defGetString(def);
+		else if (strcmp(name, "pagination") == 0)
+			opts->pagination = (ScalerPagination) enum_option(def, pagination_choices);
+		else if (strcmp(name, "next_url_path") == 0)
+			opts->next_url_path = defGetString(def);
+		else if (strcmp(name, "max_pages") == 0)
+			opts->max_pages = pg_strtoint32(defGetString(def));
+		else if (strcmp(name, "estimated_rows") == 0)
+			opts->rows_estimate = pg_strtoint32(defGetString(def));
+	}
+	if (opts->endpoint == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),
+				 errmsg("foreign table \"%s\" has no option \"endpoint\"",
+						get_rel_name(relid))));
+}
+
+/* The JSON path a column reads; by default the column's own name. */
+char *
+scaler_get_column_path(Oid relid, AttrNumber attnum, const char *attname)
+{
+	ListCell   *lc;
+
+	foreach(lc, GetForeignColumnOptions(relid, attnum))
+	{
+		DefElem    *def = (DefElem *) lfirst(lc);
+
+		if (strcmp(def->defname, "json_path") == 0)
+			return defGetString(def);
+	}
+	return pstrdup(attname);
+}
