@@ -17,7 +17,7 @@ PGFILEDESC = "scaler_fdw - provider energy data as foreign tables"
 
 # pg_regress suites, one per feature (sql/*.sql, expected/*.out)
 REGRESS = options scan http_errors cancel
-REGRESS_OPTS = --inputdir=. --outputdir=results
+REGRESS_OPTS = --inputdir=.
 
 PG_CONFIG ?= pg_config
 PKG_CONFIG ?= pkg-config

@@ -27,6 +27,7 @@
 #include "storage/ipc.h"
 #include "storage/pmsignal.h"
 #include "utils/memutils.h"
+#include "utils/wait_event.h"
 
 #define POLL_INTERVAL_MS	50
 #define MAX_REDIRECTS		5
@@ -542,7 +543,9 @@ perform_interruptible(CURL *easy)
 			if (done)
 				break;
 			/* Returns at once when a socket is ready; the bound keeps cancel prompt. */
+			pgstat_report_wait_start(PG_WAIT_EXTENSION);
 			mc = curl_multi_poll(multi, NULL, 0, POLL_INTERVAL_MS, NULL);
+			pgstat_report_wait_end();
 			if (mc != CURLM_OK)
 				ereport(ERROR,
 						(errcode(ERRCODE_FDW_ERROR),
@@ -566,8 +569,13 @@ report_transfer_error(const ScalerServerOptions *srv, const char *url,
 	char	   *shown = scaler_display_url(srv, url);
 	char	   *detail = scaler_redact(srv, errbuf[0] ? errbuf : curl_easy_strerror(rc));
 	curl_off_t	connect_us = 0;
+	long		new_connections = 0;
+	bool		connected;
 
+	/* A reused keep-alive connection reports no connect time of its own. */
 	curl_easy_getinfo(easy, CURLINFO_CONNECT_TIME_T, &connect_us);
+	curl_easy_getinfo(easy, CURLINFO_NUM_CONNECTS, &new_connections);
+	connected = connect_us > 0 || new_connections == 0;
 
 	switch (rc)
 	{
@@ -584,7 +592,7 @@ report_transfer_error(const ScalerServerOptions *srv, const char *url,
 							shown, srv->servername)));
 			break;
 		case CURLE_OPERATION_TIMEDOUT:
-			if (connect_us == 0)
+			if (!connected)
 				ereport(ERROR,
 						(errcode(ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION),
 						 errmsg("could not connect to server \"%s\" within connect_timeout (%d ms) for GET %s",

@@ -487,8 +487,9 @@ records_parse_page(RecordExtractor *ex, char *body, size_t len,
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
 				 errmsg("invalid JSON in the response to %s", request_desc),
-				 errdetail("%s (at byte offset %d of %zu)", json_errdetail(rc, ex->lex),
-						   (int) (ex->lex->token_start - ex->lex->input), len)));
+				 errdetail("At byte offset %d of %zu: %s",
+						   (int) (ex->lex->token_start - ex->lex->input), len,
+						   json_errdetail(rc, ex->lex))));
 
 	if (!page->saw_records)
 		ereport(ERROR,

@@ -26,6 +26,7 @@
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/syscache.h"
 #include "utils/varlena.h"
 
 typedef enum OptionKind
@@ -242,6 +243,13 @@ check_value(const ScalerOption *opt, DefElem *def)
 	switch (opt->kind)
 	{
 		case OPT_TEXT:
+			/* Values end up in HTTP headers: no room for header injection. */
+			for (const char *c = value; *c; c++)
+				if ((unsigned char) *c < 0x20 || *c == 0x7f)
+					ereport(ERROR,
+							(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+							 errmsg("invalid value for option \"%s\": control characters are not allowed",
+									opt->name)));
 			break;
 		case OPT_URL:
 		case OPT_ENDPOINT:
@@ -500,7 +508,19 @@ scaler_get_server_options(Oid serverid, Oid userid, ScalerServerOptions *opts)
 	if (opts->auth == SCALER_AUTH_NONE || !OidIsValid(userid))
 		return;
 
-	/* GetUserMapping raises a clear "user mapping not found" error. */
+	if (!SearchSysCacheExists2(USERMAPPINGUSERSERVER, ObjectIdGetDatum(userid),
+							   ObjectIdGetDatum(serverid)) &&
+		!SearchSysCacheExists2(USERMAPPINGUSERSERVER, ObjectIdGetDatum(InvalidOid),
+							   ObjectIdGetDatum(serverid)))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("user mapping not found for user \"%s\" and server \"%s\"",
+						GetUserNameFromId(userid, false), opts->servername),
+				 errdetail("The server authenticates with \"%s\"; the credentials come from a user mapping.",
+						   auth_choices[opts->auth]),
+				 errhint("CREATE USER MAPPING FOR CURRENT_USER SERVER %s OPTIONS (...).",
+						 quote_identifier(opts->servername))));
+
 	foreach(lc, GetUserMapping(userid, serverid)->options)
 	{
 		DefElem    *def = (DefElem *) lfirst(lc);

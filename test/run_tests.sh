@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# Runs every test suite of scaler_fdw against real servers on loopback and
+# ends with one line "N passed, N failed"; exits non-zero on any failure.
+#   1. the test servers' own self-test (Python unittest)
+#   2. pg_regress suites (sql/, expected/) in a throwaway cluster
+#   3. TAP tests (test/t/) with PostgreSQL::Test::Cluster, run as postgres
+set -uo pipefail
+source "$(dirname "$0")/lib.sh"
+
+passed=0
+failed=0
+report() { # suite passed failed
+  echo "== $1: $2 passed, $3 failed"
+  passed=$((passed + $2))
+  failed=$((failed + $3))
+}
+
+scaler_build_install
+
+scaler_start_server PROVIDER provider_server.py
+scaler_start_server SANDBOX scaler_sandbox.py
+export PROVIDER_URL="http://127.0.0.1:$PROVIDER_PORT"
+export SANDBOX_URL="http://127.0.0.1:$SANDBOX_PORT"
+
+# 1. server self-test
+out="$SCALER_TMP/servers.out"
+"$PYTHON" "$ROOT/test/test_servers.py" >"$out" 2>&1
+rc=$?
+tail -n 3 "$out"
+ran=$(sed -n 's/^Ran \([0-9]*\) tests\?.*/\1/p' "$out" | tail -n 1)
+bad=$(sed -n 's/^FAILED (\(.*\))/\1/p' "$out" | grep -o '[0-9]\+' | awk '{s += $1} END {print s + 0}')
+ran=${ran:-0}
+bad=${bad:-0}
+if [ "$rc" -ne 0 ] && [ "$bad" -eq 0 ]; then bad=1; cat "$out"; fi
+[ "$bad" -gt 0 ] && cat "$out"
+report "server self-test" $((ran - bad > 0 ? ran - bad : 0)) "$bad"
+
+# 2. pg_regress
+out="$SCALER_TMP/regress.out"
+rm -rf "$ROOT/results" "$ROOT/regression.diffs" "$ROOT/regression.out"
+pg_virtualenv -v "$PG_MAJOR" make -s -C "$ROOT" PG_CONFIG="$PG_CONFIG" installcheck >"$out" 2>&1
+grep -E '\.\.\. ' "$out"
+ok=$(grep -cE '\.\.\. +ok' "$out")
+bad=$(grep -cE '\.\.\. +FAILED|\.\.\. +failed' "$out")
+if ! grep -qE 'All [0-9]+ tests passed' "$out" && [ "$bad" -eq 0 ]; then
+  bad=1
+  cat "$out"
+fi
+if [ -f "$ROOT/regression.diffs" ]; then
+  head -n 200 "$ROOT/regression.diffs"
+fi
+report "pg_regress" "$ok" "$bad"
+
+# 3. TAP, as postgres: initdb refuses root
+tapdir="$SCALER_TMP/tap"
+mkdir -p "$tapdir"
+cp -r "$ROOT/test/t" "$tapdir/"
+chown -R postgres: "$tapdir"
+out="$SCALER_TMP/tap.out"
+(cd "$tapdir" && runuser -u postgres -- env \
+    PATH="$PG_BINDIR:$PATH" \
+    PERL5LIB="$($PG_CONFIG --pkglibdir)/pgxs/src/test/perl" \
+    PG_REGRESS="$($PG_CONFIG --pkglibdir)/pgxs/src/test/regress/pg_regress" \
+    TESTDIR="$tapdir" PROVIDER_URL="$PROVIDER_URL" SANDBOX_URL="$SANDBOX_URL" \
+    prove --timer -v t/ >"$out" 2>&1)
+rc=$?
+grep -E '^(ok|not ok) ' "$out"
+ok=$(grep -cE '^ok ' "$out")
+bad=$(grep -cE '^not ok ' "$out")
+if [ "$rc" -ne 0 ] && [ "$bad" -eq 0 ]; then
+  bad=1
+  cat "$out"
+  cat "$tapdir"/tmp_check/log/*.log 2>/dev/null | tail -n 50
+elif [ "$bad" -gt 0 ]; then
+  cat "$out"
+fi
+report "TAP" "$ok" "$bad"
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
