@@ -31,7 +31,7 @@ ran=$(sed -n 's/^Ran \([0-9]*\) tests\?.*/\1/p' "$out" | tail -n 1)
 bad=$(sed -n 's/^FAILED (\(.*\))/\1/p' "$out" | grep -o '[0-9]\+' | awk '{s += $1} END {print s + 0}')
 ran=${ran:-0}
 bad=${bad:-0}
-if [ "$rc" -ne 0 ] && [ "$bad" -eq 0 ]; then bad=1; cat "$out"; fi
+if { [ "$rc" -ne 0 ] || [ "$ran" -eq 0 ]; } && [ "$bad" -eq 0 ]; then bad=1; fi
 [ "$bad" -gt 0 ] && cat "$out"
 report "server self-test" $((ran - bad > 0 ? ran - bad : 0)) "$bad"
 
@@ -62,15 +62,15 @@ out="$SCALER_TMP/tap.out"
     PERL5LIB="$($PG_CONFIG --pkglibdir)/pgxs/src/test/perl" \
     PG_REGRESS="$($PG_CONFIG --pkglibdir)/pgxs/src/test/regress/pg_regress" \
     TESTDIR="$tapdir" PROVIDER_URL="$PROVIDER_URL" SANDBOX_URL="$SANDBOX_URL" \
-    prove --timer -v t/ >"$out" 2>&1)
+    prove --timer -v t/*.pl >"$out" 2>&1)
 rc=$?
 grep -E '^(ok|not ok) ' "$out"
-ok=$(grep -cE '^ok ' "$out")
-bad=$(grep -cE '^not ok ' "$out")
-if [ "$rc" -ne 0 ] && [ "$bad" -eq 0 ]; then
+ok=$(grep -cE '^ok [0-9]+ ' "$out")
+bad=$(grep -cE '^not ok [0-9]+ ' "$out")
+if { [ "$rc" -ne 0 ] || [ "$ok" -eq 0 ]; } && [ "$bad" -eq 0 ]; then
   bad=1
   cat "$out"
-  cat "$tapdir"/tmp_check/log/*.log 2>/dev/null | tail -n 50
+  tail -n 50 "$tapdir"/tmp_check/log/*.log 2>/dev/null
 elif [ "$bad" -gt 0 ]; then
   cat "$out"
 fi

@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Runs inside pg_virtualenv for run_bench.sh; prints shell assignments of the figures.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+now() { date +%s.%N; }
+since() { awk "BEGIN {printf \"%.3f\", $(now) - $1}"; }
+q() { psql -X -q -At -v ON_ERROR_STOP=1 "$@"; }
+
+q <<SQL
+CREATE EXTENSION scaler_fdw;
+CREATE SERVER bench FOREIGN DATA WRAPPER scaler_fdw OPTIONS (base_url '$PROVIDER_URL');
+CREATE FOREIGN TABLE consumption (
+  meter_id text,
+  period_start timestamptz OPTIONS (json_path 'interval_start'),
+  period_end timestamptz OPTIONS (json_path 'interval_end'),
+  value numeric OPTIONS (json_path 'consumption'),
+  unit text,
+  is_estimated boolean OPTIONS (json_path 'estimated')
+) SERVER bench OPTIONS (endpoint '${BENCH_FIRST#$PROVIDER_URL}', records_path 'results',
+                        pagination 'next_url');
+CREATE TABLE local_fdw (meter_id text, period_start timestamptz, period_end timestamptz,
+                        value numeric, unit text, is_estimated boolean);
+CREATE TABLE local_jsonb (LIKE local_fdw);
+CREATE TABLE local_python (LIKE local_fdw);
+SQL
+
+# scaler_fdw scan, with the backend's peak memory around it
+hwm="(regexp_match(pg_read_file('/proc/self/status'), 'VmHWM:\s+(\d+)'))[1]::int"
+t=$(now)
+out=$(q <<SQL
+SELECT $hwm;
+SELECT count(*), sum(value), max(period_start), max(period_end),
+       count(*) FILTER (WHERE is_estimated), max(unit), max(meter_id)
+  FROM consumption;
+SELECT $hwm;
+SQL
+)
+echo "fdw_scan_s=$(since "$t")"
+before=$(echo "$out" | sed -n 1p)
+after=$(echo "$out" | sed -n 3p)
+echo "fdw_peak_kb=$((after - before))"
+echo "$out" | sed -n 2p | sed 's/^/# fdw rows: /'
+
+t=$(now)
+q -c "INSERT INTO local_fdw SELECT * FROM consumption"
+echo "fdw_insert_s=$(since "$t")"
+
+# (a) curl + jsonb_to_recordset
+t=$(now)
+dl="$BENCH_PAGES_DIR/../dl"
+mkdir -p "$dl"
+for p in $(seq 1 "$BENCH_PAGES"); do
+  printf 'url = "%s&page=%d"\noutput = "%s/p%03d.json"\n' "$BENCH_FIRST" "$p" "$dl" "$p"
+done >"$dl.cfg"
+curl -s -K "$dl.cfg"
+echo "curl_s=$(since "$t")"
+chmod -R a+rX "$dl"
+t=$(now)
+for f in "$dl"/*.json; do
+  echo "INSERT INTO local_jsonb SELECT * FROM jsonb_to_recordset(pg_read_file('$f')::jsonb->'results')
+          AS x(meter_id text, interval_start timestamptz, interval_end timestamptz,
+               consumption numeric, unit text, estimated boolean);"
+done | q
+echo "jsonb_s=$(since "$t")"
+
+# (b) Python standard library
+t=$(now)
+/usr/bin/python3 "$here/python_baseline.py" "$BENCH_FIRST" local_python >/dev/null
+echo "python_s=$(since "$t")"
+
+# every pipeline loaded the same rows
+q -c "SELECT 'counts: ' || (SELECT count(*) FROM local_fdw) || ' ' || (SELECT count(*) FROM local_jsonb) || ' ' || (SELECT count(*) FROM local_python)" | sed 's/^/# /'
+q -c "SELECT CASE WHEN (SELECT sum(value) FROM local_fdw) = (SELECT sum(value) FROM local_jsonb)
+              AND (SELECT sum(value) FROM local_fdw) = (SELECT sum(value) FROM local_python)
+         THEN 'sums agree' ELSE 'SUMS DIFFER' END" | sed 's/^/# /'

@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# make bench: the figures scaler_fdw promises, measured side by side in one
+# run on the same pages, written to test/bench/results.md with a description
+# of the machine.  Figures are ratios against baselines run in the same
+# session, because the machines are shared and noisy.
+set -euo pipefail
+source "$(dirname "$0")/../lib.sh"
+
+RESULTS="$ROOT/test/bench/results.md"
+ASSETS=10 METERS=10 READINGS=10000 PAGE=10000    # 1,000,000 readings, 100 pages
+TOTAL=$((ASSETS * METERS * READINGS))
+PAGES=$((TOTAL / PAGE))
+
+scaler_build_install
+scaler_start_server PROVIDER provider_server.py --assets $ASSETS --meters-per-asset $METERS \
+  --readings $READINGS --page-size $PAGE
+export PROVIDER_URL="http://127.0.0.1:$PROVIDER_PORT"
+FIRST="$PROVIDER_URL/consumption?page_size=$PAGE"
+
+secs() { awk "BEGIN {printf \"%.2f\", $1}"; }
+
+# The server generates pages lazily; one pass first so no contender pays for it.
+pages_dir="$SCALER_TMP/pages"
+mkdir -p "$pages_dir"
+curl_cfg="$SCALER_TMP/curl.cfg"
+: >"$curl_cfg"
+for p in $(seq 1 $PAGES); do
+  printf 'url = "%s&page=%d"\noutput = "%s/p%03d.json"\n' "$FIRST" "$p" "$pages_dir" "$p" >>"$curl_cfg"
+done
+curl -s -K "$curl_cfg"
+bytes=$(cat "$pages_dir"/*.json | wc -c)
+chmod -R a+rX "$pages_dir"
+
+export BENCH_PAGES_DIR="$pages_dir" BENCH_FIRST="$FIRST" BENCH_PAGES=$PAGES
+pg_virtualenv -v "$PG_MAJOR" bash "$ROOT/test/bench/bench_scan.sh" >"$SCALER_TMP/bench.out"
+cat "$SCALER_TMP/bench.out"
+if grep -q 'SUMS DIFFER' "$SCALER_TMP/bench.out"; then
+  echo "benchmark pipelines disagree on the data; figures not recorded" >&2
+  exit 1
+fi
+eval "$(grep -E '^[a-z_]+=[0-9.]+$' "$SCALER_TMP/bench.out")"
+
+fdw_rate=$(awk "BEGIN {printf \"%.0f\", $TOTAL / $fdw_scan_s}")
+{
+  echo "# scaler_fdw benchmark results"
+  echo
+  echo "Written by \`make bench\` (test/bench/run_bench.sh); every figure of one table comes from one run."
+  echo
+  echo "## Machine"
+  echo
+  echo "- date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+  echo "- cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //') ($(nproc) cores)"
+  echo "- memory: $(awk '/MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)"
+  echo "- os: $(. /etc/os-release && echo "$PRETTY_NAME"), kernel $(uname -r)"
+  echo "- PostgreSQL: $($PG_BINDIR/postgres --version | cut -d' ' -f3-), libcurl $(curl-config --version | cut -d' ' -f2)"
+  echo
+  echo "## Full scan: $TOTAL readings in $PAGES pages ($((bytes / 1000000)) MB of JSON) from the local provider server"
+  echo
+  echo "Every contender produces the same typed columns (text, timestamptz x2, numeric, text, boolean)"
+  echo "from the same pages, already generated and cached by the server."
+  echo
+  echo "| pipeline | seconds | rows/s | vs scaler_fdw scan |"
+  echo "|---|---|---|---|"
+  echo "| scaler_fdw: SELECT aggregates over all columns of the foreign table | $(secs $fdw_scan_s) | $fdw_rate | 1.00x |"
+  echo "| scaler_fdw: INSERT INTO a local table SELECT * FROM the foreign table | $(secs $fdw_insert_s) | $(awk "BEGIN {printf \"%.0f\", $TOTAL / $fdw_insert_s}") | $(awk "BEGIN {printf \"%.2fx\", $fdw_insert_s / $fdw_scan_s}") |"
+  echo "| (a) curl downloads the pages, then SQL pg_read_file + jsonb_to_recordset into a table | $(secs $curl_s) + $(secs $jsonb_s) = $(secs "$curl_s + $jsonb_s") | $(awk "BEGIN {printf \"%.0f\", $TOTAL / ($curl_s + $jsonb_s)}") | $(awk "BEGIN {printf \"%.2fx\", ($curl_s + $jsonb_s) / $fdw_scan_s}") |"
+  echo "| (b) Python standard library: urllib + json + psql COPY into a table | $(secs $python_s) | $(awk "BEGIN {printf \"%.0f\", $TOTAL / $python_s}") | $(awk "BEGIN {printf \"%.2fx\", $python_s / $fdw_scan_s}") |"
+  echo
+  echo "Peak backend memory during the scaler_fdw scan, above the same backend idle: $((fdw_peak_kb / 1024)) MB"
+  echo "(VmHWM after the scan minus VmHWM before it, from /proc of the backend)."
+  echo
+  echo "Targets (issue 3): scan at least 3x faster than (a) and 2x faster than (b); INSERT ... SELECT faster"
+  echo "than (b); peak memory under 64 MB."
+} >"$RESULTS"
+echo
+cat "$RESULTS"
