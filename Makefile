@@ -9,6 +9,7 @@ OBJS = \
 	src/option.o \
 	src/http.o \
 	src/json_records.o \
+	src/rate_budget.o \
 	src/scan.o
 
 EXTENSION = scaler_fdw
@@ -16,7 +17,7 @@ DATA = scaler_fdw--0.1.0.sql
 PGFILEDESC = "scaler_fdw - provider energy data as foreign tables"
 
 # pg_regress suites, one per feature (sql/*.sql, expected/*.out)
-REGRESS = options scan http_errors cancel
+REGRESS = options scan http_errors cancel retries
 REGRESS_OPTS = --inputdir=.
 
 PG_CONFIG ?= pg_config

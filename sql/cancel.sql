@@ -3,8 +3,9 @@
 CREATE EXTENSION IF NOT EXISTS scaler_fdw;
 \getenv provider_url PROVIDER_URL
 
+-- no retries: a timed-out attempt would otherwise be tried again (see retries.sql)
 CREATE SERVER provider FOREIGN DATA WRAPPER scaler_fdw
-  OPTIONS (base_url :'provider_url');
+  OPTIONS (base_url :'provider_url', max_retries '0');
 -- the provider sends headers and 20 bytes, then stalls for 60 s
 CREATE FOREIGN TABLE stalled (meter_id text) SERVER provider
   OPTIONS (endpoint '/fault=stall/stall=60/consumption', records_path 'results');
@@ -36,3 +37,5 @@ SET LOCAL statement_timeout = '200ms';
 SELECT count(*) FROM stalled;
 ROLLBACK;
 SELECT count(*) FROM healthy;
+
+DROP SERVER provider CASCADE;

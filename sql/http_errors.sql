@@ -2,8 +2,9 @@
 CREATE EXTENSION IF NOT EXISTS scaler_fdw;
 \getenv provider_url PROVIDER_URL
 
+-- no retries here: this suite is about the errors themselves (see retries.sql)
 CREATE SERVER provider FOREIGN DATA WRAPPER scaler_fdw
-  OPTIONS (base_url :'provider_url');
+  OPTIONS (base_url :'provider_url', max_retries '0');
 CREATE FOREIGN TABLE c (meter_id text, value numeric OPTIONS (json_path 'consumption'),
                         period_start timestamptz OPTIONS (json_path 'interval_start'))
   SERVER provider
@@ -68,3 +69,5 @@ SELECT count(*), sum(value) FROM c;
 -- the backend's connections are still good after all of that
 ALTER FOREIGN TABLE c OPTIONS (SET endpoint '/consumption?page_size=200');
 SELECT count(*) FROM c;
+
+DROP SERVER provider, closed CASCADE;

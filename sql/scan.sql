@@ -133,3 +133,5 @@ EXPLAIN (COSTS OFF) SELECT * FROM m_key;
 -- wrong credentials: the status, a body excerpt, a hint, and no secret
 ALTER USER MAPPING FOR CURRENT_USER SERVER p_bearer OPTIONS (SET token 'tok-wrong-0000');
 SELECT count(*) FROM m_bearer;
+
+DROP SERVER provider, p_bearer, p_basic, p_key CASCADE;

@@ -21,18 +21,23 @@
 
 #include <curl/curl.h>
 
+#include "common/pg_prng.h"
 #include "miscadmin.h"
 #include "mb/pg_wchar.h"
 #include "portability/instr_time.h"
 #include "storage/ipc.h"
 #include "storage/pmsignal.h"
+#include "utils/builtins.h"
 #include "utils/memutils.h"
+#include "utils/timestamp.h"
+#include "utils/varlena.h"
 #include "utils/wait_event.h"
 
 #define POLL_INTERVAL_MS	50
 #define MAX_REDIRECTS		5
 #define EXCERPT_BYTES		300
 #define EASY_POOL_SIZE		16
+#define RETRY_BASE_MS		250
 
 static CURLM *scaler_multi = NULL;
 static CURL *easy_pool[EASY_POOL_SIZE];
@@ -406,6 +411,115 @@ scaler_link_next(const ScalerHttpResponse *resp)
 	return NULL;
 }
 
+/* ---------- where requests may go ---------- */
+
+typedef struct UrlOrigin
+{
+	char	   *scheme;
+	char	   *host;
+	char	   *port;
+} UrlOrigin;
+
+/* Scheme, host and port (defaulted) of an absolute URL; false if it has none. */
+static bool
+url_origin(const char *url, UrlOrigin *o)
+{
+	CURLU	   *u = curl_url();
+	char	   *parts[3] = {NULL, NULL, NULL};
+	const CURLUPart ids[3] = {CURLUPART_SCHEME, CURLUPART_HOST, CURLUPART_PORT};
+	bool		ok;
+
+	if (u == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory")));
+	ok = curl_url_set(u, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME) == CURLUE_OK;
+	for (int i = 0; ok && i < 3; i++)
+		ok = curl_url_get(u, ids[i], &parts[i], CURLU_DEFAULT_PORT) == CURLUE_OK;
+	if (ok)
+	{
+		o->scheme = pstrdup(parts[0]);
+		o->host = pstrdup(parts[1]);
+		o->port = pstrdup(parts[2]);
+		for (char *c = o->scheme; *c; c++)
+			*c = pg_tolower((unsigned char) *c);
+		for (char *c = o->host; *c; c++)
+			*c = pg_tolower((unsigned char) *c);
+	}
+	for (int i = 0; i < 3; i++)
+		curl_free(parts[i]);
+	curl_url_cleanup(u);
+	return ok;
+}
+
+static bool
+same_origin(const UrlOrigin *a, const UrlOrigin *b)
+{
+	return strcmp(a->scheme, b->scheme) == 0 && strcmp(a->host, b->host) == 0 &&
+		strcmp(a->port, b->port) == 0;
+}
+
+/* Is host matched by scaler_fdw.allowed_hosts ("" allows every host)? */
+static bool
+host_allowed(const char *host)
+{
+	char	   *list;
+	List	   *patterns;
+	ListCell   *lc;
+	bool		allowed = false;
+
+	if (scaler_allowed_hosts == NULL || scaler_allowed_hosts[0] == '\0')
+		return true;
+	list = pstrdup(scaler_allowed_hosts);
+	if (!SplitIdentifierString(list, ',', &patterns))
+		return false;			/* the GUC's check hook keeps this from happening */
+	foreach(lc, patterns)
+	{
+		const char *pat = (const char *) lfirst(lc);
+		size_t		hlen = strlen(host);
+
+		if (strcmp(pat, "*") == 0 || pg_strcasecmp(pat, host) == 0)
+			allowed = true;
+		else if (strncmp(pat, "*.", 2) == 0 && hlen > strlen(pat + 1) &&
+				 pg_strcasecmp(host + hlen - strlen(pat + 1), pat + 1) == 0)
+			allowed = true;
+	}
+	return allowed;
+}
+
+/* At CREATE/ALTER time: a URL whose host scaler_fdw.allowed_hosts excludes is an ERROR. */
+void
+scaler_check_url_allowed(const char *url)
+{
+	UrlOrigin	o;
+
+	if (url_origin(url, &o) && !host_allowed(o.host))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("host \"%s\" is not in scaler_fdw.allowed_hosts", o.host),
+				 errhint("A superuser can allow it: ALTER SYSTEM SET scaler_fdw.allowed_hosts = '...'; SELECT pg_reload_conf();")));
+}
+
+/* Every URL a request is about to use, first or redirected, passes here. */
+static void
+check_request_url(const ScalerServerOptions *srv, const char *url, UrlOrigin *origin)
+{
+	if (!url_origin(url, origin) ||
+		(strcmp(origin->scheme, "http") != 0 && strcmp(origin->scheme, "https") != 0))
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("refused a request of server \"%s\" to a URL that is not http or https",
+						srv->servername),
+				 errdetail("The URL was \"%s\".", scaler_display_url(srv, url))));
+	if (!host_allowed(origin->host))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("host \"%s\" is not in scaler_fdw.allowed_hosts", origin->host),
+				 errdetail("Server \"%s\" tried GET %s.", srv->servername,
+						   scaler_display_url(srv, url)),
+				 errhint("A superuser can allow it: ALTER SYSTEM SET scaler_fdw.allowed_hosts = '...'; SELECT pg_reload_conf();")));
+}
+
 /* ---------- requests ---------- */
 
 static void
@@ -419,6 +533,24 @@ set_opt_checked(CURLcode rc, const char *what)
 }
 
 #define SETOPT(easy, opt, val) set_opt_checked(curl_easy_setopt((easy), (opt), (val)), #opt)
+
+/* Does the URL's query string have a parameter called name? */
+static bool
+query_has_param(CURLU *u, const char *name)
+{
+	char	   *query = NULL;
+	bool		found = false;
+	size_t		nlen = strlen(name);
+
+	if (curl_url_get(u, CURLUPART_QUERY, &query, 0) == CURLUE_OK && query)
+	{
+		for (const char *p = query; p && *p; p = strchr(p, '&') ? strchr(p, '&') + 1 : NULL)
+			if (strncmp(p, name, nlen) == 0 && (p[nlen] == '=' || p[nlen] == '&' || p[nlen] == '\0'))
+				found = true;
+	}
+	curl_free(query);
+	return found;
+}
 
 /* The URL actually requested: the API key added as a query parameter if so configured. */
 static pg_noinline char *
@@ -434,9 +566,20 @@ request_url(const ScalerServerOptions *srv, const char *url)
 
 	u = curl_url();
 	param = psprintf("%s=%s", srv->api_key_name, srv->api_key);
-	if (u == NULL ||
-		curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
-		curl_url_set(u, CURLUPART_QUERY, param, CURLU_APPENDQUERY | CURLU_URLENCODE) != CURLUE_OK ||
+	if (u == NULL || curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK)
+	{
+		curl_url_cleanup(u);
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("could not parse URL %s", scaler_display_url(srv, url))));
+	}
+	/* Next-page URLs often carry the key already: don't send it twice. */
+	if (query_has_param(u, srv->api_key_name))
+	{
+		curl_url_cleanup(u);
+		return pstrdup(url);
+	}
+	if (curl_url_set(u, CURLUPART_QUERY, param, CURLU_APPENDQUERY | CURLU_URLENCODE) != CURLUE_OK ||
 		curl_url_get(u, CURLUPART_URL, &full, 0) != CURLUE_OK)
 	{
 		curl_url_cleanup(u);
@@ -449,40 +592,6 @@ request_url(const ScalerServerOptions *srv, const char *url)
 	curl_free(full);
 	curl_url_cleanup(u);
 	return result;
-}
-
-static void
-configure_easy(CURL *easy, const ScalerServerOptions *srv, const char *url,
-			   ScalerHttpResponse *resp, struct curl_slist *headers,
-			   char *errbuf)
-{
-	SETOPT(easy, CURLOPT_URL, url);
-	SETOPT(easy, CURLOPT_NOSIGNAL, 1L);
-	SETOPT(easy, CURLOPT_PROTOCOLS_STR, "http,https");
-	SETOPT(easy, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-	SETOPT(easy, CURLOPT_FOLLOWLOCATION, 1L);
-	SETOPT(easy, CURLOPT_MAXREDIRS, (long) MAX_REDIRECTS);
-	SETOPT(easy, CURLOPT_CONNECTTIMEOUT_MS, (long) srv->connect_timeout_ms);
-	SETOPT(easy, CURLOPT_TIMEOUT_MS, (long) srv->request_timeout_ms);
-	SETOPT(easy, CURLOPT_ACCEPT_ENCODING, "");
-	SETOPT(easy, CURLOPT_TCP_KEEPALIVE, 1L);
-	SETOPT(easy, CURLOPT_USERAGENT, "scaler_fdw/" SCALER_FDW_VERSION);
-	SETOPT(easy, CURLOPT_WRITEFUNCTION, write_body_cb);
-	SETOPT(easy, CURLOPT_WRITEDATA, &resp->body);
-	SETOPT(easy, CURLOPT_HEADERFUNCTION, write_header_cb);
-	SETOPT(easy, CURLOPT_HEADERDATA, &resp->headers);
-	SETOPT(easy, CURLOPT_ERRORBUFFER, errbuf);
-	SETOPT(easy, CURLOPT_SSL_VERIFYPEER, srv->ssl_verify ? 1L : 0L);
-	SETOPT(easy, CURLOPT_SSL_VERIFYHOST, srv->ssl_verify ? 2L : 0L);
-	if (srv->ca_file)
-		SETOPT(easy, CURLOPT_CAINFO, srv->ca_file);
-	if (srv->auth == SCALER_AUTH_BASIC)
-	{
-		SETOPT(easy, CURLOPT_HTTPAUTH, (long) CURLAUTH_BASIC);
-		SETOPT(easy, CURLOPT_USERNAME, srv->username);
-		SETOPT(easy, CURLOPT_PASSWORD, srv->password);
-	}
-	SETOPT(easy, CURLOPT_HTTPHEADER, headers);
 }
 
 static struct curl_slist *
@@ -498,6 +607,56 @@ add_header(struct curl_slist *list, const char *line)
 				 errmsg("out of memory")));
 	}
 	return l;
+}
+
+static struct curl_slist *
+request_headers(const ScalerServerOptions *srv, bool credentials)
+{
+	struct curl_slist *headers = add_header(NULL, "Accept: application/json");
+
+	if (!credentials)
+		return headers;
+	if (srv->auth == SCALER_AUTH_BEARER)
+		headers = add_header(headers, psprintf("Authorization: Bearer %s", srv->token));
+	else if (srv->auth == SCALER_AUTH_API_KEY && !srv->api_key_in_query)
+		headers = add_header(headers, psprintf("%s: %s", srv->api_key_name, srv->api_key));
+	return headers;
+}
+
+/*
+ * Redirects are not followed by libcurl but by scaler_http_get, so that every
+ * target passes the same checks as the first URL.
+ */
+static void
+configure_easy(CURL *easy, const ScalerServerOptions *srv, const char *url,
+			   bool credentials, ScalerHttpResponse *resp,
+			   struct curl_slist *headers, char *errbuf)
+{
+	SETOPT(easy, CURLOPT_URL, url);
+	SETOPT(easy, CURLOPT_NOSIGNAL, 1L);
+	SETOPT(easy, CURLOPT_PROTOCOLS_STR, "http,https");
+	SETOPT(easy, CURLOPT_FOLLOWLOCATION, 0L);
+	SETOPT(easy, CURLOPT_CONNECTTIMEOUT_MS, (long) srv->connect_timeout_ms);
+	SETOPT(easy, CURLOPT_TIMEOUT_MS, (long) srv->request_timeout_ms);
+	SETOPT(easy, CURLOPT_ACCEPT_ENCODING, "");
+	SETOPT(easy, CURLOPT_TCP_KEEPALIVE, 1L);
+	SETOPT(easy, CURLOPT_USERAGENT, "scaler_fdw/" SCALER_FDW_VERSION);
+	SETOPT(easy, CURLOPT_WRITEFUNCTION, write_body_cb);
+	SETOPT(easy, CURLOPT_WRITEDATA, &resp->body);
+	SETOPT(easy, CURLOPT_HEADERFUNCTION, write_header_cb);
+	SETOPT(easy, CURLOPT_HEADERDATA, &resp->headers);
+	SETOPT(easy, CURLOPT_ERRORBUFFER, errbuf);
+	SETOPT(easy, CURLOPT_SSL_VERIFYPEER, srv->ssl_verify ? 1L : 0L);
+	SETOPT(easy, CURLOPT_SSL_VERIFYHOST, srv->ssl_verify ? 2L : 0L);
+	if (srv->ca_file)
+		SETOPT(easy, CURLOPT_CAINFO, srv->ca_file);
+	if (credentials && srv->auth == SCALER_AUTH_BASIC)
+	{
+		SETOPT(easy, CURLOPT_HTTPAUTH, (long) CURLAUTH_BASIC);
+		SETOPT(easy, CURLOPT_USERNAME, srv->username);
+		SETOPT(easy, CURLOPT_PASSWORD, srv->password);
+	}
+	SETOPT(easy, CURLOPT_HTTPHEADER, headers);
 }
 
 /* Run one transfer to completion, checking for interrupts while it waits. */
@@ -561,13 +720,65 @@ perform_interruptible(CURL *easy)
 	return result;
 }
 
+/* One HTTP exchange, no redirects followed: fills resp, returns libcurl's result. */
+static CURLcode
+exchange(CURL *easy, const ScalerServerOptions *srv, const char *url,
+		 bool credentials, ScalerHttpResponse *resp, char *errbuf,
+		 ScalerHttpStats *stats)
+{
+	struct curl_slist *volatile headers = request_headers(srv, credentials);
+	char	   *full_url = credentials ? request_url(srv, url) : pstrdup(url);
+	volatile CURLcode rc = CURLE_OK;
+	instr_time	start,
+				duration;
+
+	buffer_reset(&resp->body);
+	buffer_reset(&resp->headers);
+	resp->status = 0;
+	errbuf[0] = '\0';
+	curl_easy_reset(easy);
+
+	INSTR_TIME_SET_CURRENT(start);
+	PG_TRY();
+	{
+		configure_easy(easy, srv, full_url, credentials, resp, headers, errbuf);
+		rc = perform_interruptible(easy);
+		if (rc == CURLE_OK)
+			curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &resp->status);
+	}
+	PG_FINALLY();
+	{
+		/* The handle forgets the list before the list is freed. */
+		curl_easy_setopt(easy, CURLOPT_HTTPHEADER, NULL);
+		curl_slist_free_all(headers);
+	}
+	PG_END_TRY();
+	INSTR_TIME_SET_CURRENT(duration);
+	INSTR_TIME_SUBTRACT(duration, start);
+
+	if (stats)
+	{
+		stats->requests++;
+		stats->bytes += resp->body.len;
+		stats->elapsed_ms += INSTR_TIME_GET_MILLISEC(duration);
+	}
+	return rc;
+}
+
+static const char *
+attempts_suffix(int attempts)
+{
+	return attempts > 1 ? psprintf(" after %d attempts", attempts) : "";
+}
+
 static void
 report_transfer_error(const ScalerServerOptions *srv, const char *url,
 					  CURL *easy, CURLcode rc, const char *errbuf,
-					  const ScalerHttpResponse *resp)
+					  const ScalerHttpResponse *resp, int attempts)
 {
 	char	   *shown = scaler_display_url(srv, url);
 	char	   *detail = scaler_redact(srv, errbuf[0] ? errbuf : curl_easy_strerror(rc));
+	const char *after = attempts_suffix(attempts);
 	curl_off_t	connect_us = 0;
 	long		new_connections = 0;
 	bool		connected;
@@ -595,28 +806,15 @@ report_transfer_error(const ScalerServerOptions *srv, const char *url,
 			if (!connected)
 				ereport(ERROR,
 						(errcode(ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION),
-						 errmsg("could not connect to server \"%s\" within connect_timeout (%d ms) for GET %s",
-								srv->servername, srv->connect_timeout_ms, shown),
+						 errmsg("could not connect to server \"%s\" within connect_timeout (%d ms) for GET %s%s",
+								srv->servername, srv->connect_timeout_ms, shown, after),
 						 errdetail("%s", detail)));
 			ereport(ERROR,
 					(errcode(ERRCODE_CONNECTION_FAILURE),
-					 errmsg("GET %s on server \"%s\" did not complete within request_timeout (%d ms)",
-							shown, srv->servername, srv->request_timeout_ms),
+					 errmsg("GET %s on server \"%s\" did not complete within request_timeout (%d ms)%s",
+							shown, srv->servername, srv->request_timeout_ms, after),
 					 errdetail("%s", detail),
 					 errhint("Raise the server option \"request_timeout\" if the provider is slow but working.")));
-			break;
-		case CURLE_UNSUPPORTED_PROTOCOL:
-			ereport(ERROR,
-					(errcode(ERRCODE_FDW_ERROR),
-					 errmsg("refused to follow GET %s on server \"%s\" to a URL that is not http or https",
-							shown, srv->servername),
-					 errdetail("%s", detail)));
-			break;
-		case CURLE_TOO_MANY_REDIRECTS:
-			ereport(ERROR,
-					(errcode(ERRCODE_FDW_ERROR),
-					 errmsg("GET %s on server \"%s\" was redirected more than %d times",
-							shown, srv->servername, MAX_REDIRECTS)));
 			break;
 		case CURLE_PEER_FAILED_VERIFICATION:
 		case CURLE_SSL_CACERT_BADFILE:
@@ -632,75 +830,229 @@ report_transfer_error(const ScalerServerOptions *srv, const char *url,
 		case CURLE_COULDNT_CONNECT:
 			ereport(ERROR,
 					(errcode(ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION),
-					 errmsg("could not connect to server \"%s\" for GET %s",
-							srv->servername, shown),
+					 errmsg("could not connect to server \"%s\" for GET %s%s",
+							srv->servername, shown, after),
 					 errdetail("%s", detail)));
 			break;
 		default:
 			ereport(ERROR,
 					(errcode(ERRCODE_CONNECTION_FAILURE),
-					 errmsg("GET %s on server \"%s\" failed: %s",
-							shown, srv->servername, curl_easy_strerror(rc)),
+					 errmsg("GET %s on server \"%s\" failed%s: %s",
+							shown, srv->servername, after, curl_easy_strerror(rc)),
 					 errdetail("%s", detail)));
 	}
 }
 
+/* ---------- retries ---------- */
+
+/* Failures that a later attempt can cure. */
+static bool
+transport_retryable(CURLcode rc)
+{
+	switch (rc)
+	{
+		case CURLE_COULDNT_CONNECT:
+		case CURLE_OPERATION_TIMEDOUT:
+		case CURLE_SEND_ERROR:
+		case CURLE_RECV_ERROR:
+		case CURLE_GOT_NOTHING:
+		case CURLE_PARTIAL_FILE:
+		case CURLE_HTTP2:
+		case CURLE_HTTP2_STREAM:
+			return true;
+		default:
+			return false;
+	}
+}
+
+static bool
+status_retryable(long status)
+{
+	return status == 408 || status == 425 || status == 429 ||
+		status == 500 || status == 502 || status == 503 || status == 504;
+}
+
+/* Retry-After as milliseconds from now (seconds or an HTTP date), or -1. */
+static long
+retry_after_ms(const ScalerHttpResponse *resp)
+{
+	char	   *v = scaler_http_header(resp, "Retry-After");
+	char	   *end;
+	long		secs;
+	time_t		when;
+
+	if (v == NULL || v[0] == '\0')
+		return -1;
+	errno = 0;
+	secs = strtol(v, &end, 10);
+	if (errno == 0 && *end == '\0' && secs >= 0)
+		return Min(secs, (long) INT_MAX / 1000) * 1000;
+	when = curl_getdate(v, NULL);
+	if (when == -1)
+		return -1;
+	return Max((long) (when - time(NULL)), 0L) * 1000;
+}
+
 /*
- * GET url with the server's authentication and limits.  On return
- * resp->status holds the HTTP status and resp->body the body; a transport
- * failure is an ERROR.  HTTP error statuses are left to the caller.
+ * X-RateLimit-Remaining: 0 (or RateLimit-Remaining) with a reset time: pause
+ * the server's budget until then, so no backend spends a request on a 429.
+ */
+static void
+observe_rate_headers(const ScalerServerOptions *srv, const ScalerHttpResponse *resp)
+{
+	const char *const prefixes[] = {"X-RateLimit-", "RateLimit-"};
+
+	for (int i = 0; i < 2; i++)
+	{
+		char	   *remaining = scaler_http_header(resp, psprintf("%sRemaining", prefixes[i]));
+		char	   *reset = scaler_http_header(resp, psprintf("%sReset", prefixes[i]));
+		double		r;
+
+		if (remaining == NULL || reset == NULL || strtod(remaining, NULL) > 0)
+			continue;
+		r = strtod(reset, NULL);
+		if (r <= 0)
+			continue;
+		/* Large values are epoch seconds, small ones seconds from now. */
+		if (r > 1e9)
+			r -= (double) time(NULL);
+		if (r > 0)
+			scaler_rate_pause(srv, TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+															   (int64) (r * 1000.0)));
+		return;
+	}
+}
+
+/* Exponential backoff with full jitter, capped by max_retry_wait. */
+static long
+backoff_ms(const ScalerServerOptions *srv, int attempt)
+{
+	int64		ceiling = (int64) RETRY_BASE_MS << Min(attempt - 1, 20);
+
+	ceiling = Min(ceiling, (int64) srv->max_retry_wait_ms);
+	return (long) pg_prng_uint64_range(&pg_global_prng_state, 0, (uint64) ceiling);
+}
+
+static bool
+is_redirect(long status)
+{
+	return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
+}
+
+/*
+ * GET url with the server's authentication, limits, rate budget, retries and
+ * redirect rules.  On return resp->status holds the final HTTP status and
+ * resp->body its body; a transport failure after the last retry is an
+ * ERROR.  HTTP error statuses are left to scaler_http_report_status.
  */
 void
 scaler_http_get(const ScalerServerOptions *srv, const char *url,
 				ScalerHttpResponse *resp, ScalerHttpStats *stats)
 {
-	CURL	   *volatile easy;
-	struct curl_slist *volatile headers = NULL;
+	CURL	   *volatile easy = easy_acquire();
 	char		errbuf[CURL_ERROR_SIZE];
-	char	   *full_url = request_url(srv, url);
-	CURLcode	rc = CURLE_OK;
-	instr_time	start,
-				duration;
 
-	buffer_reset(&resp->body);
-	buffer_reset(&resp->headers);
-	resp->status = 0;
-	errbuf[0] = '\0';
-
-	headers = add_header(headers, "Accept: application/json");
-	if (srv->auth == SCALER_AUTH_BEARER)
-		headers = add_header(headers, psprintf("Authorization: Bearer %s", srv->token));
-	else if (srv->auth == SCALER_AUTH_API_KEY && !srv->api_key_in_query)
-		headers = add_header(headers, psprintf("%s: %s", srv->api_key_name, srv->api_key));
-
-	easy = easy_acquire();
-	INSTR_TIME_SET_CURRENT(start);
 	PG_TRY();
 	{
-		configure_easy(easy, srv, full_url, resp, headers, errbuf);
-		rc = perform_interruptible(easy);
-		if (rc == CURLE_OK)
-			curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &resp->status);
-		else
-			report_transfer_error(srv, url, easy, rc, errbuf, resp);
+		UrlOrigin	first;
+		UrlOrigin	origin;
+		char	   *cur = pstrdup(url);
+		bool		credentials = true;
+		int			attempts = 1;
+		int			redirects = 0;
+
+		check_request_url(srv, cur, &first);
+		origin = first;
+		for (;;)
+		{
+			CURLcode	rc;
+			long		wait_ms;
+			instr_time	wait_start,
+						waited;
+
+			INSTR_TIME_SET_CURRENT(wait_start);
+			scaler_rate_acquire(srv);
+			INSTR_TIME_SET_CURRENT(waited);
+			INSTR_TIME_SUBTRACT(waited, wait_start);
+			if (stats)
+				stats->wait_ms += INSTR_TIME_GET_MILLISEC(waited);
+
+			rc = exchange(easy, srv, cur, credentials, resp, errbuf, stats);
+			if (rc == CURLE_OK)
+			{
+				char	   *target = NULL;
+
+				observe_rate_headers(srv, resp);
+				if (is_redirect(resp->status))
+					curl_easy_getinfo(easy, CURLINFO_REDIRECT_URL, &target);
+				if (target != NULL)
+				{
+					UrlOrigin	next;
+
+					if (++redirects > MAX_REDIRECTS)
+						ereport(ERROR,
+								(errcode(ERRCODE_FDW_ERROR),
+								 errmsg("GET %s on server \"%s\" was redirected more than %d times",
+										scaler_display_url(srv, url), srv->servername, MAX_REDIRECTS)));
+					target = pstrdup(target);
+					check_request_url(srv, target, &next);
+					if (strcmp(origin.scheme, "https") == 0 && strcmp(next.scheme, "http") == 0)
+						ereport(ERROR,
+								(errcode(ERRCODE_FDW_ERROR),
+								 errmsg("refused a redirect from https to http for GET %s on server \"%s\"",
+										scaler_display_url(srv, cur), srv->servername),
+								 errdetail("The redirect pointed to \"%s\".", scaler_display_url(srv, target))));
+					/* Credentials go only to the origin they were configured for. */
+					credentials = credentials && same_origin(&first, &next);
+					cur = target;
+					origin = next;
+					continue;
+				}
+				if (!status_retryable(resp->status))
+					break;
+			}
+			else if (!transport_retryable(rc))
+				report_transfer_error(srv, cur, easy, rc, errbuf, resp, attempts);
+
+			if (attempts > srv->max_retries)
+			{
+				if (rc != CURLE_OK)
+					report_transfer_error(srv, cur, easy, rc, errbuf, resp, attempts);
+				break;
+			}
+
+			wait_ms = rc == CURLE_OK ? retry_after_ms(resp) : -1;
+			if (wait_ms > srv->max_retry_wait_ms)
+				ereport(ERROR,
+						(errcode(ERRCODE_FDW_ERROR),
+						 errmsg("server \"%s\" answered HTTP %ld to GET %s and asked to retry after %ld s, longer than max_retry_wait (%d ms)",
+								srv->servername, resp->status, scaler_display_url(srv, cur),
+								(wait_ms + 999) / 1000, srv->max_retry_wait_ms),
+						 errhint("Try again later, or raise the server option \"max_retry_wait\".")));
+			INSTR_TIME_SET_CURRENT(wait_start);
+			if (wait_ms >= 0)
+				/* Every backend using this server waits, not only this one. */
+				scaler_rate_pause(srv, TimestampTzPlusMilliseconds(GetCurrentTimestamp(), wait_ms));
+			else
+				scaler_sleep_ms(backoff_ms(srv, attempts));
+			INSTR_TIME_SET_CURRENT(waited);
+			INSTR_TIME_SUBTRACT(waited, wait_start);
+			if (stats)
+			{
+				stats->retries++;
+				stats->wait_ms += INSTR_TIME_GET_MILLISEC(waited);
+			}
+			attempts++;
+		}
+		resp->attempts = attempts;
+		resp->final_url = cur;
 	}
 	PG_FINALLY();
 	{
-		/* The handle forgets the slist before the list is freed. */
-		curl_easy_setopt(easy, CURLOPT_HTTPHEADER, NULL);
-		curl_slist_free_all(headers);
 		easy_release(easy);
 	}
 	PG_END_TRY();
 
-	INSTR_TIME_SET_CURRENT(duration);
-	INSTR_TIME_SUBTRACT(duration, start);
-	if (stats)
-	{
-		stats->requests++;
-		stats->bytes += resp->body.len;
-		stats->elapsed_ms += INSTR_TIME_GET_MILLISEC(duration);
-	}
 	if (resp->body.data == NULL)
 		buffer_append(&resp->body, "", 0);
 }
@@ -750,8 +1102,8 @@ scaler_http_report_status(const ScalerServerOptions *srv, const char *url,
 
 	ereport(ERROR,
 			(errcode(code),
-			 errmsg("server \"%s\" answered HTTP %ld to GET %s",
-					srv->servername, status, shown),
+			 errmsg("server \"%s\" answered HTTP %ld to GET %s%s",
+					srv->servername, status, shown, attempts_suffix(resp->attempts)),
 			 excerpt[0] ? errdetail("Response body: %s", excerpt) : errdetail("The response body was empty."),
 			 hint ? errhint("%s", hint) : 0));
 }
@@ -765,45 +1117,27 @@ char *
 scaler_resolve_next_url(const ScalerServerOptions *srv, const char *current,
 						const char *next)
 {
-	CURLU	   *cur = curl_url();
-	CURLU	   *nxt = curl_url();
+	CURLU	   *u = curl_url();
 	char	   *resolved = NULL;
-	char	   *origin[2][3] = {{NULL, NULL, NULL}, {NULL, NULL, NULL}};
-	const CURLUPart parts[3] = {CURLUPART_SCHEME, CURLUPART_HOST, CURLUPART_PORT};
-	bool		ok;
-	bool		same_origin = true;
-	char	   *result;
+	char	   *result = NULL;
+	UrlOrigin	a,
+				b;
 
-	ok = cur && nxt &&
-		curl_url_set(cur, CURLUPART_URL, current, 0) == CURLUE_OK &&
-		curl_url_set(nxt, CURLUPART_URL, current, 0) == CURLUE_OK &&
-		curl_url_set(nxt, CURLUPART_URL, next, 0) == CURLUE_OK &&
-		curl_url_get(nxt, CURLUPART_URL, &resolved, 0) == CURLUE_OK;
-	for (int i = 0; ok && i < 3; i++)
-	{
-		curl_url_get(cur, parts[i], &origin[0][i], CURLU_DEFAULT_PORT);
-		curl_url_get(nxt, parts[i], &origin[1][i], CURLU_DEFAULT_PORT);
-		if (origin[0][i] == NULL || origin[1][i] == NULL ||
-			pg_strcasecmp(origin[0][i], origin[1][i]) != 0)
-			same_origin = false;
-	}
-	result = ok ? pstrdup(resolved) : NULL;
-	for (int i = 0; i < 3; i++)
-	{
-		curl_free(origin[0][i]);
-		curl_free(origin[1][i]);
-	}
+	/* Setting a relative URL on a handle that holds one resolves it. */
+	if (u && curl_url_set(u, CURLUPART_URL, current, 0) == CURLUE_OK &&
+		curl_url_set(u, CURLUPART_URL, next, 0) == CURLUE_OK &&
+		curl_url_get(u, CURLUPART_URL, &resolved, 0) == CURLUE_OK)
+		result = pstrdup(resolved);
 	curl_free(resolved);
-	curl_url_cleanup(cur);
-	curl_url_cleanup(nxt);
+	curl_url_cleanup(u);
 
-	if (!ok)
+	if (result == NULL || !url_origin(current, &a) || !url_origin(result, &b))
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
 				 errmsg("invalid next-page URL in the response to GET %s on server \"%s\"",
 						scaler_display_url(srv, current), srv->servername),
 				 errdetail("The URL was \"%s\".", scaler_redact(srv, next))));
-	if (!same_origin)
+	if (!same_origin(&a, &b))
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_ERROR),
 				 errmsg("refused to follow a next-page URL to another origin from GET %s on server \"%s\"",

@@ -13,6 +13,8 @@
  */
 #include "scaler_fdw.h"
 
+#include <math.h>
+
 #include "access/reloptions.h"
 #include "catalog/pg_foreign_data_wrapper.h"
 #include "catalog/pg_foreign_server.h"
@@ -41,7 +43,8 @@ typedef enum OptionKind
 	OPT_BOOL,
 	OPT_ENUM,
 	OPT_HEADER_NAME,
-	OPT_ABS_PATH				/* absolute file name */
+	OPT_ABS_PATH,				/* absolute file name */
+	OPT_RATE					/* requests per second: "5", "0.5", "60/min" */
 } OptionKind;
 
 typedef struct ScalerOption
@@ -68,6 +71,11 @@ static const ScalerOption scaler_options[] = {
 	{"max_response_size", ForeignServerRelationId, OPT_BYTES, NULL, false},
 	{"ssl_verify", ForeignServerRelationId, OPT_BOOL, NULL, false},
 	{"ca_file", ForeignServerRelationId, OPT_ABS_PATH, NULL, false},
+	{"max_retries", ForeignServerRelationId, OPT_INT, NULL, false},
+	{"max_retry_wait", ForeignServerRelationId, OPT_DURATION, NULL, false},
+	{"rate_limit", ForeignServerRelationId, OPT_RATE, NULL, false},
+	{"rate_burst", ForeignServerRelationId, OPT_INT, NULL, false},
+	{"daily_limit", ForeignServerRelationId, OPT_INT, NULL, false},
 
 	/* user mapping: the only place credentials may live */
 	{"username", UserMappingRelationId, OPT_TEXT, NULL, true},
@@ -93,6 +101,8 @@ static const ScalerOption scaler_options[] = {
 #define DEFAULT_REQUEST_TIMEOUT_MS	60000
 #define DEFAULT_MAX_RESPONSE_BYTES	((int64) 256 * 1024 * 1024)
 #define DEFAULT_ESTIMATED_ROWS		1000
+#define DEFAULT_MAX_RETRIES			3
+#define DEFAULT_MAX_RETRY_WAIT_MS	60000
 
 PG_FUNCTION_INFO_V1(scaler_fdw_validator);
 
@@ -203,6 +213,28 @@ parse_bytes(const char *value, int64 *bytes, const char **hint)
 	return true;
 }
 
+/* A rate as requests per second: a number, optionally "/s", "/min" or "/h". */
+static bool
+parse_rate(const char *value, double *per_sec)
+{
+	char	   *end;
+	double		v;
+
+	errno = 0;
+	v = strtod(value, &end);
+	if (errno != 0 || end == value || !(v > 0) || isinf(v))
+		return false;
+	if (*end == '\0' || strcmp(end, "/s") == 0)
+		*per_sec = v;
+	else if (strcmp(end, "/min") == 0)
+		*per_sec = v / 60.0;
+	else if (strcmp(end, "/h") == 0)
+		*per_sec = v / 3600.0;
+	else
+		return false;
+	return true;
+}
+
 static bool
 json_path_is_valid(const char *path)
 {
@@ -275,6 +307,7 @@ check_value(const ScalerOption *opt, DefElem *def)
 					invalid_value(opt->name, value,
 								  "Expected an absolute http or https URL, such as \"https://api.example.com/v1\".");
 				}
+				scaler_check_url_allowed(value);
 				break;
 			}
 		case OPT_JSON_PATH:
@@ -355,6 +388,15 @@ check_value(const ScalerOption *opt, DefElem *def)
 			if (!is_absolute_path(value))
 				invalid_value(opt->name, value, "Expected an absolute file name.");
 			break;
+		case OPT_RATE:
+			{
+				double		r;
+
+				if (!parse_rate(value, &r))
+					invalid_value(opt->name, value,
+								  "Expected requests per second as a positive number, optionally with \"/s\", \"/min\" or \"/h\", such as \"5\" or \"60/min\".");
+				break;
+			}
 	}
 }
 
@@ -470,6 +512,9 @@ scaler_get_server_options(Oid serverid, Oid userid, ScalerServerOptions *opts)
 	opts->request_timeout_ms = DEFAULT_REQUEST_TIMEOUT_MS;
 	opts->max_response_bytes = DEFAULT_MAX_RESPONSE_BYTES;
 	opts->ssl_verify = true;
+	opts->max_retries = DEFAULT_MAX_RETRIES;
+	opts->max_retry_wait_ms = DEFAULT_MAX_RETRY_WAIT_MS;
+	opts->rate_burst = 0;
 
 	foreach(lc, server->options)
 	{
@@ -498,7 +543,20 @@ scaler_get_server_options(Oid serverid, Oid userid, ScalerServerOptions *opts)
 			opts->ssl_verify = defGetBoolean(def);
 		else if (strcmp(name, "ca_file") == 0)
 			opts->ca_file = defGetString(def);
+		else if (strcmp(name, "max_retries") == 0)
+			opts->max_retries = pg_strtoint32(defGetString(def));
+		else if (strcmp(name, "max_retry_wait") == 0)
+			opts->max_retry_wait_ms = duration_option(def);
+		else if (strcmp(name, "rate_limit") == 0)
+			(void) parse_rate(defGetString(def), &opts->rate_per_sec);
+		else if (strcmp(name, "rate_burst") == 0)
+			opts->rate_burst = pg_strtoint32(defGetString(def));
+		else if (strcmp(name, "daily_limit") == 0)
+			opts->daily_limit = pg_strtoint32(defGetString(def));
 	}
+	/* By default a bucket holds one second's worth of requests, at least one. */
+	if (opts->rate_burst <= 0)
+		opts->rate_burst = Max(1, (int) ceil(opts->rate_per_sec));
 
 	if (opts->base_url == NULL)
 		ereport(ERROR,

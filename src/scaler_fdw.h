@@ -18,6 +18,7 @@
 #include "postgres.h"
 
 #include "access/tupdesc.h"
+#include "datatype/timestamp.h"
 #include "fmgr.h"
 #include "lib/stringinfo.h"
 #include "nodes/pg_list.h"
@@ -56,6 +57,11 @@ typedef struct ScalerServerOptions
 	int64		max_response_bytes;
 	bool		ssl_verify;
 	char	   *ca_file;
+	int			max_retries;
+	int			max_retry_wait_ms;
+	double		rate_per_sec;	/* 0: no rate limit */
+	int			rate_burst;
+	int64		daily_limit;	/* 0: none */
 
 	/* Credentials: only ever read from the user mapping. */
 	char	   *username;
@@ -101,13 +107,17 @@ typedef struct ScalerBuffer
 typedef struct ScalerHttpStats
 {
 	int64		requests;
+	int64		retries;
 	int64		bytes;
-	double		elapsed_ms;
+	double		elapsed_ms;		/* in transfers */
+	double		wait_ms;		/* in rate-budget and backoff waits */
 } ScalerHttpStats;
 
 typedef struct ScalerHttpResponse
 {
 	long		status;
+	int			attempts;		/* 1 + retries */
+	char	   *final_url;		/* after redirects */
 	ScalerBuffer body;			/* NUL-terminated when status is set */
 	ScalerBuffer headers;		/* raw header lines of the final response */
 } ScalerHttpResponse;
@@ -129,8 +139,20 @@ extern void scaler_http_report_status(const ScalerServerOptions *srv,
 									  const char *url,
 									  const ScalerHttpResponse *resp);
 extern bool scaler_url_is_http(const char *url, char **scheme_out);
+extern void scaler_check_url_allowed(const char *url);
 extern char *scaler_resolve_next_url(const ScalerServerOptions *srv,
 									 const char *current, const char *next);
+
+/* ---------- rate_budget.c ---------- */
+
+extern void scaler_rate_budget_install_hooks(void);
+extern void scaler_rate_acquire(const ScalerServerOptions *srv);
+extern void scaler_rate_pause(const ScalerServerOptions *srv, TimestampTz until);
+extern void scaler_sleep_ms(long ms);
+
+/* ---------- scaler_fdw.c ---------- */
+
+extern char *scaler_allowed_hosts;
 
 /* ---------- json_records.c ---------- */
 

@@ -295,10 +295,14 @@ scalerExplainForeignScan(ForeignScanState *node, ExplainState *es)
 	if (es->analyze)
 	{
 		ExplainPropertyInteger("Requests", NULL, st->stats.requests, es);
+		ExplainPropertyInteger("Retries", NULL, st->stats.retries, es);
 		ExplainPropertyInteger("Pages", NULL, st->pages, es);
 		ExplainPropertyInteger("Bytes Received", NULL, st->stats.bytes, es);
 		if (es->timing)
+		{
 			ExplainPropertyFloat("Request Time", "ms", st->stats.elapsed_ms, 3, es);
+			ExplainPropertyFloat("Wait Time", "ms", st->stats.wait_ms, 3, es);
+		}
 	}
 }
 

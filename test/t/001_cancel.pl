@@ -22,6 +22,11 @@ $node->safe_psql('postgres', qq{
 	  OPTIONS (endpoint '/fault=stall/stall=60/consumption', records_path 'results');
 	CREATE FOREIGN TABLE silent (meter_id text) SERVER provider
 	  OPTIONS (endpoint '/fault=stallhead/stall=60/consumption', records_path 'results');
+	-- HTTP 503 with Retry-After: 30, so the backend sits in a backoff wait
+	CREATE SERVER throttled FOREIGN DATA WRAPPER scaler_fdw
+	  OPTIONS (base_url '$provider', max_retry_wait '60s');
+	CREATE FOREIGN TABLE backoff (meter_id text) SERVER throttled
+	  OPTIONS (endpoint '/fault=503/retry=30/consumption', records_path 'results');
 });
 
 # Start a query in its own psql, wait until its backend is waiting on the
@@ -63,7 +68,7 @@ sub cancel_during
 	return ($elapsed, $err);
 }
 
-for my $table (qw(stalled silent))
+for my $table (qw(stalled silent backoff))
 {
 	my ($elapsed, $err) = cancel_during($table, 'cancel');
 	like($err, qr/canceling statement due to user request/, "$table: query was canceled");
