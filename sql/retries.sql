@@ -92,4 +92,14 @@ DROP ROLE scaler_retry_user;
 ALTER FOREIGN TABLE c OPTIONS (SET endpoint '/fault=redirect/to=file/consumption');
 SELECT count(*) FROM c;
 
-DROP SERVER provider, octopus CASCADE;
+-- X-RateLimit-Remaining: 0 pauses the server until X-RateLimit-Reset, so the
+-- provider's limit of 4 requests a second is never hit
+CREATE SERVER limited FOREIGN DATA WRAPPER scaler_fdw OPTIONS (base_url :'provider_url');
+CREATE FOREIGN TABLE rl (meter_id text) SERVER limited
+  OPTIONS (endpoint '/run=rl/fault=ratelimit/rps=4/consumption?page_size=100',
+           records_path 'results', pagination 'next_url');
+SELECT count(*) FROM rl;
+ALTER FOREIGN TABLE stats OPTIONS (SET records_path 'runs.rl');
+SELECT requests, statuses FROM stats;
+
+DROP SERVER provider, octopus, limited CASCADE;
