@@ -10,6 +10,10 @@ OBJS = \
 	src/http.o \
 	src/json_records.o \
 	src/rate_budget.o \
+	src/profile.o \
+	src/builtin_profiles.o \
+	src/fetch.o \
+	src/import.o \
 	src/scan.o
 
 EXTENSION = scaler_fdw
@@ -32,8 +36,17 @@ SHLIB_LINK = $(shell $(PKG_CONFIG) --libs $(DEPS))
 # an HTTP-bound scan does not profit from; skipping it spares a clang dependency.
 override with_llvm = no
 
+# Rebuild objects when a header they include changes.
+override autodepend = yes
+
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+# Built-in provider profiles are embedded in the library from profiles/*.json.
+PROFILES = $(sort $(wildcard $(srcdir)/profiles/*.json))
+src/builtin_profiles.c: $(PROFILES) src/gen_builtin_profiles.sh
+	sh $(srcdir)/src/gen_builtin_profiles.sh $(PROFILES) > $@.tmp && mv $@.tmp $@
+EXTRA_CLEAN = src/builtin_profiles.c
 
 .PHONY: setup demo test bench
 setup:

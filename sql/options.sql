@@ -4,11 +4,13 @@
 CREATE EXTENSION scaler_fdw;
 SET client_min_messages = warning;
 
--- everything the extension creates lives in schema scaler
+-- everything the extension creates lives in schema scaler; only the wrapper
+-- and the event trigger, which belong to no schema, are listed here
 SELECT pg_describe_object(classid, objid, objsubid) AS object
   FROM pg_depend
- WHERE refclassid = 'pg_extension'::regclass
+ WHERE refclassid = 'pg_extension'::regclass AND deptype = 'e'
    AND refobjid = (SELECT oid FROM pg_extension WHERE extname = 'scaler_fdw')
+   AND pg_describe_object(classid, objid, objsubid) !~ ' scaler\.'
  ORDER BY 1;
 -- USAGE on the wrapper is not granted to PUBLIC
 SELECT fdwname, fdwacl FROM pg_foreign_data_wrapper WHERE fdwname = 'scaler_fdw';

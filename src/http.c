@@ -411,6 +411,41 @@ scaler_link_next(const ScalerHttpResponse *resp)
 	return NULL;
 }
 
+/* url with name=value query parameters appended, URL-encoded. */
+char *
+scaler_url_with_params(const ScalerServerOptions *srv, const char *url,
+					   List *names, List *values)
+{
+	CURLU	   *u;
+	char	   *full = NULL;
+	char	   *result;
+	ListCell   *a,
+			   *b;
+	bool		ok;
+
+	if (names == NIL)
+		return pstrdup(url);
+	u = curl_url();
+	ok = u && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK;
+	forboth(a, names, b, values)
+	{
+		if (!ok)
+			break;
+		ok = curl_url_set(u, CURLUPART_QUERY,
+						  psprintf("%s=%s", (char *) lfirst(a), (char *) lfirst(b)),
+						  CURLU_APPENDQUERY | CURLU_URLENCODE) == CURLUE_OK;
+	}
+	ok = ok && curl_url_get(u, CURLUPART_URL, &full, 0) == CURLUE_OK;
+	curl_url_cleanup(u);
+	if (!ok)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+				 errmsg("could not build a request URL from %s", scaler_display_url(srv, url))));
+	result = pstrdup(full);
+	curl_free(full);
+	return result;
+}
+
 /* ---------- where requests may go ---------- */
 
 typedef struct UrlOrigin

@@ -7,93 +7,142 @@
  * costs more than the network on loopback (../shared/reference/
  * performance-baseline.md: json-c about 37 MB/s), so records are pulled
  * out of PostgreSQL's own event-driven parser (common/jsonapi.h, about
- * 210 MB/s) as the events arrive: two small tries, one for the envelope
- * (where the records array and the next-page URL are) and one for the
- * fields of a record, are walked in step with the parser.  Only the values
- * of the columns a query uses are kept, and each record becomes datums
- * through the column type's input function as soon as it closes.
+ * 210 MB/s) as the events arrive.
  *
- * Everything a page produces lives in the caller's per-page memory
- * context, which the scan resets before the next page.
+ * One trie, compiled per scan, follows the parser from the document root:
+ * it knows where the records are (a records path such as "results" or
+ * "intervals[].readings[]", whose "[]" steps are nesting levels), which
+ * values to capture at each level (the fields a query reads, template
+ * placeholders, pagination values such as the next-page URL), and ignores
+ * everything else.  Each element of a level gets a small slot array, linked
+ * to the element that encloses it, so a record can use fields of its
+ * enclosing elements, whatever order the provider writes the keys in.
+ * When the page is parsed, every record becomes datums through the column
+ * type's input function (or an exact conversion for epoch times).
+ *
+ * Everything a page produces lives in the caller's per-page memory context,
+ * which the scan resets before the next page.
  *
  *-------------------------------------------------------------------------
  */
 #include "scaler_fdw.h"
+#include "profile.h"
 
 #include <limits.h>
+#include <math.h>
 
-#include "access/htup_details.h"
 #include "catalog/pg_type.h"
 #include "common/jsonapi.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
+#include "utils/builtins.h"
 #include "utils/json.h"
 #include "utils/lsyscache.h"
-#include "utils/memutils.h"
-#include "utils/rel.h"
-
-#define ROLE_RECORDS	0x01
-#define ROLE_NEXT_URL	0x02
-
-typedef struct PathNode
-{
-	char	   *key;
-	struct PathNode *child;
-	struct PathNode *sibling;
-	int		   *cols;			/* record trie: columns reading this value */
-	int			ncols;
-	int			role;			/* envelope trie: ROLE_* */
-} PathNode;
-
-typedef struct RecordColumn
-{
-	int			attidx;			/* attnum - 1 */
-	char	   *name;
-	char	   *path;
-	FmgrInfo	infunc;
-	Oid			ioparam;
-	int32		typmod;
-	bool		is_json;		/* json or jsonb: string scalars are re-quoted */
-} RecordColumn;
+#include "utils/timestamp.h"
 
 typedef enum ValueKind
 {
-	VAL_NONE,					/* absent from the record: NULL */
+	VAL_NONE,					/* absent: NULL */
 	VAL_NULL,
 	VAL_STRING,					/* de-escaped string */
 	VAL_LEXEME,					/* number, true, false as written */
 	VAL_RAW						/* object or array: span of the input */
 } ValueKind;
 
-typedef struct ColumnValue
+typedef struct SlotValue
 {
 	ValueKind	kind;
-	char	   *str;
 	int			len;			/* VAL_RAW only */
-} ColumnValue;
+	char	   *str;
+} SlotValue;
+
+/* Where a value is captured: level and position in that level's slots. */
+typedef struct SlotRef
+{
+	int			level;
+	int			index;
+} SlotRef;
+
+typedef struct TrieNode
+{
+	PathStep	step;
+	struct TrieNode *child;
+	struct TrieNode *sibling;
+	int			level_start;	/* > 0: an element of this level begins here */
+	bool		records;		/* the records node: array of records, or one */
+	struct TrieNode *record_root;	/* records: the node of each record */
+	SlotRef    *slots;			/* values captured here */
+	int			nslots;
+} TrieNode;
+
+typedef enum ColumnSource
+{
+	SRC_SLOT,
+	SRC_CONST,
+	SRC_TEMPLATE,
+	SRC_VAR
+} ColumnSource;
+
+typedef struct TemplateRef
+{
+	char	   *literal;
+	SlotRef		slot;
+} TemplateRef;
+
+typedef struct ColumnPlan
+{
+	int			attidx;
+	char	   *name;
+	char	   *path_text;
+	ColumnSource source;
+	SlotRef		slot;
+	char	   *const_value;
+	TemplateRef *parts;
+	int			nparts;
+	int			var_index;
+	const ScalerFieldSpec *field;
+	Oid			typid;
+	FmgrInfo	infunc;
+	Oid			ioparam;
+	int32		typmod;
+	bool		is_json;
+} ColumnPlan;
+
+/* One element of a level: its captured values and the element enclosing it. */
+typedef struct LevelElem
+{
+	struct LevelElem *parent;
+	int			level;
+	SlotValue	values[FLEXIBLE_ARRAY_MEMBER];
+} LevelElem;
 
 typedef enum FrameKind
 {
 	FRAME_PLAIN,
-	FRAME_RECORD,
-	FRAME_RECORDS_ARRAY
+	FRAME_RECORDS_ARRAY,
+	FRAME_LEVEL					/* an element of a level (a record, at the innermost) */
 } FrameKind;
 
 typedef struct Frame
 {
-	PathNode   *node;
+	TrieNode   *node;
 	char	   *start;
 	FrameKind	kind;
+	int			next_index;		/* arrays: position of the next element */
 } Frame;
 
 struct RecordExtractor
 {
 	int			natts;
 	int			ncols;
-	RecordColumn *cols;
-	PathNode   *env_root;
-	PathNode   *rec_root;
-	const char *records_path;
+	ColumnPlan *cols;
+	TrieNode   *root;
+	int			nlevels;		/* records level is nlevels; 0 is the envelope */
+	int		   *level_nslots;
+	SlotRef		next_slot;		/* pagination captures, level 0 (index -1: none) */
+	SlotRef		total_slot;
+	SlotRef		cursor_slot;
+	const char *records_text;
 
 	/* state of the page being parsed */
 	JsonLexContext *lex;
@@ -102,92 +151,286 @@ struct RecordExtractor
 	Frame	   *stack;
 	int			depth;
 	int			stack_cap;
-	PathNode   *cur;			/* node of the value about to start */
-	bool		cur_is_record;
-	ColumnValue *values;		/* per column of the current record */
-	RecordColumn *err_col;		/* for the error context callback */
-	const ColumnValue *err_val;
+	TrieNode   *cur;			/* node of the value about to start */
+	bool		cur_is_record;	/* it is an element of the records array */
+	LevelElem  *elem;			/* innermost open level element */
+	LevelElem **records;		/* records of the page, in order */
+	int			nrecords;
+	int			records_cap;
+	const char *const *var_values;
+	ColumnPlan *err_col;
+	const char *err_val;
+	int			err_record;
 };
 
-/* ---------- tries ---------- */
+/* ---------- compiling the trie ---------- */
 
-static PathNode *
-trie_child(PathNode *node, const char *key, bool create)
+static TrieNode *
+trie_child(TrieNode *node, const PathStep *step, bool create)
 {
-	PathNode   *c;
+	TrieNode   *c;
 
 	for (c = node->child; c; c = c->sibling)
-		if (strcmp(c->key, key) == 0)
+	{
+		if (c->step.kind != step->kind)
+			continue;
+		if ((step->kind == STEP_KEY && strcmp(c->step.key, step->key) == 0) ||
+			(step->kind == STEP_INDEX && c->step.index == step->index) ||
+			step->kind == STEP_EACH)
 			return c;
+	}
 	if (!create)
 		return NULL;
-	c = palloc0(sizeof(PathNode));
-	c->key = pstrdup(key);
+	c = palloc0(sizeof(TrieNode));
+	c->step = *step;
 	c->sibling = node->child;
 	node->child = c;
 	return c;
 }
 
-/* The node for a dotted path ("$" is the root), created as needed. */
-static PathNode *
-trie_insert(PathNode *root, const char *path)
+static TrieNode *
+trie_walk(TrieNode *from, ScalerPath *path)
 {
-	PathNode   *node = root;
-	char	   *copy;
-	char	   *seg;
-	char	   *save = NULL;
+	ListCell   *lc;
 
-	if (strcmp(path, "$") == 0)
-		return root;
-	copy = pstrdup(path);
-	for (seg = strtok_r(copy, ".", &save); seg; seg = strtok_r(NULL, ".", &save))
-		node = trie_child(node, seg, true);
-	return node;
+	foreach(lc, path)
+		from = trie_child(from, (PathStep *) lfirst(lc), true);
+	return from;
+}
+
+static SlotRef
+add_slot(RecordExtractor *ex, TrieNode *node, int level)
+{
+	SlotRef		ref;
+
+	/* One slot per node and level is enough: fields reading the same value share it. */
+	for (int i = 0; i < node->nslots; i++)
+		if (node->slots[i].level == level)
+			return node->slots[i];
+	ref.level = level;
+	ref.index = ex->level_nslots[level]++;
+	node->slots = node->slots ? repalloc(node->slots, sizeof(SlotRef) * (node->nslots + 1))
+		: palloc(sizeof(SlotRef));
+	node->slots[node->nslots++] = ref;
+	return ref;
+}
+
+typedef struct LevelStart
+{
+	TrieNode   *node;
+	int			depth;			/* steps of the records path before it */
+} LevelStart;
+
+/*
+ * Resolve a field path to a slot.  "$.a.b" is absolute from the document;
+ * a path that repeats the records path up to one of its "[]" steps
+ * ("intervals[].meter_uid") is relative to that level's element; anything
+ * else is relative to the record.
+ */
+static SlotRef
+field_slot(RecordExtractor *ex, LevelStart *levels, ScalerPath *records,
+		   const char *path_text, const char *where)
+{
+	ScalerPath *path;
+	int			level = ex->nlevels;
+	ListCell   *lc;
+	int			skip = 0;
+
+	if (strncmp(path_text, "$.", 2) == 0)
+	{
+		path = scaler_parse_path(path_text + 2, where, false);
+		return add_slot(ex, trie_walk(ex->root, path), 0);
+	}
+	path = scaler_parse_path(path_text, where, true);
+
+	/* The longest prefix of the records path ending in "[]" that this path repeats. */
+	for (int l = ex->nlevels - 1; l >= 1; l--)
+	{
+		int			n = levels[l].depth;
+		bool		match = list_length(path) > n;
+
+		for (int i = 0; match && i < n; i++)
+		{
+			PathStep   *a = (PathStep *) list_nth(path, i);
+			PathStep   *b = (PathStep *) list_nth(records, i);
+
+			match = a->kind == b->kind &&
+				(a->kind != STEP_KEY || strcmp(a->key, b->key) == 0) &&
+				(a->kind != STEP_INDEX || a->index == b->index);
+		}
+		if (match)
+		{
+			level = l;
+			skip = n;
+			break;
+		}
+	}
+	if (skip == 0)
+	{
+		foreach(lc, path)
+			if (((PathStep *) lfirst(lc))->kind == STEP_EACH)
+				scaler_profile_error(where,
+									 "\"[]\" in a field path must repeat the records path \"%s\" up to one of its \"[]\".",
+									 ex->records_text);
+		return add_slot(ex, trie_walk(levels[ex->nlevels].node, path), level);
+	}
+	{
+		TrieNode   *node = levels[level].node;
+		int			i = 0;
+
+		foreach(lc, path)
+		{
+			if (i++ < skip)
+				continue;
+			node = trie_child(node, (PathStep *) lfirst(lc), true);
+		}
+		return add_slot(ex, node, level);
+	}
 }
 
 RecordExtractor *
-records_compile(Relation rel, TupleDesc tupdesc, List *retrieved_attrs,
-				const char *records_path, const char *next_url_path)
+records_compile(TupleDesc tupdesc, List *columns, const ScalerTableSpec *table,
+				List *var_names)
 {
 	RecordExtractor *ex = palloc0(sizeof(RecordExtractor));
+	ScalerPath *records = list_copy(table->records);
+	LevelStart *levels;
+	TrieNode   *node;
 	ListCell   *lc;
-	int			i = 0;
+	int			nsteps;
+	int			i;
 
 	ex->natts = tupdesc->natts;
-	ex->env_root = palloc0(sizeof(PathNode));
-	ex->rec_root = palloc0(sizeof(PathNode));
-	ex->records_path = records_path;
-	trie_insert(ex->env_root, records_path)->role |= ROLE_RECORDS;
-	if (next_url_path)
-		trie_insert(ex->env_root, next_url_path)->role |= ROLE_NEXT_URL;
+	ex->records_text = table->records_text;
+	ex->root = palloc0(sizeof(TrieNode));
 
-	ex->cols = palloc0(sizeof(RecordColumn) * Max(list_length(retrieved_attrs), 1));
-	foreach(lc, retrieved_attrs)
+	/* "results[]" means the same as "results": the last "[]" is implicit. */
+	nsteps = list_length(records);
+	if (nsteps > 0 && ((PathStep *) llast(records))->kind == STEP_EACH)
+		records = list_truncate(records, --nsteps);
+
+	/* Levels: one per "[]" of the records path, then the records themselves. */
+	levels = palloc0(sizeof(LevelStart) * (nsteps + 2));
+	levels[0].node = ex->root;
+	node = ex->root;
+	i = 0;
+	foreach(lc, records)
 	{
-		int			attnum = lfirst_int(lc);
-		Form_pg_attribute att = TupleDescAttr(tupdesc, attnum - 1);
-		RecordColumn *col = &ex->cols[i];
-		PathNode   *node;
+		PathStep   *step = (PathStep *) lfirst(lc);
+
+		node = trie_child(node, step, true);
+		i++;
+		if (step->kind == STEP_EACH)
+		{
+			ex->nlevels++;
+			node->level_start = ex->nlevels;
+			levels[ex->nlevels].node = node;
+			levels[ex->nlevels].depth = i;
+		}
+	}
+	node->records = true;
+	node->record_root = palloc0(sizeof(TrieNode));
+	ex->nlevels++;
+	node->record_root->level_start = ex->nlevels;
+	levels[ex->nlevels].node = node->record_root;
+	levels[ex->nlevels].depth = nsteps;
+	ex->level_nslots = palloc0(sizeof(int) * (ex->nlevels + 1));
+
+	ex->next_slot.index = ex->total_slot.index = ex->cursor_slot.index = -1;
+	if (table->pagination.kind == PAGINATE_NEXT_URL)
+		ex->next_slot = add_slot(ex, trie_walk(ex->root, scaler_parse_path(table->pagination.next_path, "pagination.path", false)), 0);
+	if (table->pagination.total_path)
+		ex->total_slot = add_slot(ex, trie_walk(ex->root, scaler_parse_path(table->pagination.total_path, "pagination.total_path", false)), 0);
+	if (table->pagination.kind == PAGINATE_CURSOR)
+		ex->cursor_slot = add_slot(ex, trie_walk(ex->root, scaler_parse_path(table->pagination.cursor_path, "pagination.cursor_path", false)), 0);
+
+	ex->cols = palloc0(sizeof(ColumnPlan) * Max(list_length(columns), 1));
+	i = 0;
+	foreach(lc, columns)
+	{
+		RecordColumn *rc = (RecordColumn *) lfirst(lc);
+		const ScalerFieldSpec *f = rc->field;
+		ColumnPlan *col = &ex->cols[i++];
+		Form_pg_attribute att = TupleDescAttr(tupdesc, rc->attnum - 1);
+		char	   *where = psprintf("field \"%s\"", rc->name);
 		Oid			infuncid;
 
-		if (att->attisdropped)
-			continue;
-		col->attidx = attnum - 1;
-		col->name = pstrdup(NameStr(att->attname));
-		col->path = scaler_get_column_path(RelationGetRelid(rel), attnum, col->name);
+		col->attidx = rc->attnum - 1;
+		col->name = pstrdup(rc->name);
+		col->field = f;
+		col->typid = att->atttypid;
 		col->typmod = att->atttypmod;
 		col->is_json = (att->atttypid == JSONOID || att->atttypid == JSONBOID);
 		getTypeInputInfo(att->atttypid, &infuncid, &col->ioparam);
 		fmgr_info(infuncid, &col->infunc);
 
-		node = trie_insert(ex->rec_root, col->path);
-		node->cols = node->cols ? repalloc(node->cols, sizeof(int) * (node->ncols + 1))
-			: palloc(sizeof(int));
-		node->cols[node->ncols++] = i;
-		i++;
+		if ((f->format == FMT_EPOCH || f->format == FMT_EPOCH_MS || f->format == FMT_DATE ||
+			 f->format == FMT_ISO8601) &&
+			att->atttypid != TIMESTAMPTZOID)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+					 errmsg("column \"%s\" must be of type timestamptz for a field in a time format",
+							rc->name),
+					 errdetail("Its type is %s.", format_type_be(att->atttypid))));
+
+		switch (f->kind)
+		{
+			case FIELD_PATH:
+				col->source = SRC_SLOT;
+				col->path_text = f->path_text;
+				col->slot = field_slot(ex, levels, records, f->path_text, where);
+				break;
+			case FIELD_CONST:
+				col->source = SRC_CONST;
+				col->const_value = f->const_value;
+				col->path_text = "(constant)";
+				break;
+			case FIELD_TEMPLATE:
+				{
+					ListCell   *pc;
+					int			n = 0;
+
+					col->source = SRC_TEMPLATE;
+					col->path_text = "(template)";
+					col->parts = palloc0(sizeof(TemplateRef) * list_length(f->template_parts));
+					foreach(pc, f->template_parts)
+					{
+						TemplatePart *tp = (TemplatePart *) lfirst(pc);
+
+						if (tp->literal)
+							col->parts[n].literal = tp->literal;
+						else
+							col->parts[n].slot = field_slot(ex, levels, records, tp->path_text, where);
+						n++;
+					}
+					col->nparts = n;
+					break;
+				}
+			case FIELD_VAR:
+				{
+					ListCell   *vc;
+					int			vi = 0;
+
+					col->source = SRC_VAR;
+					col->path_text = psprintf("(variable %s)", f->path_text);
+					col->var_index = -1;
+					foreach(vc, var_names)
+					{
+						if (strcmp((char *) lfirst(vc), f->path_text) == 0)
+							col->var_index = vi;
+						vi++;
+					}
+					if (col->var_index < 0)
+						ereport(ERROR,
+								(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+								 errmsg("field \"%s\" reads request variable \"%s\", which this table does not have",
+										rc->name, f->path_text),
+								 errhint("Variables come from the table's parent (\"parent.vars\") or from path filters.")));
+					break;
+				}
+		}
 	}
 	ex->ncols = i;
-	ex->values = palloc0(sizeof(ColumnValue) * Max(ex->ncols, 1));
 	ex->stack_cap = 16;
 	ex->stack = palloc(sizeof(Frame) * ex->stack_cap);
 	return ex;
@@ -199,91 +442,188 @@ static void
 conversion_error_callback(void *arg)
 {
 	RecordExtractor *ex = (RecordExtractor *) arg;
-	const ColumnValue *v = ex->err_val;
 	char	   *shown;
 
-	if (ex->err_col == NULL || v == NULL)
+	if (ex->err_col == NULL || ex->err_val == NULL)
 		return;
-	shown = v->kind == VAL_RAW ? pnstrdup(v->str, Min(v->len, 60)) : pnstrdup(v->str, 60);
-	if ((v->kind == VAL_RAW && v->len > 60) || (v->kind != VAL_RAW && strlen(v->str) > 60))
+	shown = pnstrdup(ex->err_val, 60);
+	if (strlen(ex->err_val) > 60)
 		shown = psprintf("%s...", shown);
 	errcontext("column \"%s\" (JSON path \"%s\"), value \"%s\", record %d of the response to %s",
-			   ex->err_col->name, ex->err_col->path, shown,
-			   ex->page->nrows + 1, ex->request_desc);
+			   ex->err_col->name, ex->err_col->path_text, shown,
+			   ex->err_record, ex->request_desc);
 }
 
-static Datum
-column_datum(RecordExtractor *ex, RecordColumn *col, ColumnValue *v)
+/* The slot of ref in elem or the element enclosing it at ref's level. */
+static inline SlotValue *
+slot_value(LevelElem *elem, SlotRef ref)
 {
-	char	   *text = v->str;
+	while (elem->level > ref.level)
+		elem = elem->parent;
+	return &elem->values[ref.index];
+}
 
+/* The text a slot holds, as a column's input function reads it; NULL for null. */
+static char *
+slot_text(const ColumnPlan *col, const SlotValue *v)
+{
+	if (v == NULL || v->kind == VAL_NONE || v->kind == VAL_NULL)
+		return NULL;
 	if (v->kind == VAL_RAW)
-		text = pnstrdup(v->str, v->len);
-	else if (v->kind == VAL_STRING && col->is_json)
+		return pnstrdup(v->str, v->len);
+	if (v->kind == VAL_STRING && col->is_json)
 	{
 		StringInfoData buf;
 
 		initStringInfo(&buf);
 		escape_json(&buf, v->str);
-		text = buf.data;
+		return buf.data;
+	}
+	return v->str;
+}
+
+static bool
+has_utc_offset(const char *s)
+{
+	/* After the date part: a Z, or a sign before the offset. */
+	const char *t = strpbrk(s, "Tt ");
+
+	if (t == NULL)
+		return false;
+	return strpbrk(t, "Zz+-") != NULL;
+}
+
+static Datum
+timestamptz_datum(const ColumnPlan *col, const char *text)
+{
+	const ScalerFieldSpec *f = col->field;
+
+	if (f->format == FMT_EPOCH || f->format == FMT_EPOCH_MS)
+	{
+		char	   *end;
+		double		v;
+		int64		usecs;
+
+		errno = 0;
+		v = strtod(text, &end);
+		if (errno != 0 || end == text || *end != '\0' || isnan(v) || isinf(v))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_DATETIME_FORMAT),
+					 errmsg("invalid epoch time: \"%s\"", text)));
+		usecs = (int64) rint(v * (f->format == FMT_EPOCH ? 1000000.0 : 1000.0));
+		return TimestampTzGetDatum(usecs - (int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * USECS_PER_DAY);
+	}
+	if (has_utc_offset(text))
+		return DirectFunctionCall3(timestamptz_in, CStringGetDatum(text),
+								   ObjectIdGetDatum(InvalidOid), Int32GetDatum(col->typmod));
+
+	/* A naive date or date-time is local time of the field's zone, or UTC. */
+	return DirectFunctionCall2(timestamp_zone,
+							   CStringGetTextDatum(f->timezone ? f->timezone : "UTC"),
+							   DirectFunctionCall3(timestamp_in, CStringGetDatum(text),
+												   ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1)));
+}
+
+static Datum
+column_datum(RecordExtractor *ex, ColumnPlan *col, char *text)
+{
+	const ScalerFieldSpec *f = col->field;
+
+	if (f->map_from != NIL)
+	{
+		ListCell   *a,
+				   *b;
+		bool		mapped = false;
+
+		forboth(a, f->map_from, b, f->map_to)
+		{
+			if (strcmp((char *) lfirst(a), text) == 0)
+			{
+				text = (char *) lfirst(b);
+				mapped = true;
+				break;
+			}
+		}
+		if (!mapped && f->has_map_default)
+			text = f->map_default;
 	}
 	ex->err_col = col;
-	ex->err_val = v;
+	ex->err_val = text;
+	if (col->typid == TIMESTAMPTZOID)
+		return timestamptz_datum(col, text);
 	return InputFunctionCall(&col->infunc, text, col->ioparam, col->typmod);
 }
 
 static void
-emit_record(RecordExtractor *ex)
+emit_records(RecordExtractor *ex)
 {
 	RecordPage *page = ex->page;
-	Datum	   *values;
-	bool	   *nulls;
+	int			natts = ex->natts;
 
-	if (page->nrows == page->capacity)
+	page->nrows = ex->nrecords;
+	if (ex->nrecords == 0)
+		return;
+	page->values = palloc_extended(sizeof(Datum) * natts * ex->nrecords, MCXT_ALLOC_HUGE);
+	page->nulls = palloc_extended(sizeof(bool) * natts * ex->nrecords, MCXT_ALLOC_HUGE);
+	for (int r = 0; r < ex->nrecords; r++)
 	{
-		int			newcap = Max(page->capacity * 2, 64);
+		LevelElem  *rec = ex->records[r];
+		Datum	   *values = page->values + (size_t) r * natts;
+		bool	   *nulls = page->nulls + (size_t) r * natts;
 
-		if (page->values == NULL)
+		memset(nulls, true, sizeof(bool) * natts);
+		ex->err_record = r + 1;
+		for (int i = 0; i < ex->ncols; i++)
 		{
-			page->values = palloc(sizeof(Datum) * ex->natts * newcap);
-			page->nulls = palloc(sizeof(bool) * ex->natts * newcap);
-		}
-		else
-		{
-			page->values = repalloc_huge(page->values, sizeof(Datum) * ex->natts * newcap);
-			page->nulls = repalloc_huge(page->nulls, sizeof(bool) * ex->natts * newcap);
-		}
-		page->capacity = newcap;
-	}
-	values = page->values + (size_t) page->nrows * ex->natts;
-	nulls = page->nulls + (size_t) page->nrows * ex->natts;
-	memset(nulls, true, sizeof(bool) * ex->natts);
+			ColumnPlan *col = &ex->cols[i];
+			char	   *text = NULL;
 
-	for (int i = 0; i < ex->ncols; i++)
-	{
-		RecordColumn *col = &ex->cols[i];
-		ColumnValue *v = &ex->values[i];
+			switch (col->source)
+			{
+				case SRC_SLOT:
+					text = slot_text(col, slot_value(rec, col->slot));
+					break;
+				case SRC_CONST:
+					text = col->const_value;
+					break;
+				case SRC_VAR:
+					text = ex->var_values ? (char *) ex->var_values[col->var_index] : NULL;
+					break;
+				case SRC_TEMPLATE:
+					{
+						StringInfoData buf;
 
-		if (v->kind == VAL_NONE || v->kind == VAL_NULL)
-			continue;
-		values[col->attidx] = column_datum(ex, col, v);
-		nulls[col->attidx] = false;
+						initStringInfo(&buf);
+						for (int p = 0; p < col->nparts && buf.data; p++)
+						{
+							SlotValue  *v;
+
+							if (col->parts[p].literal)
+							{
+								appendStringInfoString(&buf, col->parts[p].literal);
+								continue;
+							}
+							v = slot_value(rec, col->parts[p].slot);
+							if (v == NULL || v->kind == VAL_NONE || v->kind == VAL_NULL)
+								buf.data = NULL;	/* a missing part makes the whole value NULL */
+							else if (v->kind == VAL_RAW)
+								appendBinaryStringInfo(&buf, v->str, v->len);
+							else
+								appendStringInfoString(&buf, v->str);
+						}
+						text = buf.data;
+						break;
+					}
+			}
+			if (text == NULL)
+				continue;
+			values[col->attidx] = column_datum(ex, col, text);
+			nulls[col->attidx] = false;
+		}
+		if ((r & 1023) == 0)
+			CHECK_FOR_INTERRUPTS();
 	}
 	ex->err_col = NULL;
-	page->nrows++;
-}
-
-static void
-store_value(RecordExtractor *ex, PathNode *node, ValueKind kind, char *str, int len)
-{
-	for (int i = 0; i < node->ncols; i++)
-	{
-		ColumnValue *v = &ex->values[node->cols[i]];
-
-		v->kind = kind;
-		v->str = str;
-		v->len = len;
-	}
 }
 
 /* ---------- parser events ---------- */
@@ -298,7 +638,20 @@ records_shape_error(RecordExtractor *ex, const char *what)
 }
 
 static void
-push_frame(RecordExtractor *ex, FrameKind kind, PathNode *node)
+store(RecordExtractor *ex, TrieNode *node, ValueKind kind, char *str, int len)
+{
+	for (int i = 0; i < node->nslots; i++)
+	{
+		SlotValue  *v = slot_value(ex->elem, node->slots[i]);
+
+		v->kind = kind;
+		v->str = str;
+		v->len = len;
+	}
+}
+
+static void
+push_frame(RecordExtractor *ex, FrameKind kind, TrieNode *node)
 {
 	Frame	   *f;
 
@@ -311,39 +664,53 @@ push_frame(RecordExtractor *ex, FrameKind kind, PathNode *node)
 	f->kind = kind;
 	f->node = node;
 	f->start = ex->lex->token_start;
+	f->next_index = 0;
+}
+
+static void
+open_level(RecordExtractor *ex, TrieNode *node)
+{
+	int			level = node->level_start;
+	LevelElem  *e = palloc0(offsetof(LevelElem, values) +
+							sizeof(SlotValue) * ex->level_nslots[level]);
+
+	e->parent = ex->elem;
+	e->level = level;
+	ex->elem = e;
 }
 
 static void
 begin_container(RecordExtractor *ex, bool is_object)
 {
-	PathNode   *cur = ex->cur;
+	TrieNode   *cur = ex->cur;
 
-	if (ex->cur_is_record)
+	if (ex->cur_is_record || (cur && cur->records && is_object))
 	{
+		/* A record: an element of the records array, or a lone object there. */
+		TrieNode   *rec = ex->cur_is_record ? cur : cur->record_root;
+
 		if (!is_object)
-			records_shape_error(ex, psprintf("Each element at records path \"%s\" must be a JSON object, but one is an array.",
-											 ex->records_path));
-		memset(ex->values, 0, sizeof(ColumnValue) * ex->ncols);
-		push_frame(ex, FRAME_RECORD, ex->rec_root);
+			records_shape_error(ex, psprintf("Each record at path \"%s\" must be a JSON object or array of values; found nested arrays.",
+											 ex->records_text));
+		if (cur && cur->records && !ex->cur_is_record)
+			ex->page->saw_records = true;
+		open_level(ex, rec);
+		push_frame(ex, FRAME_LEVEL, rec);
 	}
-	else if (cur != NULL && (cur->role & ROLE_RECORDS))
+	else if (cur && cur->records)
 	{
 		ex->page->saw_records = true;
-		if (is_object)
-		{
-			/* A single object where records are expected is one record. */
-			memset(ex->values, 0, sizeof(ColumnValue) * ex->ncols);
-			push_frame(ex, FRAME_RECORD, ex->rec_root);
-		}
-		else
-			push_frame(ex, FRAME_RECORDS_ARRAY, NULL);
+		push_frame(ex, FRAME_RECORDS_ARRAY, cur);
+	}
+	else if (cur && cur->level_start > 0)
+	{
+		if (!is_object)
+			records_shape_error(ex, psprintf("Elements at path \"%s\" must be JSON objects.", ex->records_text));
+		open_level(ex, cur);
+		push_frame(ex, FRAME_LEVEL, cur);
 	}
 	else
-	{
-		if (cur != NULL && (cur->role & ROLE_NEXT_URL))
-			records_shape_error(ex, "The next-page URL must be a string or null.");
 		push_frame(ex, FRAME_PLAIN, cur);
-	}
 	ex->cur = NULL;
 	ex->cur_is_record = false;
 }
@@ -354,10 +721,24 @@ end_container(RecordExtractor *ex)
 	Frame	   *f = &ex->stack[--ex->depth];
 	char	   *end = ex->lex->prev_token_terminator;
 
-	if (f->node && f->node->ncols > 0)
-		store_value(ex, f->node, VAL_RAW, f->start, (int) (end - f->start));
-	if (f->kind == FRAME_RECORD)
-		emit_record(ex);
+	if (f->node && f->node->nslots > 0)
+		store(ex, f->node, VAL_RAW, f->start, (int) (end - f->start));
+	if (f->kind == FRAME_LEVEL)
+	{
+		LevelElem  *e = ex->elem;
+
+		if (f->node->level_start == ex->nlevels)
+		{
+			if (ex->nrecords == ex->records_cap)
+			{
+				ex->records_cap = Max(ex->records_cap * 2, 256);
+				ex->records = ex->records ? repalloc_huge(ex->records, sizeof(LevelElem *) * ex->records_cap)
+					: palloc_extended(sizeof(LevelElem *) * ex->records_cap, MCXT_ALLOC_HUGE);
+			}
+			ex->records[ex->nrecords++] = e;
+		}
+		ex->elem = e->parent;
+	}
 }
 
 static void
@@ -369,7 +750,18 @@ on_object_start(void *state)
 static void
 on_array_start(void *state)
 {
-	begin_container((RecordExtractor *) state, false);
+	RecordExtractor *ex = (RecordExtractor *) state;
+
+	/* A record written as an array of values ([epoch, value]) */
+	if (ex->cur_is_record)
+	{
+		open_level(ex, ex->cur);
+		push_frame(ex, FRAME_LEVEL, ex->cur);
+		ex->cur = NULL;
+		ex->cur_is_record = false;
+		return;
+	}
+	begin_container(ex, false);
 }
 
 static void
@@ -382,64 +774,102 @@ static void
 on_field_start(void *state, char *fname, bool isnull)
 {
 	RecordExtractor *ex = (RecordExtractor *) state;
-	PathNode   *parent = ex->stack[ex->depth - 1].node;
+	TrieNode   *parent = ex->stack[ex->depth - 1].node;
+	PathStep	step;
 
-	ex->cur = parent ? trie_child(parent, fname, false) : NULL;
+	ex->cur = NULL;
+	if (parent == NULL || parent->child == NULL)
+		return;
+	step.kind = STEP_KEY;
+	step.key = fname;
+	ex->cur = trie_child(parent, &step, false);
 }
 
 static void
 on_element_start(void *state, bool isnull)
 {
 	RecordExtractor *ex = (RecordExtractor *) state;
+	Frame	   *f = &ex->stack[ex->depth - 1];
+	PathStep	step;
 
 	ex->cur = NULL;
-	ex->cur_is_record = (ex->stack[ex->depth - 1].kind == FRAME_RECORDS_ARRAY);
+	ex->cur_is_record = false;
+	if (f->kind == FRAME_RECORDS_ARRAY)
+	{
+		ex->cur = f->node->record_root;
+		ex->cur_is_record = true;
+		f->next_index++;
+		return;
+	}
+	if (f->node == NULL || f->node->child == NULL)
+	{
+		f->next_index++;
+		return;
+	}
+	step.kind = STEP_EACH;
+	ex->cur = trie_child(f->node, &step, false);
+	if (ex->cur == NULL)
+	{
+		step.kind = STEP_INDEX;
+		step.index = f->next_index;
+		ex->cur = trie_child(f->node, &step, false);
+	}
+	f->next_index++;
 }
 
 static void
 on_scalar(void *state, char *token, JsonTokenType tokentype)
 {
 	RecordExtractor *ex = (RecordExtractor *) state;
-	PathNode   *cur = ex->cur;
+	TrieNode   *cur = ex->cur;
 
-	if (ex->cur_is_record)
-		records_shape_error(ex, psprintf("Each element at records path \"%s\" must be a JSON object, but one is %s.",
-										 ex->records_path, tokentype == JSON_TOKEN_NULL ? "null" : "a scalar"));
 	ex->cur = NULL;
+	if (ex->cur_is_record)
+		records_shape_error(ex, psprintf("Each record at path \"%s\" must be a JSON object or array; one is %s.",
+										 ex->records_text, tokentype == JSON_TOKEN_NULL ? "null" : "a scalar"));
 	if (cur == NULL)
 		return;
-	if (cur->role & ROLE_RECORDS)
+	if (cur->records)
 	{
 		if (tokentype != JSON_TOKEN_NULL)
 			records_shape_error(ex, psprintf("Expected an array of records at path \"%s\", found a scalar.",
-											 ex->records_path));
+											 ex->records_text));
 		ex->page->saw_records = true;
 	}
-	if (cur->role & ROLE_NEXT_URL)
-	{
-		if (tokentype == JSON_TOKEN_STRING)
-			ex->page->next_url = token[0] ? token : NULL;
-		else if (tokentype != JSON_TOKEN_NULL)
-			records_shape_error(ex, "The next-page URL must be a string or null.");
-	}
-	if (cur->ncols > 0)
-		store_value(ex, cur,
-					tokentype == JSON_TOKEN_NULL ? VAL_NULL :
-					tokentype == JSON_TOKEN_STRING ? VAL_STRING : VAL_LEXEME,
-					token, 0);
+	if (cur->nslots > 0)
+		store(ex, cur,
+			  tokentype == JSON_TOKEN_NULL ? VAL_NULL :
+			  tokentype == JSON_TOKEN_STRING ? VAL_STRING : VAL_LEXEME,
+			  token, 0);
+}
+
+static char *
+envelope_text(RecordExtractor *ex, LevelElem *root, SlotRef ref, const char *what)
+{
+	SlotValue  *v;
+
+	if (ref.index < 0)
+		return NULL;
+	v = &root->values[ref.index];
+	if (v->kind == VAL_NONE || v->kind == VAL_NULL)
+		return NULL;
+	if (v->kind == VAL_RAW)
+		records_shape_error(ex, psprintf("The %s must be a string or a number.", what));
+	return v->str[0] ? v->str : NULL;
 }
 
 /*
- * Parse one page.  body must stay valid until the page's rows are consumed
- * (raw columns point into it until converted, which happens here).
+ * Parse one page.  var_values are the request variables of the request
+ * that produced it, in the order given to records_compile.
  */
 void
-records_parse_page(RecordExtractor *ex, char *body, size_t len,
-				   RecordPage *page, const char *request_desc)
+records_parse_page(RecordExtractor *ex, char *body, size_t len, RecordPage *page,
+				   const char *request_desc, const char *const *var_values)
 {
 	JsonSemAction sem;
 	JsonParseErrorType rc;
 	ErrorContextCallback errcb;
+	LevelElem  *root;
 
 	memset(page, 0, sizeof(*page));
 	if (len > (size_t) INT_MAX)
@@ -459,10 +889,16 @@ records_parse_page(RecordExtractor *ex, char *body, size_t len,
 	ex->lex = makeJsonLexContextCstringLen(body, (int) len, GetDatabaseEncoding(), true);
 	ex->page = page;
 	ex->request_desc = request_desc;
+	ex->var_values = var_values;
 	ex->depth = 0;
-	ex->cur = ex->env_root;
+	ex->cur = ex->root;
 	ex->cur_is_record = false;
+	ex->records = NULL;
+	ex->nrecords = 0;
+	ex->records_cap = 0;
 	ex->err_col = NULL;
+	root = palloc0(offsetof(LevelElem, values) + sizeof(SlotValue) * Max(ex->level_nslots[0], 1));
+	ex->elem = root;
 
 	memset(&sem, 0, sizeof(sem));
 	sem.semstate = ex;
@@ -474,15 +910,7 @@ records_parse_page(RecordExtractor *ex, char *body, size_t len,
 	sem.array_element_start = on_element_start;
 	sem.scalar = on_scalar;
 
-	errcb.callback = conversion_error_callback;
-	errcb.arg = ex;
-	errcb.previous = error_context_stack;
-	error_context_stack = &errcb;
-
 	rc = pg_parse_json(ex->lex, &sem);
-
-	error_context_stack = errcb.previous;
-
 	if (rc != JSON_SUCCESS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
@@ -490,11 +918,35 @@ records_parse_page(RecordExtractor *ex, char *body, size_t len,
 				 errdetail("At byte offset %d of %zu: %s",
 						   (int) (ex->lex->token_start - ex->lex->input), len,
 						   json_errdetail(rc, ex->lex))));
-
 	if (!page->saw_records)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
 				 errmsg("the response to %s has no records at path \"%s\"",
-						request_desc, ex->records_path),
-				 errhint("Check the foreign table's \"records_path\" option against the response.")));
+						request_desc, ex->records_text),
+				 errhint("Check the records path against the response.")));
+
+	page->next_url = envelope_text(ex, root, ex->next_slot, "next-page URL");
+	page->cursor = envelope_text(ex, root, ex->cursor_slot, "cursor");
+	{
+		char	   *total = envelope_text(ex, root, ex->total_slot, "total");
+
+		page->total = -1;
+		if (total)
+		{
+			char	   *end;
+
+			errno = 0;
+			page->total = strtoll(total, &end, 10);
+			if (errno != 0 || *end != '\0' || page->total < 0)
+				records_shape_error(ex, psprintf("The total at path \"%s\" is not a whole number: \"%s\".",
+												 "pagination.total_path", total));
+		}
+	}
+
+	errcb.callback = conversion_error_callback;
+	errcb.arg = ex;
+	errcb.previous = error_context_stack;
+	error_context_stack = &errcb;
+	emit_records(ex);
+	error_context_stack = errcb.previous;
 }

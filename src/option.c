@@ -76,14 +76,20 @@ static const ScalerOption scaler_options[] = {
 	{"rate_limit", ForeignServerRelationId, OPT_RATE, NULL, false},
 	{"rate_burst", ForeignServerRelationId, OPT_INT, NULL, false},
 	{"daily_limit", ForeignServerRelationId, OPT_INT, NULL, false},
+	{"provider", ForeignServerRelationId, OPT_TEXT, NULL, false},
+	{"profile", ForeignServerRelationId, OPT_TEXT, NULL, false},
+	{"profile_override", ForeignServerRelationId, OPT_TEXT, NULL, false},
 
 	/* user mapping: the only place credentials may live */
 	{"username", UserMappingRelationId, OPT_TEXT, NULL, true},
 	{"password", UserMappingRelationId, OPT_TEXT, NULL, true},
 	{"token", UserMappingRelationId, OPT_TEXT, NULL, true},
 	{"api_key", UserMappingRelationId, OPT_TEXT, NULL, true},
+	{"client_id", UserMappingRelationId, OPT_TEXT, NULL, true},
+	{"client_secret", UserMappingRelationId, OPT_TEXT, NULL, true},
 
 	/* foreign table */
+	{"table", ForeignTableRelationId, OPT_TEXT, NULL, false},
 	{"endpoint", ForeignTableRelationId, OPT_ENDPOINT, NULL, false},
 	{"records_path", ForeignTableRelationId, OPT_JSON_PATH, NULL, false},
 	{"pagination", ForeignTableRelationId, OPT_ENUM, pagination_choices, false},
@@ -408,6 +414,10 @@ scaler_fdw_validator(PG_FUNCTION_ARGS)
 	ListCell   *lc;
 	bool		have_base_url = false;
 	bool		have_endpoint = false;
+	bool		have_table = false;
+	char	   *provider = NULL;
+	char	   *profile = NULL;
+	char	   *override = NULL;
 
 	foreach(lc, options)
 	{
@@ -448,18 +458,46 @@ scaler_fdw_validator(PG_FUNCTION_ARGS)
 			have_base_url = true;
 		else if (strcmp(opt->name, "endpoint") == 0)
 			have_endpoint = true;
+		else if (strcmp(opt->name, "table") == 0)
+			have_table = true;
+		else if (strcmp(opt->name, "provider") == 0)
+			provider = defGetString(def);
+		else if (strcmp(opt->name, "profile") == 0)
+			profile = defGetString(def);
+		else if (strcmp(opt->name, "profile_override") == 0)
+			override = defGetString(def);
 	}
 
-	if (catalog == ForeignServerRelationId && !have_base_url)
+	if (catalog == ForeignServerRelationId)
+	{
+		ScalerProfile *compiled;
+
+		if (provider && profile)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
+					 errmsg("options \"provider\" and \"profile\" cannot be used together"),
+					 errhint("Use \"provider\" with \"profile_override\" to change parts of a built-in profile.")));
+		if (override && !provider && !profile)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),
+					 errmsg("option \"profile_override\" needs option \"provider\" or \"profile\"")));
+		/* Compiling validates: errors name the JSON path inside the profile. */
+		compiled = scaler_profile_load(provider, profile, override);
+		if (!have_base_url && (compiled == NULL || compiled->base_url == NULL))
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),
+					 errmsg("option \"base_url\" is required for a scaler_fdw server"),
+					 compiled ? errdetail("Provider profile \"%s\" names no base URL.", compiled->name) : 0,
+					 errhint("Add OPTIONS (base_url 'https://api.example.com/v1').")));
+		if (compiled && compiled->base_url)
+			scaler_check_url_allowed(compiled->base_url);
+	}
+	if (catalog == ForeignTableRelationId && have_endpoint == have_table)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),
-				 errmsg("option \"base_url\" is required for a scaler_fdw server"),
-				 errhint("Add OPTIONS (base_url 'https://api.example.com/v1').")));
-	if (catalog == ForeignTableRelationId && !have_endpoint)
-		ereport(ERROR,
-				(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),
-				 errmsg("option \"endpoint\" is required for a scaler_fdw foreign table"),
-				 errhint("Add OPTIONS (endpoint '/meters'): a path under the server's base_url.")));
+				 have_table ? errmsg("options \"endpoint\" and \"table\" cannot be used together")
+				 : errmsg("option \"endpoint\" or \"table\" is required for a scaler_fdw foreign table"),
+				 errhint("Use OPTIONS (table 'consumption') for a table of the server's provider profile, or OPTIONS (endpoint '/meters') for any JSON endpoint.")));
 
 	PG_RETURN_VOID();
 }
@@ -487,21 +525,41 @@ enum_option(DefElem *def, const char *const *choices)
 	return 0;					/* keep compiler quiet */
 }
 
-const char *
-scaler_pagination_name(ScalerPagination p)
+static const char *
+auth_kind_name(ScalerAuthKind kind)
 {
-	return pagination_choices[p];
+	static const char *const names[] = {"none", "basic", "bearer", "api_key", "oauth2", "login"};
+
+	return names[kind];
+}
+
+static void
+require_credential(const ScalerServerOptions *opts, const char *value, const char *optname)
+{
+	if (value == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),
+				 errmsg("user mapping for server \"%s\" has no option \"%s\"",
+						opts->servername, optname),
+				 errdetail("The server authenticates with \"%s\".", auth_kind_name(opts->auth)),
+				 errhint("ALTER USER MAPPING FOR ... SERVER %s OPTIONS (ADD %s '...').",
+						 quote_identifier(opts->servername), optname)));
 }
 
 /*
- * Read the server's options and, where the server authenticates, the
- * credentials of the user mapping for userid (none if userid is invalid).
+ * Read the server's options, its provider profile, and, where the server
+ * authenticates, the credentials of the user mapping for userid (none if
+ * userid is invalid).  Server options win over the profile.
  */
 void
 scaler_get_server_options(Oid serverid, Oid userid, ScalerServerOptions *opts)
 {
 	ForeignServer *server = GetForeignServer(serverid);
 	ListCell   *lc;
+	char	   *provider = NULL;
+	char	   *profile = NULL;
+	char	   *override = NULL;
+	ScalerProfile *p;
 
 	memset(opts, 0, sizeof(*opts));
 	opts->serverid = serverid;
@@ -514,7 +572,30 @@ scaler_get_server_options(Oid serverid, Oid userid, ScalerServerOptions *opts)
 	opts->ssl_verify = true;
 	opts->max_retries = DEFAULT_MAX_RETRIES;
 	opts->max_retry_wait_ms = DEFAULT_MAX_RETRY_WAIT_MS;
-	opts->rate_burst = 0;
+
+	foreach(lc, server->options)
+	{
+		DefElem    *def = (DefElem *) lfirst(lc);
+
+		if (strcmp(def->defname, "provider") == 0)
+			provider = defGetString(def);
+		else if (strcmp(def->defname, "profile") == 0)
+			profile = defGetString(def);
+		else if (strcmp(def->defname, "profile_override") == 0)
+			override = defGetString(def);
+	}
+	p = opts->profile = scaler_profile_load(provider, profile, override);
+	if (p)
+	{
+		opts->base_url = p->base_url;
+		opts->auth = (ScalerAuthKind) p->auth;
+		if (p->api_key_name)
+			opts->api_key_name = p->api_key_name;
+		opts->api_key_in_query = p->api_key_in_query;
+		opts->rate_per_sec = p->rate_per_sec;
+		opts->rate_burst = p->rate_burst;
+		opts->daily_limit = p->daily_limit;
+	}
 
 	foreach(lc, server->options)
 	{
@@ -565,6 +646,7 @@ scaler_get_server_options(Oid serverid, Oid userid, ScalerServerOptions *opts)
 
 	if (opts->auth == SCALER_AUTH_NONE || !OidIsValid(userid))
 		return;
+	opts->userid = userid;
 
 	if (!SearchSysCacheExists2(USERMAPPINGUSERSERVER, ObjectIdGetDatum(userid),
 							   ObjectIdGetDatum(serverid)) &&
@@ -575,7 +657,7 @@ scaler_get_server_options(Oid serverid, Oid userid, ScalerServerOptions *opts)
 				 errmsg("user mapping not found for user \"%s\" and server \"%s\"",
 						GetUserNameFromId(userid, false), opts->servername),
 				 errdetail("The server authenticates with \"%s\"; the credentials come from a user mapping.",
-						   auth_choices[opts->auth]),
+						   auth_kind_name(opts->auth)),
 				 errhint("CREATE USER MAPPING FOR CURRENT_USER SERVER %s OPTIONS (...).",
 						 quote_identifier(opts->servername))));
 
@@ -591,17 +673,11 @@ scaler_get_server_options(Oid serverid, Oid userid, ScalerServerOptions *opts)
 			opts->token = defGetString(def);
 		else if (strcmp(def->defname, "api_key") == 0)
 			opts->api_key = defGetString(def);
+		else if (strcmp(def->defname, "client_id") == 0)
+			opts->client_id = defGetString(def);
+		else if (strcmp(def->defname, "client_secret") == 0)
+			opts->client_secret = defGetString(def);
 	}
-
-#define REQUIRE_CREDENTIAL(field, optname, authname) \
-	if (opts->field == NULL) \
-		ereport(ERROR, \
-				(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND), \
-				 errmsg("user mapping for server \"%s\" has no option \"%s\"", \
-						opts->servername, optname), \
-				 errdetail("The server authenticates with \"%s\".", authname), \
-				 errhint("ALTER USER MAPPING FOR ... SERVER %s OPTIONS (ADD %s '...').", \
-						 quote_identifier(opts->servername), optname)))
 
 	switch (opts->auth)
 	{
@@ -611,31 +687,76 @@ scaler_get_server_options(Oid serverid, Oid userid, ScalerServerOptions *opts)
 			/* A key sent as the username with an empty password is common. */
 			if (opts->username == NULL && opts->api_key != NULL)
 				opts->username = opts->api_key;
-			REQUIRE_CREDENTIAL(username, "username", "basic");
+			require_credential(opts, opts->username, "username");
 			if (opts->password == NULL)
 				opts->password = "";
 			break;
 		case SCALER_AUTH_BEARER:
-			REQUIRE_CREDENTIAL(token, "token", "bearer");
+			require_credential(opts, opts->token, "token");
 			break;
 		case SCALER_AUTH_API_KEY:
-			REQUIRE_CREDENTIAL(api_key, "api_key", "api_key");
+			require_credential(opts, opts->api_key, "api_key");
+			break;
+		case SCALER_AUTH_OAUTH2:
+			if (strcmp(p->oauth_grant, "password") == 0)
+			{
+				require_credential(opts, opts->username, "username");
+				require_credential(opts, opts->password, "password");
+			}
+			else
+			{
+				require_credential(opts, opts->client_id, "client_id");
+				require_credential(opts, opts->client_secret, "client_secret");
+			}
+			break;
+		case SCALER_AUTH_LOGIN:
+			require_credential(opts, opts->username, "username");
+			require_credential(opts, opts->password, "password");
 			break;
 	}
-#undef REQUIRE_CREDENTIAL
 }
 
-void
-scaler_get_table_options(Oid relid, ScalerTableOptions *opts)
+/*
+ * The table a foreign table reads: a table of the server's profile (option
+ * "table"), or one described by the foreign table's own options.
+ */
+ScalerTableSpec *
+scaler_get_table_spec(Oid relid, const ScalerServerOptions *srv)
 {
 	ForeignTable *table = GetForeignTable(relid);
+	ScalerTableSpec *spec = NULL;
+	char	   *profile_table = NULL;
 	ListCell   *lc;
 
-	memset(opts, 0, sizeof(*opts));
-	opts->records_path = "$";
-	opts->pagination = SCALER_PAGINATE_NONE;
-	opts->next_url_path = "next";
-	opts->rows_estimate = DEFAULT_ESTIMATED_ROWS;
+	foreach(lc, table->options)
+	{
+		DefElem    *def = (DefElem *) lfirst(lc);
+
+		if (strcmp(def->defname, "table") == 0)
+			profile_table = defGetString(def);
+	}
+
+	if (profile_table)
+	{
+		if (srv->profile == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),
+					 errmsg("foreign table \"%s\" names profile table \"%s\", but server \"%s\" has no provider profile",
+							get_rel_name(relid), profile_table, srv->servername),
+					 errhint("Give the server OPTIONS (provider '...') or (profile '...'), or give the table an \"endpoint\".")));
+		/* A copy: the table's own options below may change it. */
+		spec = palloc(sizeof(ScalerTableSpec));
+		memcpy(spec, scaler_profile_table(srv->profile, profile_table, false), sizeof(ScalerTableSpec));
+	}
+	else
+	{
+		spec = palloc0(sizeof(ScalerTableSpec));
+		spec->name = get_rel_name(relid);
+		spec->records_text = "$";
+		spec->pagination.kind = PAGINATE_NONE;
+		spec->pagination.next_path = "next";
+		spec->rows_estimate = DEFAULT_ESTIMATED_ROWS;
+	}
 
 	foreach(lc, table->options)
 	{
@@ -643,28 +764,29 @@ scaler_get_table_options(Oid relid, ScalerTableOptions *opts)
 		const char *name = def->defname;
 
 		if (strcmp(name, "endpoint") == 0)
-			opts->endpoint = defGetString(def);
+			spec->path = defGetString(def);
 		else if (strcmp(name, "records_path") == 0)
-			opts->records_path = defGetString(def);
+			spec->records_text = defGetString(def);
 		else if (strcmp(name, "pagination") == 0)
-			opts->pagination = (ScalerPagination) enum_option(def, pagination_choices);
+		{
+			static const PaginationKind kinds[] = {PAGINATE_NONE, PAGINATE_NEXT_URL, PAGINATE_LINK_HEADER};
+
+			spec->pagination.kind = kinds[enum_option(def, pagination_choices)];
+		}
 		else if (strcmp(name, "next_url_path") == 0)
-			opts->next_url_path = defGetString(def);
+			spec->pagination.next_path = defGetString(def);
 		else if (strcmp(name, "max_pages") == 0)
-			opts->max_pages = pg_strtoint32(defGetString(def));
+			spec->pagination.max_pages = pg_strtoint32(defGetString(def));
 		else if (strcmp(name, "estimated_rows") == 0)
-			opts->rows_estimate = pg_strtoint32(defGetString(def));
+			spec->rows_estimate = pg_strtoint32(defGetString(def));
 	}
-	if (opts->endpoint == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),
-				 errmsg("foreign table \"%s\" has no option \"endpoint\"",
-						get_rel_name(relid))));
+	spec->records = scaler_parse_path(spec->records_text, "option \"records_path\"", true);
+	return spec;
 }
 
-/* The JSON path a column reads; by default the column's own name. */
+/* A column option's value, or NULL. */
 char *
-scaler_get_column_path(Oid relid, AttrNumber attnum, const char *attname)
+scaler_get_column_option(Oid relid, AttrNumber attnum, const char *name)
 {
 	ListCell   *lc;
 
@@ -672,8 +794,8 @@ scaler_get_column_path(Oid relid, AttrNumber attnum, const char *attname)
 	{
 		DefElem    *def = (DefElem *) lfirst(lc);
 
-		if (strcmp(def->defname, "json_path") == 0)
+		if (strcmp(def->defname, name) == 0)
 			return defGetString(def);
 	}
-	return pstrdup(attname);
+	return NULL;
 }

@@ -21,33 +21,34 @@
 #include "datatype/timestamp.h"
 #include "fmgr.h"
 #include "lib/stringinfo.h"
+#include "nodes/parsenodes.h"
 #include "nodes/pg_list.h"
 #include "utils/relcache.h"
+
+#include "profile.h"
 
 #define SCALER_FDW_VERSION "0.1.0"
 
 /* ---------- option.c ---------- */
 
+/* The first four are also the values of server option "auth". */
 typedef enum ScalerAuthKind
 {
 	SCALER_AUTH_NONE,
 	SCALER_AUTH_BASIC,
 	SCALER_AUTH_BEARER,
-	SCALER_AUTH_API_KEY
+	SCALER_AUTH_API_KEY,
+	SCALER_AUTH_OAUTH2,			/* from a profile */
+	SCALER_AUTH_LOGIN			/* from a profile */
 } ScalerAuthKind;
-
-typedef enum ScalerPagination
-{
-	SCALER_PAGINATE_NONE,
-	SCALER_PAGINATE_NEXT_URL,
-	SCALER_PAGINATE_LINK_HEADER
-} ScalerPagination;
 
 /* What a scan needs to know about its server, merged with the user mapping. */
 typedef struct ScalerServerOptions
 {
 	Oid			serverid;
+	Oid			userid;			/* whose user mapping, if any was read */
 	char	   *servername;
+	ScalerProfile *profile;		/* NULL for a server without one */
 	char	   *base_url;
 	ScalerAuthKind auth;
 	char	   *api_key_name;	/* header or query parameter name */
@@ -68,24 +69,14 @@ typedef struct ScalerServerOptions
 	char	   *password;
 	char	   *token;
 	char	   *api_key;
+	char	   *client_id;
+	char	   *client_secret;
 } ScalerServerOptions;
-
-typedef struct ScalerTableOptions
-{
-	char	   *endpoint;
-	char	   *records_path;
-	ScalerPagination pagination;
-	char	   *next_url_path;
-	int			max_pages;		/* 0 = no limit */
-	double		rows_estimate;
-} ScalerTableOptions;
 
 extern void scaler_get_server_options(Oid serverid, Oid userid,
 									  ScalerServerOptions *opts);
-extern void scaler_get_table_options(Oid relid, ScalerTableOptions *opts);
-extern char *scaler_get_column_path(Oid relid, AttrNumber attnum,
-									const char *attname);
-extern const char *scaler_pagination_name(ScalerPagination p);
+extern ScalerTableSpec *scaler_get_table_spec(Oid relid, const ScalerServerOptions *srv);
+extern char *scaler_get_column_option(Oid relid, AttrNumber attnum, const char *name);
 
 /* ---------- http.c ---------- */
 
@@ -140,6 +131,8 @@ extern void scaler_http_report_status(const ScalerServerOptions *srv,
 									  const ScalerHttpResponse *resp);
 extern bool scaler_url_is_http(const char *url, char **scheme_out);
 extern void scaler_check_url_allowed(const char *url);
+extern char *scaler_url_with_params(const ScalerServerOptions *srv, const char *url,
+									List *names, List *values);
 extern char *scaler_resolve_next_url(const ScalerServerOptions *srv,
 									 const char *current, const char *next);
 
@@ -158,25 +151,82 @@ extern char *scaler_allowed_hosts;
 
 typedef struct RecordExtractor RecordExtractor;
 
+/* A column a scan reads, and the field that fills it. */
+typedef struct RecordColumn
+{
+	int			attnum;
+	const char *name;
+	const struct ScalerFieldSpec *field;
+} RecordColumn;
+
 typedef struct RecordPage
 {
 	int			nrows;
-	int			capacity;
 	Datum	   *values;			/* nrows * natts */
 	bool	   *nulls;
-	char	   *next_url;		/* from the body, or NULL */
 	bool		saw_records;	/* the records path was present */
+	char	   *next_url;		/* pagination values from the body, or NULL */
+	char	   *cursor;
+	int64		total;			/* -1 if absent */
 } RecordPage;
 
-extern RecordExtractor *records_compile(Relation rel, TupleDesc tupdesc,
-										List *retrieved_attrs,
-										const char *records_path,
-										const char *next_url_path);
+extern RecordExtractor *records_compile(TupleDesc tupdesc, List *columns,
+										const struct ScalerTableSpec *table,
+										List *var_names);
 extern void records_parse_page(RecordExtractor *ex, char *body, size_t len,
-							   RecordPage *page, const char *request_desc);
+							   RecordPage *page, const char *request_desc,
+							   const char *const *var_values);
 
-/* ---------- scan.c ---------- */
+/* ---------- fetch.c ---------- */
+
+/* One logical request: its variables and query parameters, paged to its end. */
+typedef struct RequestSet
+{
+	const char **var_values;	/* one per variable name of the fetch */
+	List	   *param_names;
+	List	   *param_values;
+} RequestSet;
+
+typedef struct TableFetch
+{
+	const ScalerServerOptions *srv;
+	const ScalerTableSpec *spec;
+	RecordExtractor *ex;
+	int			natts;
+	List	   *var_names;
+	List	   *sets;			/* of RequestSet */
+	int			set_index;
+	bool		set_done;
+	int			pages_in_set;
+	char	   *next_url;
+	char	   *cursor;
+	int64		page_no;
+	int64		offset;
+	MemoryContext cxt;			/* the fetch's life */
+	MemoryContext page_cxt;		/* one page */
+	ScalerHttpResponse resp;
+	RecordPage	page;
+	int			next_row;
+	int			pages;
+	int64		rows;
+	int			request_sets_run;
+	ScalerHttpStats stats;
+} TableFetch;
+
+extern void fetch_init(TableFetch *f, const ScalerServerOptions *srv,
+					   const ScalerTableSpec *spec, RecordExtractor *ex, int natts,
+					   List *var_names, List *sets, MemoryContext parent);
+extern void fetch_restart(TableFetch *f, List *sets);
+extern bool fetch_next(TableFetch *f, Datum **values, bool **nulls);
+extern void fetch_end(TableFetch *f);
+extern char *scaler_fill_template(const char *tmpl, List *var_names,
+								  const char *const *var_values, bool url_escape,
+								  const char *table);
+extern bool scaler_template_has_vars(const char *tmpl);
+
+/* ---------- scan.c, import.c ---------- */
 
 extern void scaler_fdw_routine_init(void *routine);
+extern List *scalerImportForeignSchema(ImportForeignSchemaStmt *stmt, Oid serverOid);
 
 #endif							/* SCALER_FDW_H */

@@ -1,15 +1,16 @@
 /*-------------------------------------------------------------------------
  *
  * scan.c
- *		  The FDW callbacks of scaler_fdw: planning, scanning, EXPLAIN.
+ *		  The FDW callbacks of scaler_fdw: planning with qual pushdown,
+ *		  scanning, EXPLAIN.
  *
- * A scan fetches one page at a time and hands out its rows before the
- * next page is requested, so rows stream and memory holds one page: the
- * page's rows live in a per-page memory context that is reset, not freed
- * piece by piece, when the next page arrives.  The response buffer lives in
- * the per-scan context and is reused by every page.
- *
- * Every qual is evaluated locally for now, so results are always exact.
+ * Pushdown never decides a result.  Quals the table's filters can express
+ * (equality and IN on filter columns, time ranges) become request
+ * parameters or path variables, and every qual is still evaluated locally:
+ * a request only has to return a superset of the rows, so a provider that
+ * filters loosely, or a time rounded to the API's resolution, can never
+ * produce a wrong answer.  Values are bound at execution, so prepared
+ * statements and parameters work.
  *
  *-------------------------------------------------------------------------
  */
@@ -18,10 +19,13 @@
 #include "access/htup_details.h"
 #include "access/sysattr.h"
 #include "access/table.h"
+#include "catalog/pg_type.h"
 #include "commands/explain.h"
+#include "executor/executor.h"
 #include "foreign/fdwapi.h"
 #include "foreign/foreign.h"
 #include "miscadmin.h"
+#include "nodes/makefuncs.h"
 #include "nodes/nodeFuncs.h"
 #include "optimizer/cost.h"
 #include "optimizer/optimizer.h"
@@ -29,38 +33,212 @@
 #include "optimizer/planmain.h"
 #include "optimizer/restrictinfo.h"
 #include "parser/parsetree.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/datetime.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/ruleutils.h"
+#include "utils/timestamp.h"
 
 /* Planner cost of one HTTP round trip, in units of seq_page_cost. */
 #define REQUEST_STARTUP_COST	100.0
 #define PER_ROW_PARSE_COST		0.01
 
+typedef enum PushedOp
+{
+	PUSH_EQ,
+	PUSH_IN,
+	PUSH_LT,
+	PUSH_LE,
+	PUSH_GT,
+	PUSH_GE
+} PushedOp;
+
+static const char *const pushed_op_names[] = {"=", "IN", "<", "<=", ">", ">="};
+
+/* What the planner found pushable: a filter column, an operator, an expression. */
+typedef struct PushedQual
+{
+	char	   *column;			/* the filter's column */
+	char	   *qual_column;	/* the column the qual is on (period_end maps to period_start) */
+	PushedOp	op;
+	Expr	   *expr;
+} PushedQual;
+
+/* Values of the pushed quals, for one execution. */
+typedef struct BoundFilter
+{
+	ScalerFilterSpec *filter;
+	bool		eq_set;			/* an = or IN qual constrains it */
+	List	   *eq_values;		/* text; empty with eq_set: nothing can match */
+	bool		has_lower;
+	TimestampTz lower;
+	bool		has_upper;
+	TimestampTz upper;
+	bool		upper_inclusive;
+} BoundFilter;
+
 typedef struct ScalerScanState
 {
 	ScalerServerOptions server;
-	ScalerTableOptions table;
-	char	   *first_url;
-	char	   *next_url;		/* NULL when the last page has been fetched */
+	ScalerTableSpec *spec;
+	TupleDesc	tupdesc;
+	List	   *pushed;			/* PushedQual, expr replaced by ExprState */
+	List	   *pushed_states;
+	List	   *var_names;
 	RecordExtractor *extractor;
 	MemoryContext scan_cxt;
-	MemoryContext page_cxt;
-	ScalerHttpResponse resp;
-	RecordPage	page;
-	int			next_row;
-	int			pages;
-	int64		rows;
-	ScalerHttpStats stats;
+	TableFetch	fetch;
+	bool		fetch_ready;
+	bool		started;
+	int			parent_rows;
+	ScalerHttpStats parent_stats;
 } ScalerScanState;
+
+/* ---------- planning ---------- */
+
+static Oid
+scan_server(Oid foreigntableid)
+{
+	return GetForeignTable(foreigntableid)->serverid;
+}
+
+/* Is this qual one the table's filters can carry?  Fills *pq. */
+static bool
+classify_qual(PlannerInfo *root, RelOptInfo *baserel, Oid relid,
+			  ScalerTableSpec *spec, Expr *clause, PushedQual *pq)
+{
+	Node	   *left;
+	Node	   *right;
+	Oid			opno;
+	bool		in_list = false;
+	Var		   *var;
+	Node	   *other;
+	char	   *opname;
+	char	   *colname;
+	ScalerFilterSpec *filter;
+	bool		commuted = false;
+
+	if (IsA(clause, OpExpr) && list_length(((OpExpr *) clause)->args) == 2)
+	{
+		left = linitial(((OpExpr *) clause)->args);
+		right = lsecond(((OpExpr *) clause)->args);
+		opno = ((OpExpr *) clause)->opno;
+	}
+	else if (IsA(clause, ScalarArrayOpExpr) && ((ScalarArrayOpExpr *) clause)->useOr)
+	{
+		left = linitial(((ScalarArrayOpExpr *) clause)->args);
+		right = lsecond(((ScalarArrayOpExpr *) clause)->args);
+		opno = ((ScalarArrayOpExpr *) clause)->opno;
+		in_list = true;
+	}
+	else
+		return false;
+
+	if (IsA(left, RelabelType))
+		left = (Node *) ((RelabelType *) left)->arg;
+	if (IsA(right, RelabelType))
+		right = (Node *) ((RelabelType *) right)->arg;
+	if (!in_list && IsA(right, Var) && !IsA(left, Var))
+	{
+		Node	   *t = left;
+
+		left = right;
+		right = t;
+		commuted = true;
+	}
+	if (!IsA(left, Var) || (Index) ((Var *) left)->varno != baserel->relid ||
+		((Var *) left)->varlevelsup != 0 || ((Var *) left)->varattno <= 0)
+		return false;
+	var = (Var *) left;
+	other = right;
+	pq->expr = (Expr *) other;
+	/* The other side is fixed for the scan: a constant or a parameter. */
+	if (!IsA(other, Const) && !IsA(other, Param))
+		return false;
+
+	opname = get_opname(opno);
+	colname = get_attname(relid, var->varattno, false);
+	if (opname == NULL)
+		return false;
+	if (var->vartype != TEXTOID && var->vartype != VARCHAROID && var->vartype != TIMESTAMPTZOID)
+		return false;
+	if (in_list)
+	{
+		if (strcmp(opname, "=") != 0 || exprType(other) != get_array_type(var->vartype))
+			return false;
+		pq->op = PUSH_IN;
+	}
+	else
+	{
+		if (exprType(other) != var->vartype)
+			return false;
+		if (strcmp(opname, "=") == 0)
+			pq->op = PUSH_EQ;
+		else if (strcmp(opname, "<") == 0)
+			pq->op = commuted ? PUSH_GT : PUSH_LT;
+		else if (strcmp(opname, "<=") == 0)
+			pq->op = commuted ? PUSH_GE : PUSH_LE;
+		else if (strcmp(opname, ">") == 0)
+			pq->op = commuted ? PUSH_LT : PUSH_GT;
+		else if (strcmp(opname, ">=") == 0)
+			pq->op = commuted ? PUSH_LE : PUSH_GE;
+		else
+			return false;
+	}
+
+	filter = scaler_table_filter(spec, colname);
+	pq->qual_column = colname;
+	pq->column = colname;
+	/* period_end < t implies period_start < t: an upper bound for the start filter. */
+	if (filter == NULL && strcmp(colname, "period_end") == 0 &&
+		(pq->op == PUSH_LT || pq->op == PUSH_LE))
+	{
+		filter = scaler_table_filter(spec, "period_start");
+		pq->column = "period_start";
+		pq->op = PUSH_LE;
+	}
+	if (filter == NULL)
+		return false;
+	if (filter->kind == FILTER_RANGE)
+		return var->vartype == TIMESTAMPTZOID && pq->op != PUSH_EQ && pq->op != PUSH_IN;
+	return (pq->op == PUSH_EQ || pq->op == PUSH_IN) && var->vartype != TIMESTAMPTZOID;
+}
+
+typedef struct PlanInfo
+{
+	ScalerTableSpec *spec;
+	List	   *pushed;			/* PushedQual */
+} PlanInfo;
 
 static void
 scalerGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 {
-	ScalerTableOptions topts;
+	ScalerServerOptions srv;
+	PlanInfo   *info = palloc0(sizeof(PlanInfo));
+	ListCell   *lc;
 
-	scaler_get_table_options(foreigntableid, &topts);
-	baserel->tuples = topts.rows_estimate;
-	baserel->rows = clamp_row_est(topts.rows_estimate *
+	scaler_get_server_options(scan_server(foreigntableid), InvalidOid, &srv);
+	info->spec = scaler_get_table_spec(foreigntableid, &srv);
+	foreach(lc, baserel->baserestrictinfo)
+	{
+		RestrictInfo *ri = (RestrictInfo *) lfirst(lc);
+		PushedQual	pq;
+
+		memset(&pq, 0, sizeof(pq));
+		if (classify_qual(root, baserel, foreigntableid, info->spec, ri->clause, &pq))
+		{
+			PushedQual *copy = palloc(sizeof(PushedQual));
+
+			*copy = pq;
+			info->pushed = lappend(info->pushed, copy);
+		}
+	}
+	baserel->fdw_private = info;
+	baserel->tuples = info->spec->rows_estimate;
+	baserel->rows = clamp_row_est(info->spec->rows_estimate *
 								  clauselist_selectivity(root, baserel->baserestrictinfo,
 														 0, JOIN_INNER, NULL));
 }
@@ -69,7 +247,7 @@ static void
 scalerGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 {
 	Cost		startup = REQUEST_STARTUP_COST;
-	Cost		total = startup + baserel->tuples * (cpu_tuple_cost + PER_ROW_PARSE_COST);
+	Cost		total = startup + baserel->rows * (cpu_tuple_cost + PER_ROW_PARSE_COST);
 
 	add_path(baserel, (Path *)
 			 create_foreignscan_path(root, baserel, NULL, baserel->rows,
@@ -111,14 +289,30 @@ scalerGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
 					 ForeignPath *best_path, List *tlist, List *scan_clauses,
 					 Plan *outer_plan)
 {
+	PlanInfo   *info = (PlanInfo *) baserel->fdw_private;
 	Relation	rel = table_open(foreigntableid, NoLock);
 	List	   *attrs = retrieved_attrs(baserel, rel);
+	List	   *pushed_desc = NIL;
+	List	   *exprs = NIL;
+	ListCell   *lc;
 
 	table_close(rel, NoLock);
+	foreach(lc, info->pushed)
+	{
+		PushedQual *pq = (PushedQual *) lfirst(lc);
+
+		pushed_desc = lappend(pushed_desc,
+							  list_make3(makeString(pq->column), makeString(pq->qual_column),
+										 makeInteger(pq->op)));
+		exprs = lappend(exprs, pq->expr);
+	}
+	/* Every qual stays a local filter too: pushed ones only narrow requests. */
 	scan_clauses = extract_actual_clauses(scan_clauses, false);
-	return make_foreignscan(tlist, scan_clauses, baserel->relid, NIL,
-							list_make1(attrs), NIL, NIL, outer_plan);
+	return make_foreignscan(tlist, scan_clauses, baserel->relid, exprs,
+							list_make2(attrs, pushed_desc), NIL, NIL, outer_plan);
 }
+
+/* ---------- execution ---------- */
 
 static Oid
 scan_user(ForeignScanState *node, EState *estate)
@@ -134,100 +328,595 @@ scan_user(ForeignScanState *node, EState *estate)
 #endif
 }
 
+/* The field of a column: its json_path option, the profile's field, or its name. */
+static ScalerFieldSpec *
+column_field(Oid relid, ScalerTableSpec *spec, AttrNumber attnum, const char *attname)
+{
+	char	   *path = scaler_get_column_option(relid, attnum, "json_path");
+	ScalerFieldSpec *f;
+
+	if (path == NULL && (f = scaler_table_field(spec, attname)) != NULL)
+		return f;
+	f = palloc0(sizeof(ScalerFieldSpec));
+	f->column = pstrdup(attname);
+	f->kind = FIELD_PATH;
+	f->path_text = path ? path : pstrdup(attname);
+	f->path = scaler_parse_path(f->path_text, psprintf("column \"%s\"", attname), false);
+	return f;
+}
+
+/* Request variables: the parent's, then path filters'. */
+static List *
+table_var_names(ScalerTableSpec *spec)
+{
+	List	   *names = list_copy(spec->parent_vars);
+	ListCell   *lc;
+
+	foreach(lc, spec->filters)
+	{
+		ScalerFilterSpec *f = (ScalerFilterSpec *) lfirst(lc);
+
+		if (f->kind == FILTER_PATH_VAR && !list_member(names, makeString(f->column)))
+		{
+			bool		found = false;
+			ListCell   *nc;
+
+			foreach(nc, names)
+				if (strcmp((char *) lfirst(nc), f->column) == 0)
+					found = true;
+			if (!found)
+				names = lappend(names, f->column);
+		}
+	}
+	return names;
+}
+
 static void
 scalerBeginForeignScan(ForeignScanState *node, int eflags)
 {
 	ForeignScan *fsplan = (ForeignScan *) node->ss.ps.plan;
 	EState	   *estate = node->ss.ps.state;
 	Relation	rel = node->ss.ss_currentRelation;
+	Oid			relid = RelationGetRelid(rel);
 	ScalerScanState *st;
-	ForeignTable *table = GetForeignTable(RelationGetRelid(rel));
 	bool		explain_only = (eflags & EXEC_FLAG_EXPLAIN_ONLY) != 0;
+	List	   *columns = NIL;
+	ListCell   *lc;
 	MemoryContext old;
 
 	st = palloc0(sizeof(ScalerScanState));
 	node->fdw_state = st;
 	st->scan_cxt = AllocSetContextCreate(estate->es_query_cxt, "scaler_fdw scan",
 										 ALLOCSET_DEFAULT_SIZES);
-	st->page_cxt = AllocSetContextCreate(st->scan_cxt, "scaler_fdw page",
-										 ALLOCSET_DEFAULT_SIZES);
 	old = MemoryContextSwitchTo(st->scan_cxt);
 
 	/* EXPLAIN alone needs no credentials, and so no user mapping. */
-	scaler_get_server_options(table->serverid,
+	scaler_get_server_options(GetForeignTable(relid)->serverid,
 							  explain_only ? InvalidOid : scan_user(node, estate),
 							  &st->server);
-	scaler_get_table_options(RelationGetRelid(rel), &st->table);
-	st->first_url = scaler_join_url(st->server.base_url, st->table.endpoint);
+	st->spec = scaler_get_table_spec(relid, &st->server);
+	st->tupdesc = RelationGetDescr(rel);
+	st->pushed = (List *) lsecond(fsplan->fdw_private);
+	st->var_names = table_var_names(st->spec);
 
 	if (!explain_only)
 	{
-		st->extractor = records_compile(rel, RelationGetDescr(rel),
-										(List *) linitial(fsplan->fdw_private),
-										st->table.records_path,
-										st->table.pagination == SCALER_PAGINATE_NEXT_URL
-										? st->table.next_url_path : NULL);
-		scaler_http_init_response(&st->resp, st->scan_cxt, st->server.max_response_bytes);
-		st->next_url = st->first_url;
+		foreach(lc, (List *) linitial(fsplan->fdw_private))
+		{
+			int			attnum = lfirst_int(lc);
+			RecordColumn *rc = palloc0(sizeof(RecordColumn));
+
+			rc->attnum = attnum;
+			rc->name = NameStr(TupleDescAttr(st->tupdesc, attnum - 1)->attname);
+			rc->field = column_field(relid, st->spec, attnum, rc->name);
+			columns = lappend(columns, rc);
+		}
+		st->extractor = records_compile(st->tupdesc, columns, st->spec, st->var_names);
+		st->pushed_states = ExecInitExprList(fsplan->fdw_exprs, (PlanState *) node);
 	}
 	MemoryContextSwitchTo(old);
 }
 
-static void
-fetch_page(ScalerScanState *st)
+/* ---------- binding pushed quals ---------- */
+
+static BoundFilter *
+bound_filter(List **bound, ScalerFilterSpec *filter)
 {
-	const ScalerServerOptions *srv = &st->server;
-	char	   *url = st->next_url;
-	char	   *request_desc;
-	char	   *next = NULL;
-	MemoryContext old;
+	ListCell   *lc;
+	BoundFilter *b;
 
-	MemoryContextReset(st->page_cxt);
-	old = MemoryContextSwitchTo(st->page_cxt);
+	foreach(lc, *bound)
+		if (((BoundFilter *) lfirst(lc))->filter == filter)
+			return (BoundFilter *) lfirst(lc);
+	b = palloc0(sizeof(BoundFilter));
+	b->filter = filter;
+	*bound = lappend(*bound, b);
+	return b;
+}
 
-	request_desc = psprintf("GET %s on server \"%s\"",
-							scaler_display_url(srv, url), srv->servername);
-	scaler_http_get(srv, url, &st->resp, &st->stats);
-	scaler_http_report_status(srv, url, &st->resp);
-	st->pages++;
+static List *
+intersect_values(List *a, List *b)
+{
+	List	   *result = NIL;
+	ListCell   *x,
+			   *y;
 
-	if (st->resp.status == 204)
-		memset(&st->page, 0, sizeof(st->page));
-	else
-		records_parse_page(st->extractor, st->resp.body.data, st->resp.body.len,
-						   &st->page, request_desc);
-	st->next_row = 0;
-	st->rows += st->page.nrows;
+	foreach(x, a)
+		foreach(y, b)
+			if (strcmp((char *) lfirst(x), (char *) lfirst(y)) == 0)
+			{
+				result = lappend(result, lfirst(x));
+				break;
+			}
+	return result;
+}
 
-	if (st->table.pagination == SCALER_PAGINATE_NEXT_URL && st->page.next_url)
-		next = scaler_resolve_next_url(srv, url, st->page.next_url);
-	else if (st->table.pagination == SCALER_PAGINATE_LINK_HEADER)
+static List *
+distinct_values(List *values)
+{
+	List	   *result = NIL;
+	ListCell   *x,
+			   *y;
+
+	foreach(x, values)
 	{
-		char	   *link = scaler_link_next(&st->resp);
+		bool		seen = false;
 
-		if (link)
-			next = scaler_resolve_next_url(srv, url, link);
+		foreach(y, result)
+			if (strcmp((char *) lfirst(x), (char *) lfirst(y)) == 0)
+				seen = true;
+		if (!seen)
+			result = lappend(result, lfirst(x));
+	}
+	return result;
+}
+
+/*
+ * Evaluate the pushed quals.  Returns false when they cannot all be true
+ * (col = NULL, contradictory equalities): then no request is needed.
+ */
+static bool
+bind_filters(ForeignScanState *node, ScalerScanState *st, List **bound)
+{
+	ExprContext *econtext = node->ss.ps.ps_ExprContext;
+	ListCell   *lc,
+			   *sc;
+
+	*bound = NIL;
+	forboth(lc, st->pushed, sc, st->pushed_states)
+	{
+		List	   *desc = (List *) lfirst(lc);
+		char	   *column = strVal(linitial(desc));
+		PushedOp	op = (PushedOp) intVal(lthird(desc));
+		ExprState  *es = (ExprState *) lfirst(sc);
+		ScalerFilterSpec *filter = scaler_table_filter(st->spec, column);
+		BoundFilter *b = bound_filter(bound, filter);
+		bool		isnull;
+		Datum		value = ExecEvalExpr(es, econtext, &isnull);
+		List	   *values = NIL;
+
+		if (isnull)
+			return false;
+		switch (op)
+		{
+			case PUSH_EQ:
+				values = list_make1(TextDatumGetCString(value));
+				break;
+			case PUSH_IN:
+				{
+					ArrayType  *arr = DatumGetArrayTypeP(value);
+					Datum	   *elems;
+					bool	   *enulls;
+					int			n;
+					int16		elmlen;
+					bool		elmbyval;
+					char		elmalign;
+
+					get_typlenbyvalalign(ARR_ELEMTYPE(arr), &elmlen, &elmbyval, &elmalign);
+					deconstruct_array(arr, ARR_ELEMTYPE(arr), elmlen, elmbyval, elmalign,
+									  &elems, &enulls, &n);
+					for (int i = 0; i < n; i++)
+						if (!enulls[i])
+							values = lappend(values, TextDatumGetCString(elems[i]));
+					break;
+				}
+			case PUSH_GT:
+			case PUSH_GE:
+				if (!b->has_lower || DatumGetTimestampTz(value) > b->lower)
+					b->lower = DatumGetTimestampTz(value);
+				b->has_lower = true;
+				continue;
+			case PUSH_LT:
+			case PUSH_LE:
+				if (!b->has_upper || DatumGetTimestampTz(value) < b->upper ||
+					(DatumGetTimestampTz(value) == b->upper && op == PUSH_LT))
+				{
+					b->upper = DatumGetTimestampTz(value);
+					b->upper_inclusive = (op == PUSH_LE);
+				}
+				b->has_upper = true;
+				continue;
+		}
+		b->eq_values = b->eq_set ? intersect_values(b->eq_values, values) : distinct_values(values);
+		b->eq_set = true;
+		if (b->eq_values == NIL)
+			return false;
+	}
+	return true;
+}
+
+/* ---------- time parameters ---------- */
+
+static int64
+format_unit_usecs(ValueFormat fmt)
+{
+	switch (fmt)
+	{
+		case FMT_DATE:
+			return USECS_PER_DAY;
+		case FMT_EPOCH_MS:
+			return 1000;
+		default:
+			return USECS_PER_SEC;
+	}
+}
+
+/* Round t down (or up) to the API's time resolution, in the filter's zone for dates. */
+static TimestampTz
+round_time(const ScalerFilterSpec *f, TimestampTz t, bool up)
+{
+	int64		unit = format_unit_usecs(f->format);
+	int64		offset = 0;
+	int64		r;
+
+	if (f->format == FMT_DATE && f->timezone)
+	{
+		/* Local midnight: shift by the zone's offset at t, round, shift back. */
+		Timestamp	local = DatumGetTimestamp(DirectFunctionCall2(timestamptz_zone,
+																  CStringGetTextDatum(f->timezone),
+																  TimestampTzGetDatum(t)));
+
+		offset = local - t;
+	}
+	r = t + offset;
+	r -= ((r % unit) + unit) % unit;
+	if (up && r < t + offset)
+		r += unit;
+	return r - offset;
+}
+
+static char *
+format_time(const ScalerFilterSpec *f, TimestampTz t)
+{
+	struct pg_tm tm;
+	fsec_t		fsec;
+	int64		unix_usecs = t + (int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * USECS_PER_DAY;
+
+	switch (f->format)
+	{
+		case FMT_EPOCH:
+			return psprintf(INT64_FORMAT, unix_usecs / USECS_PER_SEC);
+		case FMT_EPOCH_MS:
+			return psprintf(INT64_FORMAT, unix_usecs / 1000);
+		case FMT_DATE:
+			if (f->timezone)
+				t = DatumGetTimestamp(DirectFunctionCall2(timestamptz_zone,
+														  CStringGetTextDatum(f->timezone),
+														  TimestampTzGetDatum(t)));
+			if (timestamp2tm(t, NULL, &tm, &fsec, NULL, NULL) != 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+						 errmsg("timestamp out of range")));
+			return psprintf("%04d-%02d-%02d", tm.tm_year, tm.tm_mon, tm.tm_mday);
+		default:
+			if (timestamp2tm(t, NULL, &tm, &fsec, NULL, NULL) != 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+						 errmsg("timestamp out of range")));
+			return psprintf("%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year, tm.tm_mon,
+							tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+	}
+}
+
+typedef struct Alternative
+{
+	List	   *var_names;		/* assignments of this alternative */
+	List	   *var_values;
+	List	   *param_names;
+	List	   *param_values;
+} Alternative;
+
+static Alternative *
+make_alt(void)
+{
+	return palloc0(sizeof(Alternative));
+}
+
+/* Windows of a time range: the request sets of one range filter. */
+static List *
+range_alternatives(BoundFilter *b)
+{
+	const ScalerFilterSpec *f = b->filter;
+	int64		unit = format_unit_usecs(f->format);
+	List	   *alts = NIL;
+	TimestampTz from = b->has_lower ? round_time(f, b->lower, false) : 0;
+	TimestampTz to = 0;
+
+	if (b->has_upper)
+	{
+		/* "to" must include every instant the qual allows. */
+		to = round_time(f, b->upper, true);
+		if (!f->end_inclusive && b->upper_inclusive && to == b->upper)
+			to += unit;
 	}
 
-	if (next != NULL && strcmp(next, url) == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_FDW_ERROR),
-				 errmsg("pagination loop: the response to %s names itself as the next page",
-						request_desc),
-				 errhint("Check the foreign table's \"pagination\" option against the provider's API.")));
-	if (next != NULL && st->table.max_pages > 0 && st->pages >= st->table.max_pages)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("foreign table reached max_pages (%d) with more pages to fetch",
-						st->table.max_pages),
-				 errdetail("The next page would have been %s.", scaler_display_url(srv, next)),
-				 errhint("Raise the foreign table option \"max_pages\", or narrow the query.")));
+	if (f->max_window_secs > 0 && b->has_lower)
+	{
+		int64		w = Max(f->max_window_secs * USECS_PER_SEC / unit, 1) * unit;
+		TimestampTz end = b->has_upper ? to : round_time(f, GetCurrentTimestamp(), true);
 
-	MemoryContextSwitchTo(st->scan_cxt);
-	st->next_url = next ? pstrdup(next) : NULL;
-	if (url != st->first_url)
-		pfree(url);
-	MemoryContextSwitchTo(old);
+		for (TimestampTz a = from; a < end || a == from; a += w)
+		{
+			Alternative *alt = make_alt();
+			TimestampTz bnd = Min(a + w, end);
+
+			if (f->from_param)
+			{
+				alt->param_names = lappend(alt->param_names, f->from_param);
+				alt->param_values = lappend(alt->param_values, format_time(f, a));
+			}
+			if (f->to_param)
+			{
+				alt->param_names = lappend(alt->param_names, f->to_param);
+				/* Inclusive APIs: stop one unit short of the next window's start. */
+				alt->param_values = lappend(alt->param_values,
+											format_time(f, f->end_inclusive && bnd < end ? bnd - unit : bnd));
+			}
+			alts = lappend(alts, alt);
+			if (a + w >= end)
+				break;
+			CHECK_FOR_INTERRUPTS();
+		}
+		return alts;
+	}
+
+	{
+		Alternative *alt = make_alt();
+
+		if (b->has_lower && f->from_param)
+		{
+			alt->param_names = lappend(alt->param_names, f->from_param);
+			alt->param_values = lappend(alt->param_values, format_time(f, from));
+		}
+		if (b->has_upper && f->to_param)
+		{
+			alt->param_names = lappend(alt->param_names, f->to_param);
+			alt->param_values = lappend(alt->param_values, format_time(f, to));
+		}
+		return list_make1(alt);
+	}
+}
+
+/* Every combination of one alternative from each group. */
+static List *
+cross_product(List *sets, List *group)
+{
+	List	   *result = NIL;
+	ListCell   *a,
+			   *b;
+
+	foreach(a, sets)
+		foreach(b, group)
+		{
+			Alternative *x = (Alternative *) lfirst(a);
+			Alternative *y = (Alternative *) lfirst(b);
+			Alternative *z = make_alt();
+
+			z->var_names = list_concat_copy(x->var_names, y->var_names);
+			z->var_values = list_concat_copy(x->var_values, y->var_values);
+			z->param_names = list_concat_copy(x->param_names, y->param_names);
+			z->param_values = list_concat_copy(x->param_values, y->param_values);
+			result = lappend(result, z);
+		}
+	return result;
+}
+
+/* The parent table's rows, as alternatives assigning its variables. */
+static List *
+parent_alternatives(ScalerScanState *st, List *bound)
+{
+	ScalerTableSpec *parent = scaler_profile_table(st->server.profile, st->spec->parent_table, false);
+	int			n = list_length(st->spec->parent_vars);
+	TupleDesc	desc = CreateTemplateTupleDesc(n);
+	List	   *columns = NIL;
+	List	   *alts = NIL;
+	Alternative *params = make_alt();
+	RecordExtractor *ex;
+	TableFetch	pf;
+	ListCell   *lc;
+	Datum	   *values;
+	bool	   *nulls;
+	int			i = 0;
+
+	foreach(lc, st->spec->parent_vars)
+	{
+		RecordColumn *rc = palloc0(sizeof(RecordColumn));
+
+		TupleDescInitEntry(desc, ++i, (char *) lfirst(lc), TEXTOID, -1, 0);
+		rc->attnum = i;
+		rc->name = (char *) lfirst(lc);
+		rc->field = scaler_table_field(parent, rc->name);
+		columns = lappend(columns, rc);
+	}
+
+	/* The child's equalities on the parent's filter columns narrow the parent. */
+	foreach(lc, bound)
+	{
+		BoundFilter *b = (BoundFilter *) lfirst(lc);
+		ScalerFilterSpec *pfilter = scaler_table_filter(parent, b->filter->column);
+
+		if (b->eq_set && pfilter && pfilter->kind == FILTER_PARAM && pfilter->list_separator)
+		{
+			StringInfoData list;
+			ListCell   *vc;
+
+			initStringInfo(&list);
+			foreach(vc, b->eq_values)
+				appendStringInfo(&list, "%s%s", list.len ? pfilter->list_separator : "",
+								 (char *) lfirst(vc));
+			params->param_names = lappend(params->param_names, pfilter->param);
+			params->param_values = lappend(params->param_values, list.data);
+		}
+	}
+	{
+		RequestSet *set = palloc0(sizeof(RequestSet));
+
+		set->param_names = params->param_names;
+		set->param_values = params->param_values;
+		ex = records_compile(desc, columns, parent, NIL);
+		fetch_init(&pf, &st->server, parent, ex, n, NIL, list_make1(set), CurrentMemoryContext);
+	}
+
+	while (fetch_next(&pf, &values, &nulls))
+	{
+		Alternative *alt = make_alt();
+		bool		keep = true;
+
+		i = 0;
+		foreach(lc, st->spec->parent_vars)
+		{
+			char	   *v = nulls[i] ? NULL : TextDatumGetCString(values[i]);
+			ListCell   *bc;
+
+			if (v == NULL)
+				keep = false;	/* a parent row without the variable can't be requested */
+			/* Rows the child's equalities exclude need no requests. */
+			foreach(bc, bound)
+			{
+				BoundFilter *b = (BoundFilter *) lfirst(bc);
+
+				if (keep && b->eq_set && strcmp(b->filter->column, (char *) lfirst(lc)) == 0 &&
+					intersect_values(b->eq_values, list_make1(v)) == NIL)
+					keep = false;
+			}
+			alt->var_names = lappend(alt->var_names, lfirst(lc));
+			alt->var_values = lappend(alt->var_values, v);
+			i++;
+		}
+		if (keep)
+			alts = lappend(alts, alt);
+		st->parent_rows++;
+	}
+	st->parent_stats.requests += pf.stats.requests;
+	st->parent_stats.retries += pf.stats.retries;
+	st->parent_stats.bytes += pf.stats.bytes;
+	st->parent_stats.elapsed_ms += pf.stats.elapsed_ms;
+	st->parent_stats.wait_ms += pf.stats.wait_ms;
+	fetch_end(&pf);
+	return alts;
+}
+
+/* The request sets of this execution, from the pushed quals and the parent. */
+static List *
+build_request_sets(ForeignScanState *node, ScalerScanState *st)
+{
+	List	   *bound;
+	List	   *sets = list_make1(make_alt());
+	List	   *result = NIL;
+	ListCell   *lc;
+	bool		parent_pinned = st->spec->parent_table != NULL;
+
+	if (!bind_filters(node, st, &bound))
+		return NIL;
+
+	foreach(lc, bound)
+	{
+		BoundFilter *b = (BoundFilter *) lfirst(lc);
+		ScalerFilterSpec *f = b->filter;
+		List	   *group = NIL;
+		ListCell   *vc;
+
+		if (f->kind == FILTER_RANGE)
+			group = range_alternatives(b);
+		else if (!b->eq_set)
+			continue;
+		else if (f->kind == FILTER_PARAM && f->list_separator)
+		{
+			Alternative *alt = make_alt();
+			StringInfoData list;
+
+			initStringInfo(&list);
+			foreach(vc, b->eq_values)
+				appendStringInfo(&list, "%s%s", list.len ? f->list_separator : "", (char *) lfirst(vc));
+			alt->param_names = list_make1(f->param);
+			alt->param_values = list_make1(list.data);
+			group = list_make1(alt);
+		}
+		else
+		{
+			foreach(vc, b->eq_values)
+			{
+				Alternative *alt = make_alt();
+
+				if (f->kind == FILTER_PARAM)
+				{
+					alt->param_names = list_make1(f->param);
+					alt->param_values = list_make1(lfirst(vc));
+				}
+				else
+				{
+					alt->var_names = list_make1(f->column);
+					alt->var_values = list_make1(lfirst(vc));
+				}
+				group = lappend(group, alt);
+			}
+		}
+		sets = cross_product(sets, group);
+	}
+
+	/* A parent is scanned unless the quals already pin every variable it gives. */
+	if (parent_pinned)
+	{
+		foreach(lc, st->spec->parent_vars)
+		{
+			ScalerFilterSpec *f = scaler_table_filter(st->spec, (char *) lfirst(lc));
+			BoundFilter *b = NULL;
+			ListCell   *bc;
+
+			foreach(bc, bound)
+				if (((BoundFilter *) lfirst(bc))->filter == f)
+					b = (BoundFilter *) lfirst(bc);
+			if (f == NULL || f->kind != FILTER_PATH_VAR || b == NULL || !b->eq_set)
+				parent_pinned = false;
+		}
+		if (!parent_pinned)
+			sets = cross_product(sets, parent_alternatives(st, bound));
+	}
+
+	/* Alternatives to request sets: variables in the fetch's order. */
+	foreach(lc, sets)
+	{
+		Alternative *alt = (Alternative *) lfirst(lc);
+		RequestSet *set = palloc0(sizeof(RequestSet));
+		ListCell   *nc;
+		int			i = 0;
+
+		set->var_values = palloc0(sizeof(char *) * Max(list_length(st->var_names), 1));
+		foreach(nc, st->var_names)
+		{
+			ListCell   *an,
+					   *av;
+
+			forboth(an, alt->var_names, av, alt->var_values)
+				if (strcmp((char *) lfirst(an), (char *) lfirst(nc)) == 0)
+					set->var_values[i] = (char *) lfirst(av);
+			i++;
+		}
+		set->param_names = alt->param_names;
+		set->param_values = alt->param_values;
+		result = lappend(result, set);
+	}
+	return result;
 }
 
 static TupleTableSlot *
@@ -236,22 +925,31 @@ scalerIterateForeignScan(ForeignScanState *node)
 	ScalerScanState *st = (ScalerScanState *) node->fdw_state;
 	TupleTableSlot *slot = node->ss.ss_ScanTupleSlot;
 	int			natts = slot->tts_tupleDescriptor->natts;
+	Datum	   *values;
+	bool	   *nulls;
 
-	/* The slot's datums point into the page context: clear before resetting it. */
+	/* The slot's datums point into the page context: clear before it is reset. */
 	ExecClearTuple(slot);
-	while (st->next_row >= st->page.nrows)
+	if (!st->started)
 	{
-		if (st->next_url == NULL)
-			return slot;
-		CHECK_FOR_INTERRUPTS();
-		fetch_page(st);
-	}
+		MemoryContext old = MemoryContextSwitchTo(st->scan_cxt);
+		List	   *sets = build_request_sets(node, st);
 
-	memcpy(slot->tts_values, st->page.values + (size_t) st->next_row * natts,
-		   sizeof(Datum) * natts);
-	memcpy(slot->tts_isnull, st->page.nulls + (size_t) st->next_row * natts,
-		   sizeof(bool) * natts);
-	st->next_row++;
+		if (!st->fetch_ready)
+		{
+			fetch_init(&st->fetch, &st->server, st->spec, st->extractor, natts,
+					   st->var_names, sets, st->scan_cxt);
+			st->fetch_ready = true;
+		}
+		else
+			fetch_restart(&st->fetch, sets);
+		MemoryContextSwitchTo(old);
+		st->started = true;
+	}
+	if (!fetch_next(&st->fetch, &values, &nulls))
+		return slot;
+	memcpy(slot->tts_values, values, sizeof(Datum) * natts);
+	memcpy(slot->tts_isnull, nulls, sizeof(bool) * natts);
 	return ExecStoreVirtualTuple(slot);
 }
 
@@ -260,11 +958,8 @@ scalerReScanForeignScan(ForeignScanState *node)
 {
 	ScalerScanState *st = (ScalerScanState *) node->fdw_state;
 
-	/* Provider data can change between scans: fetch again from the start. */
-	MemoryContextReset(st->page_cxt);
-	memset(&st->page, 0, sizeof(st->page));
-	st->next_row = 0;
-	st->next_url = st->first_url;
+	/* Parameters may have changed, and provider data too: start over. */
+	st->started = false;
 }
 
 static void
@@ -277,31 +972,105 @@ scalerEndForeignScan(ForeignScanState *node)
 	node->fdw_state = NULL;
 }
 
+/* ---------- EXPLAIN ---------- */
+
+static char *
+request_template(ScalerScanState *st)
+{
+	ScalerTableSpec *spec = st->spec;
+	StringInfoData buf;
+	ListCell   *a,
+			   *b;
+	bool		first = strchr(spec->path, '?') == NULL;
+
+	initStringInfo(&buf);
+	appendStringInfo(&buf, "GET %s", scaler_display_url(&st->server,
+														scaler_join_url(st->server.base_url, spec->path)));
+	forboth(a, spec->query_names, b, spec->query_values)
+	{
+		appendStringInfo(&buf, "%c%s=%s", first ? '?' : '&', (char *) lfirst(a), (char *) lfirst(b));
+		first = false;
+	}
+	return buf.data;
+}
+
+static char *
+pagination_text(const ScalerPaginationSpec *pg)
+{
+	switch (pg->kind)
+	{
+		case PAGINATE_NONE:
+			return "none";
+		case PAGINATE_NEXT_URL:
+			return psprintf("next_url (%s)", pg->next_path);
+		case PAGINATE_LINK_HEADER:
+			return "link_header";
+		case PAGINATE_PAGE:
+			return psprintf("page (%s from %d%s%s)", pg->param, pg->start,
+							pg->total_path ? ", total pages at " : "", pg->total_path ? pg->total_path : "");
+		case PAGINATE_OFFSET:
+			return psprintf("offset (%s, %s=%d)", pg->param, pg->size_param, pg->size);
+		case PAGINATE_CURSOR:
+			return psprintf("cursor (%s from %s)", pg->param, pg->cursor_path);
+	}
+	return "?";
+}
+
 static void
 scalerExplainForeignScan(ForeignScanState *node, ExplainState *es)
 {
 	ScalerScanState *st = (ScalerScanState *) node->fdw_state;
-	const ScalerTableOptions *t = &st->table;
+	ForeignScan *fsplan = (ForeignScan *) node->ss.ps.plan;
+	List	   *context;
+	List	   *pushed_text = NIL;
+	ListCell   *lc,
+			   *ec;
 
-	ExplainPropertyText("Request",
-						psprintf("GET %s", scaler_display_url(&st->server, st->first_url)), es);
-	ExplainPropertyText("Records Path", t->records_path, es);
-	if (t->pagination == SCALER_PAGINATE_NEXT_URL)
-		ExplainPropertyText("Pagination",
-							psprintf("next_url (%s)", t->next_url_path), es);
-	else
-		ExplainPropertyText("Pagination", scaler_pagination_name(t->pagination), es);
-
-	if (es->analyze)
+	ExplainPropertyText("Request", request_template(st), es);
+	ExplainPropertyText("Records Path", st->spec->records_text, es);
+	ExplainPropertyText("Pagination", pagination_text(&st->spec->pagination), es);
+	if (st->spec->parent_table)
 	{
-		ExplainPropertyInteger("Requests", NULL, st->stats.requests, es);
-		ExplainPropertyInteger("Retries", NULL, st->stats.retries, es);
-		ExplainPropertyInteger("Pages", NULL, st->pages, es);
-		ExplainPropertyInteger("Bytes Received", NULL, st->stats.bytes, es);
+		StringInfoData vars;
+
+		initStringInfo(&vars);
+		foreach(lc, st->spec->parent_vars)
+			appendStringInfo(&vars, "%s%s", vars.len ? ", " : "", (char *) lfirst(lc));
+		ExplainPropertyText("Parent", psprintf("%s (%s)", st->spec->parent_table, vars.data), es);
+	}
+
+	context = set_deparse_context_plan(es->deparse_cxt, (Plan *) fsplan, NIL);
+	forboth(lc, st->pushed, ec, fsplan->fdw_exprs)
+	{
+		List	   *desc = (List *) lfirst(lc);
+		PushedOp	op = (PushedOp) intVal(lthird(desc));
+		char	   *expr = deparse_expression((Node *) lfirst(ec), context, false, false);
+
+		pushed_text = lappend(pushed_text,
+							  op == PUSH_IN ? psprintf("%s = ANY (%s)", strVal(lsecond(desc)), expr)
+							  : psprintf("%s %s %s", strVal(lsecond(desc)), pushed_op_names[op], expr));
+	}
+	if (pushed_text)
+		ExplainPropertyList("Pushed Filters", pushed_text, es);
+
+	if (es->analyze && st->fetch_ready)
+	{
+		ScalerHttpStats *s = &st->fetch.stats;
+
+		ExplainPropertyInteger("Request Sets", NULL, st->fetch.request_sets_run, es);
+		if (st->spec->parent_table)
+		{
+			ExplainPropertyInteger("Parent Rows", NULL, st->parent_rows, es);
+			ExplainPropertyInteger("Parent Requests", NULL, st->parent_stats.requests, es);
+		}
+		ExplainPropertyInteger("Requests", NULL, s->requests, es);
+		ExplainPropertyInteger("Retries", NULL, s->retries, es);
+		ExplainPropertyInteger("Pages", NULL, st->fetch.pages, es);
+		ExplainPropertyInteger("Bytes Received", NULL, s->bytes, es);
 		if (es->timing)
 		{
-			ExplainPropertyFloat("Request Time", "ms", st->stats.elapsed_ms, 3, es);
-			ExplainPropertyFloat("Wait Time", "ms", st->stats.wait_ms, 3, es);
+			ExplainPropertyFloat("Request Time", "ms", s->elapsed_ms, 3, es);
+			ExplainPropertyFloat("Wait Time", "ms", s->wait_ms, 3, es);
 		}
 	}
 }
@@ -319,4 +1088,5 @@ scaler_fdw_routine_init(void *routine_ptr)
 	routine->ReScanForeignScan = scalerReScanForeignScan;
 	routine->EndForeignScan = scalerEndForeignScan;
 	routine->ExplainForeignScan = scalerExplainForeignScan;
+	routine->ImportForeignSchema = scalerImportForeignSchema;
 }

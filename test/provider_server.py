@@ -1,9 +1,12 @@
 #!/usr/bin/env python3
 """Deterministic energy-provider REST API simulator for scaler_fdw tests.
 
-Standard library only (Python 3.11).  Binds 127.0.0.1 only.  HTTP/1.1 with
-keep-alive; every response carries Content-Length (except the deliberate
-``reset``/``truncate``/``stall`` faults).
+Standard library only (Python 3.11; zoneinfo with the system tz database for
+Europe/London and America/Los_Angeles).  Binds 127.0.0.1 only.  HTTP/1.1 (or
+HTTPS, see TLS) with keep-alive; every response carries Content-Length (except
+the deliberate ``reset``/``truncate``/``stall`` faults).  Besides its generic
+API it reproduces three real providers' APIs (Octopus Energy, UtilityAPI,
+Enode) over the same portfolio: see "Provider reproductions" below.
 
 Command line
 ------------
@@ -18,7 +21,31 @@ Command line
   --start ISO            start of the first reading (default 2025-01-01T00:00:00Z)
   --page-size P          default page size (default 100)
   --seed S               seed of the pseudo-random values (default 1)
-SIGTERM / SIGINT shut the server down cleanly with exit status 0.
+  --tls-cert PATH        PEM certificate (chain); with --tls-key the --port
+  --tls-key PATH         listener speaks HTTPS (TLS >= 1.2; see TLS below)
+  --also-http-port-file PATH
+                         also start a plain-HTTP listener on another free
+                         port and write its port to PATH (written before
+                         --port-file, so PATH exists once --port-file does)
+SIGTERM / SIGINT shut the server (all listeners) down cleanly with exit
+status 0.
+
+TLS
+---
+With --tls-cert/--tls-key the --port listener is HTTPS only (a plain-HTTP
+request on it fails the handshake; the handshake runs in the connection's
+thread, 10 s timeout).  --also-http-port-file adds a plain-HTTP listener that
+serves the same app with the same state (request log, statistics, tokens,
+sessions, fault counters, rate-limit windows, page cache).  Absolute URLs the
+server generates (next/previous links, Link headers, UtilityAPI next links,
+Octopus's slash redirects) use the scheme and port of the listener that
+received the request.  fault=redirect with to=http or to=https points at the
+listener that speaks that scheme when there is one, else at the receiving
+listener's own port: so /fault=redirect/to=http/... on the TLS listener
+redirects to the plain-HTTP listener (an https -> http downgrade a client
+must refuse), and to=https on the plain listener to the TLS one.  The
+options are independent: --also-http-port-file without TLS gives two plain
+listeners.
 
 Portfolio (identical arguments give byte-identical response bodies)
 -------------------------------------------------------------------
@@ -50,6 +77,8 @@ Resources (below the optional switch prefix; GET only, else 405)
                                   offset or "Z" (a literal "+" must be sent as
                                   %2B), or YYYY-MM-DD = midnight UTC; anything
                                   else -> 400.
+  /octopus/..., /utilityapi/..., /enode/..., /enode-oauth/...
+                                  the provider reproductions (see below)
   anything else -> 404 {"error": "not found", "path": ...}
 Every list resource is paged with the selected pagination style.
 
@@ -124,7 +153,9 @@ Unknown keys or bad values -> 400.
                     redirect      302, Location: file:///etc/passwd (to=file),
                                   http://127.0.0.1:PORT/<same URL without the
                                   fault/faultn/to switches> (to=http, default),
-                                  or the same with https:// (to=https)
+                                  or the same with https:// (to=https); PORT:
+                                  see TLS (the listener speaking that scheme,
+                                  else the receiving one)
   faultn=<N>      see fault
   retry=<s>       Retry-After value for 429/503 (default 1)
   stall=<s>       pause of stall/stallhead (default 60; may be fractional;
@@ -139,13 +170,202 @@ switch prefix, whose run= then is the default namespace)
   GET    /_requests?run=<id>  JSON array of the API requests of the namespace,
                               oldest first: {"seq","time","method","path",
                               "prefix","query","headers","body","status"};
-                              status is an int, "reset" or "stall"; at most
-                              100,000 kept per namespace
+                              path is below the switch prefix (provider
+                              paths keep their trailing "/"); status is an
+                              int, "reset" or "stall"; at most 100,000 kept
+                              per namespace
   DELETE /_requests[?run=id]  clear one namespace (no run: all)
   GET    /_health             {"ok": true}
   GET    /_stats              {"total_requests", "runs": {run: {"requests",
                               "max_per_second", "statuses"}}, "cache": {...}}
   DELETE /_stats              reset the statistics
+
+Provider reproductions
+----------------------
+Three real providers' APIs, shaped after shared/reference/provider-apis.md
+and served from the same portfolio under path prefixes below the optional
+switch prefix (e.g. /run=x/latency=50/octopus/v1/accounts/A-1B2C3D4E/).
+Switches: run, latency, fault, faultn, retry, stall, rps, to and gzip work
+as on the generic API (the fault bodies are the generic ones); ttl sets the
+lifetime of Enode tokens; auth, keyname and pages are ignored (each provider
+has its own fixed authentication and pagination).  fault=wrongtype alters,
+in every 3rd record of a list (and in single objects), the first of the
+fields consumption, kwhSum, kwh, value, bill_total_volume, is_activated to
+"n/a", and in the 5th record (and single objects) the first of
+interval_start, start, date, bill_start_date to "not-a-date" (where such a
+field exists).  Order of checks: latency, fault=ratelimit and status faults,
+route (unknown path 404, method 405, Octopus slash redirect 301), then
+authentication (401), then parameters (400) and object lookup (404).
+Credentials are module constants (below).  Numbers are JSON numbers with 3
+decimals (bill_total_cost: 2).  Where provider-apis.md is silent, the
+choices below are the reproduction's own and are marked "(own)".
+
+Octopus Energy  /octopus/v1/...           (real: https://api.octopus.energy/v1/)
+  Auth  HTTP Basic, username OCTOPUS_API_KEY "sk_live_octo7f3a", empty
+        password (a non-empty password is rejected).  No Authorization, or not
+        Basic -> 401 {"detail": "Authentication credentials were not
+        provided."}; other credentials -> 401 {"detail": "Invalid API key."};
+        both with WWW-Authenticate: Basic realm="api".
+  Paths end with "/"; without it -> 301 to the absolute URL with the slash
+  and the same query (as Django's APPEND_SLASH; before authentication).
+  Unknown path -> 404 {"detail": "Not found."}; other methods -> 405
+  {"detail": "Method \"POST\" not allowed."}.
+  GET /octopus/v1/accounts/{number}/   number OCTOPUS_ACCOUNT "A-1B2C3D4E"
+        (else 404 {"detail": "Not found."})
+        -> {"number", "properties": [one per asset, in order:
+             {"id": int, "moved_in_at", "moved_out_at": null,
+              "address_line_1": asset address, "address_line_2": asset name,
+              "address_line_3": "", "town": city, "county": "", "postcode",
+              "electricity_meter_points": [{"mpan": 13 digits (valid check
+                 digit), "profile_class", "consumption_standard",
+                 "meters": [{"serial_number"}], "is_export": false}],
+              "gas_meter_points": [{"mprn": 10 digits,
+                 "consumption_standard", "meters": [{"serial_number"}]}]}]}
+        Each electricity / gas meter of the asset is a meter point with one
+        meter, serial_number = the meter's serial_number; water and heat
+        meters are left out.  The portfolio's first electricity meter point
+        (M00001's) has a second meter: a replacement (own serial "SN-" + 8
+        digits, own pseudo-random readings) reporting from reading index
+        K//2 (K = --readings) to the end, while the original meter keeps all
+        its readings, so the two overlap in time and only (mpan, serial)
+        identifies a meter (own).
+  GET /octopus/v1/electricity-meter-points/{mpan}/meters/{serial}/consumption/
+  GET /octopus/v1/gas-meter-points/{mprn}/meters/{serial}/consumption/
+        Unknown point or serial, or a point of the other fuel -> 404
+        {"detail": "Not found."}.  Query:
+          period_from  inclusive, on interval_start   ISO 8601 with offset or
+          period_to    exclusive, on interval_start   Z ("+" sent as %2B); a
+                       naive date-time or YYYY-MM-DD is Europe/London local
+          page_size    1..25000 (OCTOPUS_MAX_PAGE_SIZE), default 100
+          order_by     period (oldest first) | -period (default, newest first)
+          group_by     hour | day | week | month | quarter; default: the raw
+                       readings.  Sums of the readings whose interval_start
+                       falls in the Europe/London hour / day / week (from
+                       Monday) / month / quarter; the group's interval_start
+                       and interval_end are its local boundaries; groups
+                       without readings are left out (own).
+          page         1-based
+        Invalid values -> 400 {"<param>": ["<message>"]} (Django REST
+        framework style, one key per bad parameter); page past the end, or
+        not a positive integer -> 404 {"detail": "Invalid page."} (page 1 of
+        an empty result is 200).
+        -> {"count", "next", "previous", "results": [{"consumption",
+            "interval_start", "interval_end"}]}: timestamps in Europe/London
+        local time with their offset ("+00:00" in winter, "+01:00" in
+        summer); no unit field: electricity kWh, gas m3 (SMETS2).  next /
+        previous are absolute URLs built as Django REST framework does: the
+        query parameters sorted by name with page replaced (previous of page
+        2 drops page); null at the ends.  Readings have the portfolio's
+        --interval (daily by default), not Octopus's half-hours.
+
+UtilityAPI  /utilityapi/api/v2/...          (real: https://utilityapi.com/api/v2)
+  Auth  Authorization: Bearer UAPI_TOKEN "uapi-tok-91c2", else 401
+        {"error": "Unauthorized"}.  Unknown path 404 {"error": "Not found"},
+        other methods 405 {"error": "Method not allowed"}; trailing "/" is
+        optional.  UtilityAPI asks clients for at most 1 request per second
+        (bulk downloads: 1 per minute) and answers 429 with Retry-After:
+        reproduce with the generic switches, e.g.
+        /fault=ratelimit/rps=1/utilityapi/api/v2/meters.
+  Meters: every electricity, gas and water meter (heat is left out), in
+  portfolio order = ascending uid.  uid: a numeric string ("731021"; strictly
+  increasing, never send it as a number).  service_class electric | gas |
+  water, unit kwh | therms | gallons, utility "PG&E" (electric, gas) or
+  "SFPUC" (water).  One authorization per asset: authorization_uid
+  "81000"+7*asset number (a numeric string).
+  GET /utilityapi/api/v2/meters
+        filters uids (comma list), utility (exact, "&" sent as %26),
+        is_archived, is_activated (true | false, else 400)
+        -> {"meters": [{"uid", "created", "user_email", "user_uid",
+            "authorization_uid", "utility", "base": {"billing_account",
+            "billing_address", "billing_contact", "meter_numbers":
+            [serial_number], "service_address", "service_class",
+            "service_identifier", "service_tariff"}, "bill_count",
+            "interval_count", "is_activated" (= generic is_active),
+            "is_archived" (= not is_active), "notes": [], "status",
+            "status_message", "status_ts"}], "next"}
+  GET /utilityapi/api/v2/meters/{uid}   one meter object (404 {"error":
+        "Not found"} if unknown)
+  GET /utilityapi/api/v2/intervals
+  GET /utilityapi/api/v2/bills
+        meters=<uid,uid> and/or authorizations=<uid,uid> (union; unknown
+        uids select nothing) are REQUIRED: without -> 400 {"error": "meters
+        or authorizations is required"}.  start (inclusive) / end
+        (exclusive) on the reading start: ISO 8601 with offset or Z; a naive
+        date-time or YYYY-MM-DD is America/Los_Angeles local; invalid -> 400.
+        order earliest_first (default; own) | latest_first, else 400.
+        intervals -> {"intervals": [{"uid", "meter_uid", "authorization_uid",
+            "utility", "base": {"service_class", "service_identifier",
+            "meter_numbers"}, "readings": [{"start", "end", "kwh" (electric
+            only; deprecated), "datapoints": [{"type": "net", "unit":
+            "kwh" | "therms" | "gallons", "value"}]}]}], "next"}
+          A block object holds up to UAPI_BLOCK = 30 consecutive readings of
+          one meter (block b = reading indexes 30b..30b+29, cut to start/end;
+          uid = meter uid * 10^6 + b + 1).  Blocks are ordered by their first
+          reading, then meter; latest_first reverses that list (readings in a
+          block stay oldest first) (own).  start/end: America/Los_Angeles
+          local time with offset and microseconds
+          ("2024-12-31T16:00:00.000000-08:00").  Values: electricity kWh as
+          is; gas m3 x 0.3612 = therms; water m3 x 264.172 = US gallons
+          (rounded to 3 decimals per reading) (own conversion).
+        bills -> {"bills": [{"uid", "meter_uid", "authorization_uid",
+            "utility", "base": {"bill_start_date", "bill_end_date"
+            (YYYY-MM-DD), "bill_total_kwh" (null unless electric),
+            "bill_total_unit" kwh | therms | gallons, "bill_total_volume",
+            "bill_total_cost"}}], "next"}
+          One bill per meter and America/Los_Angeles calendar month of the
+          readings' start (so a partial first and last month):
+          bill_start_date / bill_end_date = local date of the first reading's
+          start / the last reading's end (consecutive bills share the
+          boundary date); bill_total_volume = the sum of that month's interval
+          values; bill_total_cost = 12.50 + volume x (0.31 $/kwh, 2.10
+          $/therm, 0.012 $/gallon).  Bills are fixed: start/end select the
+          bills whose readings overlap [start, end) (own).  uid = meter uid *
+          1000 + the 1-based number of the bill.  Order by bill start, then
+          meter.
+  Pagination (all lists): limit 1..1000 (UAPI_MAX_LIMIT, the default; else
+  400), after=<uid> continues after that object of the same result (unknown
+  -> 400); next = this absolute URL with after=<last uid of the page>, or
+  null on the last page.
+
+Enode  /enode/... (API host)  and  /enode-oauth/... (OAuth host)
+  Token POST /enode-oauth/oauth2/token, form grant_type=client_credentials,
+        client as HTTP Basic ENODE_CLIENT_ID "enode-client" /
+        ENODE_CLIENT_SECRET "enode-secret-5a1b" (form credentials are not
+        accepted) -> {"access_token": random, "expires_in": ttl switch
+        (default 3600), "scope": "", "token_type": "bearer"} with
+        Cache-Control: no-store.  Other grant -> 400 {"error":
+        "unsupported_grant_type", ...}; bad client -> 401 {"error":
+        "invalid_client", ...}; GET -> 405; other /enode-oauth/ paths -> 404
+        {"error": "not_found"}.  Like /oauth/token it is exempt
+        from faults.  Its tokens are valid only for /enode/ (and generic
+        tokens not for it).
+  Auth  Authorization: Bearer <live token>, else 401
+        {"type": "https://developers.enode.com/problems/unauthorized",
+         "title": "Unauthorized"}.  All Enode errors are problem details
+        (Content-Type: application/problem+json) {"type", "title"[,
+        "detail"]}: 400 bad-request, 404 not-found, 405 method-not-allowed.
+  Pagination (lists): pageSize 1..100 (default 50; else 400), after=<cursor>
+        or before=<cursor> (exclusive; both -> 400; malformed -> 400)
+        -> {"data": [...], "pagination": {"before": cursor of the page's
+        first record if records precede it, else null, "after": cursor of
+        the last record if records follow, else null}}.  Cursors: opaque
+        unpadded base64url; before= returns the pageSize records just before.
+  GET /enode/meters   one meter per electricity meter, portfolio order
+        {"id": deterministic UUID (v4 form), "userId": "user-a0001",
+         "vendor" (ENPHASE | SOLAREDGE | TESLA), "lastSeen", "isReachable"
+         (= is_active), "information": {"brand", "model", "siteName": asset
+         name, "installationDate"}, "energyState": {"power": kW over the last
+         reading, "lastUpdated"}, "location": {"id": asset_id}}
+         lastSeen / lastUpdated = end of the last reading, "...Z".
+  GET /enode/meters/{meterId}   one meter object (404 if unknown)
+  GET /enode/meters/{meterId}/statistics   (own endpoint: Enode's public
+        docs describe no meter consumption endpoint; modelled on its
+        statistics style)  startDate (inclusive) / endDate (exclusive) on
+        the reading start, ISO 8601 with offset or Z, or YYYY-MM-DD = UTC
+        midnight, both optional; resolution DAY (default) | HOUR (UTC
+        buckets; a reading counts in the bucket of its start; empty buckets
+        left out) -> {"data": [{"date": "2025-01-01T00:00:00Z", "kwhSum"}],
+        "pagination"} oldest first, paginated as above.
 """
 
 from __future__ import annotations
@@ -167,11 +387,13 @@ import re
 import secrets
 import signal
 import socket
+import ssl
 import struct
 import sys
 import threading
 import time
 import traceback
+import zoneinfo
 from dataclasses import dataclass
 from urllib.parse import parse_qs, parse_qsl, unquote, urlencode, urlsplit
 
@@ -187,6 +409,22 @@ BEARER_TOKEN = "tok-9b81c4"
 CLIENT_ID = "client-1"
 CLIENT_SECRET = "cs-2e6d0a"
 SESSION_HEADER = "X-Session-Token"
+
+# Provider reproductions (see "Provider reproductions" in the module docstring)
+OCTOPUS_API_KEY = "sk_live_octo7f3a"
+OCTOPUS_ACCOUNT = "A-1B2C3D4E"
+OCTOPUS_MAX_PAGE_SIZE = 25_000
+UAPI_TOKEN = "uapi-tok-91c2"
+UAPI_MAX_LIMIT = 1000
+UAPI_BLOCK = 30
+ENODE_CLIENT_ID = "enode-client"
+ENODE_CLIENT_SECRET = "enode-secret-5a1b"
+ENODE_PAGE_SIZE = 50
+ENODE_MAX_PAGE_SIZE = 100
+PROBLEM_CT = "application/problem+json"
+PROVIDERS = ("octopus", "utilityapi", "enode", "enode-oauth")
+LONDON = zoneinfo.ZoneInfo("Europe/London")
+LOS_ANGELES = zoneinfo.ZoneInfo("America/Los_Angeles")
 
 HOST = "127.0.0.1"
 LOG_LIMIT = 100_000
@@ -249,6 +487,85 @@ def parse_iso(value: str) -> dt.datetime:
         raise ValueError("not an ISO 8601 timestamp with offset")
     return dt.datetime.fromisoformat(value)
 
+
+def parse_local(value: str, tz) -> dt.datetime:
+    """Parse ISO 8601 with an offset or Z; a naive date-time or YYYY-MM-DD is
+    local time (midnight) in tz.  Raises ValueError for anything else."""
+    value = value.strip()
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        day = dt.date.fromisoformat(value)
+        return dt.datetime(day.year, day.month, day.day, tzinfo=tz)
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?"
+                        r"(Z|[+-]\d{2}:?\d{2})?", value):
+        raise ValueError("not an ISO 8601 timestamp")
+    when = dt.datetime.fromisoformat(value)
+    return when.replace(tzinfo=tz) if when.tzinfo is None else when
+
+
+def _milli(value: int) -> str:
+    """Thousandths as a JSON number with 3 decimals."""
+    return "%d.%03d" % divmod(value, 1000)
+
+
+MPAN_PRIMES = (3, 5, 7, 13, 17, 19, 23, 29, 31, 37, 41, 43)
+
+
+def _mpan(core12: str) -> str:
+    """A 13-digit MPAN core: 12 digits plus the standard check digit."""
+    return core12 + str(sum(int(d) * p for d, p in zip(core12, MPAN_PRIMES)) % 11 % 10)
+
+
+def _unique(used: set, h: int, make) -> str:
+    """make(h) re-hashed until it is not in used; the result is added to used."""
+    while True:
+        value = make(h)
+        if value not in used:
+            used.add(value)
+            return value
+        h = _stable_hash(h, "again")
+
+
+OCTO_GROUPS = ("hour", "day", "week", "month", "quarter")
+
+
+def _london_floor(local: dt.datetime, group_by: str) -> dt.datetime:
+    """Start of the Europe/London group_by period that contains local."""
+    if group_by == "hour":
+        return local.replace(minute=0, second=0, microsecond=0)
+    day = local.date()
+    if group_by == "week":
+        day -= dt.timedelta(days=day.weekday())
+    elif group_by == "month":
+        day = day.replace(day=1)
+    elif group_by == "quarter":
+        day = day.replace(month=(day.month - 1) // 3 * 3 + 1, day=1)
+    return dt.datetime(day.year, day.month, day.day, tzinfo=LONDON)
+
+
+def _london_next(start: dt.datetime, group_by: str) -> dt.datetime:
+    """Start of the Europe/London group_by period after the one starting at start."""
+    if group_by == "hour":
+        return (start.astimezone(dt.timezone.utc) + dt.timedelta(hours=1)).astimezone(LONDON)
+    day = start.date()
+    if group_by in ("day", "week"):
+        day += dt.timedelta(days=1 if group_by == "day" else 7)
+    else:
+        months = day.year * 12 + day.month - 1 + (1 if group_by == "month" else 3)
+        day = dt.date(months // 12, months % 12 + 1, 1)
+    return dt.datetime(day.year, day.month, day.day, tzinfo=LONDON)
+
+
+# UtilityAPI: service_class, unit, utility, tariff per resource (heat: not served)
+UAPI_CLASSES = {"electricity": ("electric", "kwh", "PG&E", "B-19"),
+                "gas": ("gas", "therms", "PG&E", "G-NR1"),
+                "water": ("water", "gallons", "SFPUC", "W-2")}
+# portfolio unit -> UtilityAPI unit as a fraction: kWh -> kwh, m3 -> therms, m3 -> gallons
+UAPI_FACTORS = {"electricity": (1, 1), "gas": (3612, 10000), "water": (264172, 1000)}
+# price in cents per unit as a fraction; every bill adds a fixed charge
+UAPI_RATES = {"electricity": (31, 1), "gas": (210, 1), "water": (12, 10)}
+UAPI_FIXED_CENTS = 1250
+ENODE_VENDORS = (("ENPHASE", "Enphase", "IQ Gateway"), ("SOLAREDGE", "SolarEdge", "Energy Meter"),
+                 ("TESLA", "Tesla", "Backup Gateway 2"))
 
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
 ONE_US = dt.timedelta(microseconds=1)
@@ -340,6 +657,12 @@ class Portfolio:
             table = [int(1000 + amp * math.cos(2 * math.pi * (d - 15) / 365.25)) for d in range(367)]
             self.season[res] = array.array("i", (table[d] for d in doy))
 
+        # Views of the provider reproductions (module docstring, "Provider reproductions").
+        self._stamp_cache: dict = {}
+        self._build_octopus()
+        self._build_utilityapi()
+        self._build_enode()
+
     def render_readings(self, meter: int, lo: int, hi: int, out: list) -> None:
         """Append the JSON text of readings lo..hi-1 of one meter to out."""
         head, tail, mseed, base, res = self._gen[meter]
@@ -362,6 +685,227 @@ class Portfolio:
         lo = 0 if start_us is None else first_at_or_after(start_us)
         hi = self.readings if end_us is None else first_at_or_after(end_us)
         return lo, max(lo, hi)
+
+    # -- provider reproductions ------------------------------------------------
+    def milli_values(self, gen: int, lo: int, hi: int) -> list[int]:
+        """Readings lo..hi-1 of generator gen in thousandths of the meter's unit.
+
+        The same numbers render_readings prints (generators 0..meters-1 are the
+        portfolio's meters; later ones are provider-only meters)."""
+        _, _, mseed, base, res = self._gen[gen]
+        season = self.season[res]
+        out = []
+        for i in range(lo, hi):
+            x = (mseed + i * 0xC2B2AE3D) & MASK32
+            x = ((x ^ (x >> 16)) * 0x45D9F3B) & MASK32
+            x = ((x ^ (x >> 16)) * 0x45D9F3B) & MASK32
+            out.append(base * season[i] * (700 + (x ^ (x >> 16)) % 600) // 1_000_000 or 1)
+        return out
+
+    def instant(self, i: int) -> dt.datetime:
+        """Start of reading i (end of reading i-1), UTC."""
+        return EPOCH + dt.timedelta(microseconds=self.start_us + i * self.interval_us)
+
+    def local_stamps(self, tz, timespec: str = "auto") -> list[str]:
+        """ISO texts of the reading boundaries 0..readings in time zone tz (cached)."""
+        key = (str(tz), timespec)
+        hit = self._stamp_cache.get(key)
+        if hit is None:
+            hit = [self.instant(i).astimezone(tz).isoformat(timespec=timespec)
+                   for i in range(self.readings + 1)]
+            self._stamp_cache[key] = hit
+        return hit
+
+    def _build_octopus(self) -> None:
+        """Octopus account: a property per asset, a meter point per electricity/gas meter."""
+        # (fuel, mpan or mprn, serial) -> (generator, first reading, end reading)
+        self.octo_meters: dict[tuple[str, str, str], tuple[int, int, int]] = {}
+        self.octo_replacement: tuple[str, str, str] | None = None   # (mpan, old serial, new serial)
+        used: set[str] = set()
+        props = []
+        for a, asset in enumerate(self.assets, 1):
+            elec, gas = [], []
+            for idx in self.meters_by_asset[asset["asset_id"]]:
+                m = self.meters[idx]
+                if m["resource"] not in ("electricity", "gas"):
+                    continue
+                h = _stable_hash(self.seed, "octopus", m["meter_id"])
+                standard = 1000 + h % 9000
+                serial = m["serial_number"]
+                if m["resource"] == "gas":
+                    mprn = _unique(used, h, lambda x: str(10**9 + (x >> 8) % (9 * 10**9)))
+                    gas.append({"mprn": mprn, "consumption_standard": standard,
+                                "meters": [{"serial_number": serial}]})
+                    self.octo_meters[("gas", mprn, serial)] = (idx, 0, self.readings)
+                    continue
+                mpan = _unique(used, h, lambda x: _mpan(f"{10 + x % 14:02d}{(x >> 8) % 10**10:010d}"))
+                meters = [{"serial_number": serial}]
+                self.octo_meters[("electricity", mpan, serial)] = (idx, 0, self.readings)
+                if self.octo_replacement is None:
+                    # A replacement meter on the same point, with readings of its own.
+                    hr = _stable_hash(self.seed, "octopus-replacement", m["meter_id"])
+                    new = _unique({serial}, hr, lambda x: f"SN-{x % 100_000_000:08d}")
+                    gen = len(self._gen)
+                    _, _, _, base, res = self._gen[idx]
+                    self._gen.append(("", "", (self.seed * 0x9E3779B1 + (10**6 + idx) * 0x85EBCA77) & MASK32,
+                                      base, res))
+                    meters.append({"serial_number": new})
+                    self.octo_meters[("electricity", mpan, new)] = (gen, self.readings // 2, self.readings)
+                    self.octo_replacement = (mpan, serial, new)
+                elec.append({"mpan": mpan, "profile_class": 3, "consumption_standard": standard,
+                             "meters": meters, "is_export": False})
+            props.append({
+                "id": 1_200_000 + 1117 * a,
+                "moved_in_at": "2019-06-01T00:00:00+01:00",
+                "moved_out_at": None,
+                "address_line_1": asset["address"],
+                "address_line_2": asset["name"],
+                "address_line_3": "",
+                "town": asset["city"],
+                "county": "",
+                "postcode": asset["postcode"],
+                "electricity_meter_points": elec,
+                "gas_meter_points": gas,
+            })
+        self.octo_account_json = _dumps({"number": OCTOPUS_ACCOUNT, "properties": props})
+
+    def octo_groups(self, gen: int, lo: int, hi: int, group_by: str) -> list[tuple[str, str, int]]:
+        """Readings lo..hi-1 summed per Europe/London hour/day/week/month/quarter.
+
+        A reading counts in the group that contains its interval_start; empty
+        groups are left out.  Returns (interval_start, interval_end, milli)."""
+        groups: list[list] = []
+        for i, v in zip(range(lo, hi), self.milli_values(gen, lo, hi)):
+            start = _london_floor(self.instant(i).astimezone(LONDON), group_by)
+            stamp = start.timestamp()
+            if groups and groups[-1][0] == stamp:
+                groups[-1][2] += v
+            else:
+                groups.append([stamp, start, v])
+        return [(start.isoformat(), _london_next(start, group_by).isoformat(), v)
+                for _, start, v in groups]
+
+    def _build_utilityapi(self) -> None:
+        """UtilityAPI meters (electric, gas, water), monthly bill periods."""
+        # Bill periods shared by all meters: readings grouped by the
+        # America/Los_Angeles month of their start.
+        periods: list[list] = []
+        for i in range(self.readings):
+            local = self.instant(i).astimezone(LOS_ANGELES)
+            month = (local.year, local.month)
+            if periods and periods[-1][0] == month:
+                periods[-1][2] = i + 1
+            else:
+                periods.append([month, i, i + 1])
+        self.uapi_periods = [
+            (lo, hi, self.instant(lo).astimezone(LOS_ANGELES).date().isoformat(),
+             self.instant(hi).astimezone(LOS_ANGELES).date().isoformat())
+            for _, lo, hi in periods]
+        created = self.instant(0).isoformat(timespec="microseconds")
+        status_ts = self.instant(self.readings).isoformat(timespec="microseconds")
+        self.uapi: list[dict] = []
+        for idx, m in enumerate(self.meters):
+            if m["resource"] not in UAPI_CLASSES:
+                continue
+            n = idx + 1
+            a = self.asset_index[m["asset_id"]] + 1
+            asset = self.assets[a - 1]
+            klass, unit, utility, tariff = UAPI_CLASSES[m["resource"]]
+            h = _stable_hash(self.seed, "utilityapi", m["meter_id"])
+            ha = _stable_hash(self.seed, "utilityapi-account", a)
+            uid = str(731_000 + 17 * n + h % 13)        # strictly increasing
+            auth = str(81_000 + 7 * a)
+            address = f"{asset['address']}, {asset['city']}, {asset['postcode']}".upper()
+            identifier = f"{h % 10**10:010d}"
+            obj = {
+                "uid": uid,
+                "created": created,
+                "user_email": "energy@example.com",
+                "user_uid": "20417",
+                "authorization_uid": auth,
+                "utility": utility,
+                "base": {
+                    "billing_account": f"{ha % 10**10:010d}-{a}",
+                    "billing_address": address,
+                    "billing_contact": "FACILITIES " + asset["name"].upper(),
+                    "meter_numbers": [m["serial_number"]],
+                    "service_address": address,
+                    "service_class": klass,
+                    "service_identifier": identifier,
+                    "service_tariff": tariff,
+                },
+                "bill_count": len(self.uapi_periods),
+                "interval_count": self.readings,
+                "is_activated": m["is_active"],
+                "is_archived": not m["is_active"],
+                "notes": [],
+                "status": "updated",
+                "status_message": "Finished collecting data",
+                "status_ts": status_ts,
+            }
+            self.uapi.append({
+                "uid": uid, "idx": idx, "auth": auth, "utility": utility, "class": klass,
+                "unit": unit, "factor": UAPI_FACTORS[m["resource"]], "rate": UAPI_RATES[m["resource"]],
+                "activated": m["is_active"], "archived": not m["is_active"], "json": _dumps(obj),
+                "head": '"meter_uid":"%s","authorization_uid":"%s","utility":%s' % (uid, auth, _dumps(utility)),
+                "block_base": _dumps({"service_class": klass, "service_identifier": identifier,
+                                      "meter_numbers": [m["serial_number"]]}),
+            })
+        self.uapi_index = {m["uid"]: pos for pos, m in enumerate(self.uapi)}
+
+    def uapi_values(self, pos: int, lo: int, hi: int) -> list[int]:
+        """Readings lo..hi-1 of UtilityAPI meter pos in thousandths of its unit."""
+        m = self.uapi[pos]
+        num, den = m["factor"]
+        values = self.milli_values(m["idx"], lo, hi)
+        if num == den:
+            return values
+        return [(v * num * 2 + den) // (den * 2) for v in values]
+
+    def _build_enode(self) -> None:
+        """Enode meters: one per electricity meter."""
+        last = self.instant(self.readings).strftime("%Y-%m-%dT%H:%M:%SZ")
+        installed = self.instant(0).strftime("%Y-%m-%d")
+        self.enode: list[tuple[str, int, str]] = []     # (id, meter index, JSON)
+        for idx, m in enumerate(self.meters):
+            if m["resource"] != "electricity":
+                continue
+            d = hashlib.sha256(f"{self.seed}|enode|{m['meter_id']}".encode()).hexdigest()
+            hexs = d[:12] + "4" + d[13:16] + "89ab"[int(d[16], 16) % 4] + d[17:32]
+            ident = f"{hexs[:8]}-{hexs[8:12]}-{hexs[12:16]}-{hexs[16:20]}-{hexs[20:32]}"
+            vendor, brand, model = ENODE_VENDORS[len(self.enode) % len(ENODE_VENDORS)]
+            asset = self.assets[self.asset_index[m["asset_id"]]]
+            power = None
+            if self.readings:
+                power = round(self.milli_values(idx, self.readings - 1, self.readings)[0]
+                              / 1000 / (self.interval / 3600), 3)
+            obj = {
+                "id": ident,
+                "userId": "user-" + asset["asset_id"].lower(),
+                "vendor": vendor,
+                "lastSeen": last,
+                "isReachable": m["is_active"],
+                "information": {"brand": brand, "model": model, "siteName": asset["name"],
+                                "installationDate": installed},
+                "energyState": {"power": power, "lastUpdated": last if self.readings else None},
+                "location": {"id": asset["asset_id"]},
+            }
+            self.enode.append((ident, idx, _dumps(obj)))
+        self.enode_index = {ident: pos for pos, (ident, _, _) in enumerate(self.enode)}
+
+    def enode_buckets(self, gen: int, lo: int, hi: int, seconds: int) -> tuple[list[int], list[int]]:
+        """Readings lo..hi-1 summed per UTC bucket of seconds: (bucket epochs, milli sums)."""
+        keys: list[int] = []
+        sums: list[int] = []
+        for i, v in zip(range(lo, hi), self.milli_values(gen, lo, hi)):
+            sec = (self.start_us + i * self.interval_us) // 1_000_000
+            key = sec - sec % seconds
+            if keys and keys[-1] == key:
+                sums[-1] += v
+            else:
+                keys.append(key)
+                sums.append(v)
+        return keys, sums
 
 
 class Listing:
@@ -401,8 +945,9 @@ class Listing:
         return cls(total, render)
 
 
-WRONG_NUMBER = re.compile(r'"(consumption|floor_area)":[^,}]+|"is_active":(true|false)')
-WRONG_START = re.compile(r'"interval_start":"[^"]*"')
+WRONG_NUMBER = re.compile(r'"(consumption|floor_area|kwhSum|kwh|value|bill_total_volume)":[^,}]+'
+                          r'|"(is_active|is_activated)":(true|false)')
+WRONG_START = re.compile(r'"(interval_start|start|date|bill_start_date)":"[^"]*"')
 
 
 def make_wrong(text: str, bad_number: bool, bad_start: bool) -> str:
@@ -410,7 +955,7 @@ def make_wrong(text: str, bad_number: bool, bad_start: bool) -> str:
     if bad_number:
         text = WRONG_NUMBER.sub(lambda m: '"%s":"n/a"' % m.group(0).split('"')[1], text, count=1)
     if bad_start:
-        text = WRONG_START.sub('"interval_start":"not-a-date"', text, count=1)
+        text = WRONG_START.sub(lambda m: '"%s":"not-a-date"' % m.group(1), text, count=1)
     return text
 
 
@@ -431,11 +976,12 @@ def corrupt_json(body: bytes) -> bytes:
 class HTTPFail(Exception):
     """Abort request processing with a JSON error response."""
 
-    def __init__(self, status: int, payload: object, headers=()):
+    def __init__(self, status: int, payload: object, headers=(), content_type: str = JSON_CT):
         super().__init__(status)
         self.status = status
         self.payload = payload
         self.headers = list(headers)
+        self.content_type = content_type
 
 
 @dataclass
@@ -564,7 +1110,10 @@ class ProviderServer(http.server.ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 256
 
-    def __init__(self, port: int, portfolio: Portfolio, page_size: int, verbose: bool):
+    def __init__(self, port: int, portfolio: Portfolio, page_size: int, verbose: bool,
+                 ssl_context: ssl.SSLContext | None = None):
+        self.ssl_context = ssl_context
+        self.scheme = "https" if ssl_context else "http"
         self.portfolio = portfolio
         self.page_size = page_size
         self.verbose = verbose
@@ -577,8 +1126,18 @@ class ProviderServer(http.server.ThreadingHTTPServer):
         self.rate_windows: dict[str, collections.deque] = {}
         self.tokens: dict[str, float] = {}
         self.sessions: dict[str, float] = {}
+        self.enode_tokens: dict[str, float] = {}
         self._reset_stats()
         super().__init__((HOST, port), ProviderHandler)
+        self.base_url = f"{self.scheme}://{HOST}:{self.port}"
+        self.listeners = {self.scheme: self.port}     # scheme -> port of every listener
+
+    def get_request(self):
+        sock, addr = super().get_request()
+        if self.ssl_context is not None:
+            # The handshake runs in the connection's thread (ProviderHandler.setup).
+            sock = self.ssl_context.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
+        return sock, addr
 
     def _reset_stats(self) -> None:
         self.total_requests = 0
@@ -589,7 +1148,7 @@ class ProviderServer(http.server.ThreadingHTTPServer):
         return self.server_address[1]
 
     def handle_error(self, request, client_address):
-        if isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)) and not self.verbose:
+        if isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError, ssl.SSLError)) and not self.verbose:
             return
         super().handle_error(request, client_address)
 
@@ -645,15 +1204,457 @@ class ProviderServer(http.server.ThreadingHTTPServer):
 
 
 # ---------------------------------------------------------------------------
+# Provider reproductions: Octopus Energy, UtilityAPI, Enode
+# ---------------------------------------------------------------------------
+OCTO_NOT_FOUND = {"detail": "Not found."}
+OCTO_RECORD = '{"consumption":%s,"interval_start":"%s","interval_end":"%s"}'
+ENODE_PROBLEMS = "https://developers.enode.com/problems/"
+
+
+def enode_problem(status: int, slug: str, title: str, detail: str | None = None, headers=()) -> HTTPFail:
+    body = {"type": ENODE_PROBLEMS + slug, "title": title}
+    if detail is not None:
+        body["detail"] = detail
+    return HTTPFail(status, body, headers, PROBLEM_CT)
+
+
+def _enode_cursor(tag: str, key: int) -> str:
+    return base64.urlsafe_b64encode(f"{tag}:{key}".encode()).decode().rstrip("=")
+
+
+def _enode_uncursor(tag: str, name: str, value: str) -> int:
+    try:
+        raw = base64.urlsafe_b64decode((value + "=" * (-len(value) % 4)).encode()).decode()
+        got, _, key = raw.partition(":")
+        if got != tag:
+            raise ValueError
+        return int(key)
+    except (ValueError, UnicodeDecodeError):
+        raise enode_problem(400, "bad-request", "Bad Request", f"invalid {name} cursor") from None
+
+
+class ProviderAPIs:
+    """Request-handler mixin: the /octopus, /utilityapi and /enode reproductions."""
+
+    # -- routing and authentication ------------------------------------------
+    def _provider_route(self, sc: Scenario, rest: list[str], slash: bool, query: str) -> tuple:
+        p, method = rest, self.command
+        if p[0] == "octopus":
+            route = None
+            if len(p) == 4 and p[1:3] == ["v1", "accounts"]:
+                route = ("octo_account", p[3])
+            elif (len(p) == 7 and p[1] == "v1" and p[2] in ("electricity-meter-points", "gas-meter-points")
+                  and p[4] == "meters" and p[6] == "consumption"):
+                route = ("octo_consumption", p[2].split("-")[0], p[3], p[5])
+            if route is None:
+                raise HTTPFail(404, OCTO_NOT_FOUND)
+            if method != "GET":
+                raise HTTPFail(405, {"detail": f'Method "{method}" not allowed.'}, [("Allow", "GET")])
+            if not slash:   # Django's APPEND_SLASH
+                target = "%s%s/%s/%s" % (self.server.base_url, sc.prefix, "/".join(p),
+                                         "?" + query if query else "")
+                raise HTTPFail(301, {"detail": "Moved Permanently.", "location": target},
+                               [("Location", target)])
+            return route
+        if p[0] == "utilityapi":
+            route = None
+            if len(p) == 4 and p[1:3] == ["api", "v2"] and p[3] in ("meters", "intervals", "bills"):
+                route = ("uapi_" + p[3],)
+            elif len(p) == 5 and p[1:4] == ["api", "v2", "meters"]:
+                route = ("uapi_meter", p[4])
+            if route is None:
+                raise HTTPFail(404, {"error": "Not found"})
+            if method != "GET":
+                raise HTTPFail(405, {"error": "Method not allowed"}, [("Allow", "GET")])
+            return route
+        # enode
+        route = None
+        if p[1:] == ["meters"]:
+            route = ("enode_meters",)
+        elif len(p) == 3 and p[1] == "meters":
+            route = ("enode_meter", p[2])
+        elif len(p) == 4 and p[1] == "meters" and p[3] == "statistics":
+            route = ("enode_statistics", p[2])
+        if route is None:
+            raise enode_problem(404, "not-found", "Not Found", "no such endpoint")
+        if method != "GET":
+            raise enode_problem(405, "method-not-allowed", "Method Not Allowed", headers=[("Allow", "GET")])
+        return route
+
+    def _provider_auth(self, provider: str) -> None:
+        if provider == "octopus":
+            challenge = [("WWW-Authenticate", 'Basic realm="api"')]
+            scheme = self.headers.get("Authorization", "").partition(" ")[0]
+            if scheme.lower() != "basic":
+                raise HTTPFail(401, {"detail": "Authentication credentials were not provided."}, challenge)
+            if self._basic_credentials() != (OCTOPUS_API_KEY, ""):
+                raise HTTPFail(401, {"detail": "Invalid API key."}, challenge)
+        elif provider == "utilityapi":
+            if self._bearer() != UAPI_TOKEN:
+                raise HTTPFail(401, {"error": "Unauthorized"})
+        elif not self.server.live(self.server.enode_tokens, self._bearer()):
+            raise enode_problem(401, "unauthorized", "Unauthorized")
+
+    def _enode_token(self, sc: Scenario, rest: list[str], body: bytes):
+        """POST /enode-oauth/oauth2/token: OAuth2 client credentials, client as HTTP Basic."""
+        if rest != ["enode-oauth", "oauth2", "token"]:
+            raise HTTPFail(404, {"error": "not_found"})
+        if self.command != "POST":
+            raise HTTPFail(405, {"error": "method_not_allowed"}, [("Allow", "POST")])
+        form = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+        if form.get("grant_type") != "client_credentials":
+            raise HTTPFail(400, {"error": "unsupported_grant_type",
+                                 "error_description": "The authorization grant type is not supported."})
+        if self._basic_credentials() != (ENODE_CLIENT_ID, ENODE_CLIENT_SECRET):
+            raise HTTPFail(401, {"error": "invalid_client", "error_description": "Client authentication failed."},
+                           [("WWW-Authenticate", 'Basic realm="enode"')])
+        token = self.server.issue(self.server.enode_tokens, sc.ttl)
+        self._send_json(200, {"access_token": token, "expires_in": sc.ttl, "scope": "", "token_type": "bearer"},
+                        [("Cache-Control", "no-store"), ("Pragma", "no-cache")])
+
+    def _provider_resource(self, sc: Scenario, path: str, route: tuple, pairs, wrong: bool):
+        """Body bytes and extra headers of a successful provider response (cached)."""
+        key = (self.server.base_url, self.path, wrong)
+        hit = self.server.cache.get(key)
+        if hit is not None:
+            return hit
+        text = getattr(self, "_" + route[0])(sc, path, route, dict(pairs), pairs, wrong)
+        value = (text.encode(), [])
+        self.server.cache.put(key, value, len(value[0]))
+        return value
+
+    @staticmethod
+    def _wrong_records(recs: list[str], wrong: bool) -> list[str]:
+        return [make_wrong(r, p % 3 == 2, p == 4) for p, r in enumerate(recs)] if wrong else recs
+
+    # -- Octopus Energy ------------------------------------------------------------
+    def _octo_account(self, sc, path, route, q, pairs, wrong) -> str:
+        if route[1] != OCTOPUS_ACCOUNT:
+            raise HTTPFail(404, OCTO_NOT_FOUND)
+        text = self.server.portfolio.octo_account_json
+        return make_wrong(text, True, True) if wrong else text
+
+    def _drf_url(self, sc: Scenario, path: str, pairs, page: int) -> str:
+        """Django REST framework's replace_query_param / remove_query_param (page 1)."""
+        params: dict[str, list[str]] = {}
+        for k, v in pairs:
+            params.setdefault(k, []).append(v)
+        if page == 1:
+            params.pop("page", None)
+        else:
+            params["page"] = [str(page)]
+        query = urlencode(sorted(params.items()), doseq=True)
+        return "%s%s%s%s" % (self.server.base_url, sc.prefix, path, "?" + query if query else "")
+
+    def _octo_consumption(self, sc, path, route, q, pairs, wrong) -> str:
+        pf = self.server.portfolio
+        _, fuel, point, serial = route
+        found = pf.octo_meters.get((fuel, point, serial))
+        if found is None:
+            raise HTTPFail(404, OCTO_NOT_FOUND)
+        gen, first, last = found
+        errors: dict[str, list[str]] = {}
+        bounds: dict[str, int | None] = {}
+        for name in ("period_from", "period_to"):
+            bounds[name] = None
+            if q.get(name):
+                try:
+                    bounds[name] = epoch_us(parse_local(q[name], LONDON))
+                except ValueError:
+                    hint = " ('+' must be sent as %2B)" if " " in q[name].strip() else ""
+                    errors[name] = ["Datetime has wrong format. Use one of these formats instead: "
+                                    "YYYY-MM-DDThh:mm[:ss[.uuuuuu]][+HH:MM|-HH:MM|Z]." + hint]
+        size = 100
+        if q.get("page_size"):
+            try:
+                size = int(q["page_size"])
+            except ValueError:
+                errors["page_size"] = ["A valid integer is required."]
+            else:
+                if size < 1:
+                    errors["page_size"] = ["Ensure this value is greater than or equal to 1."]
+                elif size > OCTOPUS_MAX_PAGE_SIZE:
+                    errors["page_size"] = [f"Ensure this value is less than or equal to {OCTOPUS_MAX_PAGE_SIZE}."]
+        order = q.get("order_by") or "-period"
+        if order not in ("period", "-period"):
+            errors["order_by"] = [f'Select a valid choice. {order} is not one of the available choices.']
+        group = q.get("group_by") or None
+        if group is not None and group not in OCTO_GROUPS:
+            errors["group_by"] = [f'Select a valid choice. {group} is not one of the available choices.']
+        if errors:
+            raise HTTPFail(400, errors)
+        lo, hi = pf.index_range(bounds["period_from"], bounds["period_to"])
+        lo, hi = max(lo, first), min(hi, last)
+        hi = max(lo, hi)
+        groups = None if group is None else pf.octo_groups(gen, lo, hi, group)
+        total = hi - lo if groups is None else len(groups)
+        try:
+            page = int(q.get("page") or 1)
+            if page < 1 or (page > 1 and (page - 1) * size >= total):
+                raise ValueError
+        except ValueError:
+            raise HTTPFail(404, {"detail": "Invalid page."}) from None
+        start = (page - 1) * size
+        end = min(total, start + size)
+        newest = order == "-period"
+        if groups is None:
+            stamps = pf.local_stamps(LONDON)
+            a, b = (hi - end, hi - start) if newest else (lo + start, lo + end)
+            recs = [OCTO_RECORD % (_milli(v), stamps[i], stamps[i + 1])
+                    for i, v in zip(range(a, b), pf.milli_values(gen, a, b))]
+            if newest:
+                recs.reverse()
+        else:
+            chosen = groups[::-1] if newest else groups
+            recs = [OCTO_RECORD % (_milli(v), s, e) for s, e, v in chosen[start:end]]
+        nxt = self._drf_url(sc, path, pairs, page + 1) if end < total else None
+        prev = self._drf_url(sc, path, pairs, page - 1) if page > 1 else None
+        return '{"count":%d,"next":%s,"previous":%s,"results":[%s]}' % (
+            total, _dumps(nxt), _dumps(prev), ",".join(self._wrong_records(recs, wrong)))
+
+    # -- UtilityAPI ------------------------------------------------------------------
+    @staticmethod
+    def _uapi_list(q: dict, name: str) -> set[str] | None:
+        if name not in q:
+            return None
+        return {x.strip() for x in q[name].split(",") if x.strip()}
+
+    @staticmethod
+    def _uapi_bool(q: dict, name: str) -> bool | None:
+        if name not in q:
+            return None
+        value = q[name].strip().lower()
+        if value not in ("true", "false"):
+            raise HTTPFail(400, {"error": f"{name} must be true or false"})
+        return value == "true"
+
+    def _uapi_page(self, sc: Scenario, path: str, q: dict, pairs, key: str, uids: list[str], render) -> str:
+        """Cursor page: objects after the uid in after=, limit of them, next link."""
+        limit = UAPI_MAX_LIMIT
+        if "limit" in q:
+            try:
+                limit = int(q["limit"])
+                if not 1 <= limit <= UAPI_MAX_LIMIT:
+                    raise ValueError
+            except ValueError:
+                raise HTTPFail(400, {"error": f"limit must be an integer from 1 to {UAPI_MAX_LIMIT}"}) from None
+        start = 0
+        if q.get("after"):
+            try:
+                start = uids.index(q["after"]) + 1
+            except ValueError:
+                raise HTTPFail(400, {"error": "after must be the uid of an object in the result"}) from None
+        end = min(len(uids), start + limit)
+        nxt = self._url(sc, path, pairs, {"after": uids[end - 1]}) if end < len(uids) else None
+        return '{"%s":[%s],"next":%s}' % (key, ",".join(render(start, end)), _dumps(nxt))
+
+    def _uapi_meters(self, sc, path, route, q, pairs, wrong) -> str:
+        pf = self.server.portfolio
+        uids, utility = self._uapi_list(q, "uids"), q.get("utility")
+        archived, activated = self._uapi_bool(q, "is_archived"), self._uapi_bool(q, "is_activated")
+        chosen = [m for m in pf.uapi
+                  if (uids is None or m["uid"] in uids) and (utility is None or m["utility"] == utility)
+                  and (archived is None or m["archived"] == archived)
+                  and (activated is None or m["activated"] == activated)]
+        return self._uapi_page(sc, path, q, pairs, "meters", [m["uid"] for m in chosen],
+                               lambda a, b: self._wrong_records([m["json"] for m in chosen[a:b]], wrong))
+
+    def _uapi_meter(self, sc, path, route, q, pairs, wrong) -> str:
+        pf = self.server.portfolio
+        pos = pf.uapi_index.get(route[1])
+        if pos is None:
+            raise HTTPFail(404, {"error": "Not found"})
+        text = pf.uapi[pos]["json"]
+        return make_wrong(text, True, True) if wrong else text
+
+    def _uapi_query(self, q: dict) -> tuple[list[int], int, int, bool]:
+        """Selected meter positions, reading range and order of /intervals and /bills."""
+        pf = self.server.portfolio
+        meters, auths = self._uapi_list(q, "meters"), self._uapi_list(q, "authorizations")
+        if not meters and not auths:
+            raise HTTPFail(400, {"error": "meters or authorizations is required"})
+        chosen = [pos for pos, m in enumerate(pf.uapi)
+                  if (meters and m["uid"] in meters) or (auths and m["auth"] in auths)]
+        bounds = []
+        for name in ("start", "end"):
+            try:
+                bounds.append(epoch_us(parse_local(q[name], LOS_ANGELES)) if q.get(name) else None)
+            except ValueError:
+                hint = " ('+' must be sent as %2B)" if " " in q[name].strip() else ""
+                raise HTTPFail(400, {"error": f"invalid {name}: ISO 8601 or YYYY-MM-DD expected{hint}"}) from None
+        order = q.get("order") or "earliest_first"
+        if order not in ("earliest_first", "latest_first"):
+            raise HTTPFail(400, {"error": "order must be earliest_first or latest_first"})
+        lo, hi = pf.index_range(*bounds)
+        return chosen, lo, hi, order == "latest_first"
+
+    def _uapi_intervals(self, sc, path, route, q, pairs, wrong) -> str:
+        pf = self.server.portfolio
+        chosen, lo, hi, latest = self._uapi_query(q)
+        blocks = []    # (first reading, meter position, block number, a, b)
+        for pos in chosen:
+            for block in range(lo // UAPI_BLOCK, -(-hi // UAPI_BLOCK)):
+                a, b = max(lo, block * UAPI_BLOCK), min(hi, (block + 1) * UAPI_BLOCK)
+                if b > a:
+                    blocks.append((a, pos, block, a, b))
+        blocks.sort()
+        if latest:
+            blocks.reverse()
+        uids = [str(int(pf.uapi[pos]["uid"]) * 10**6 + block + 1) for _, pos, block, _, _ in blocks]
+        stamps = pf.local_stamps(LOS_ANGELES, "microseconds")
+
+        def render(s: int, e: int) -> list[str]:
+            out = []
+            for uid, (_, pos, _, a, b) in zip(uids[s:e], blocks[s:e]):
+                m = pf.uapi[pos]
+                readings = []
+                for i, v in zip(range(a, b), pf.uapi_values(pos, a, b)):
+                    value = _milli(v)
+                    kwh = '"kwh":%s,' % value if m["unit"] == "kwh" else ""
+                    readings.append('{"start":"%s","end":"%s",%s"datapoints":[{"type":"net","unit":"%s","value":%s}]}'
+                                    % (stamps[i], stamps[i + 1], kwh, m["unit"], value))
+                out.append('{"uid":"%s",%s,"base":%s,"readings":[%s]}'
+                           % (uid, m["head"], m["block_base"], ",".join(readings)))
+            return self._wrong_records(out, wrong)
+        return self._uapi_page(sc, path, q, pairs, "intervals", uids, render)
+
+    def _uapi_bills(self, sc, path, route, q, pairs, wrong) -> str:
+        pf = self.server.portfolio
+        chosen, lo, hi, latest = self._uapi_query(q)
+        bills = []    # (first reading, meter position, period number)
+        for pos in chosen:
+            for n, (a, b, _, _) in enumerate(pf.uapi_periods):
+                if a < hi and b > lo:
+                    bills.append((a, pos, n))
+        bills.sort()
+        if latest:
+            bills.reverse()
+        uids = [str(int(pf.uapi[pos]["uid"]) * 1000 + n + 1) for _, pos, n in bills]
+
+        def render(s: int, e: int) -> list[str]:
+            out = []
+            for uid, (_, pos, n) in zip(uids[s:e], bills[s:e]):
+                m = pf.uapi[pos]
+                a, b, first, last = pf.uapi_periods[n]
+                volume = sum(pf.uapi_values(pos, a, b))
+                num, den = m["rate"]
+                cents = UAPI_FIXED_CENTS + (volume * num * 2 + den * 1000) // (den * 2000)
+                out.append('{"uid":"%s",%s,"base":{"bill_start_date":"%s","bill_end_date":"%s",'
+                           '"bill_total_kwh":%s,"bill_total_unit":"%s","bill_total_volume":%s,'
+                           '"bill_total_cost":%d.%02d}}'
+                           % (uid, m["head"], first, last, _milli(volume) if m["unit"] == "kwh" else "null",
+                              m["unit"], _milli(volume), cents // 100, cents % 100))
+            return self._wrong_records(out, wrong)
+        return self._uapi_page(sc, path, q, pairs, "bills", uids, render)
+
+    # -- Enode -------------------------------------------------------------------------
+    def _enode_page(self, q: dict, tag: str, keys: list[int]) -> tuple[int, int, str]:
+        """Cursor page over records with ascending keys: (lo, hi, pagination JSON)."""
+        size = ENODE_PAGE_SIZE
+        if "pageSize" in q:
+            try:
+                size = int(q["pageSize"])
+                if not 1 <= size <= ENODE_MAX_PAGE_SIZE:
+                    raise ValueError
+            except ValueError:
+                raise enode_problem(400, "bad-request", "Bad Request",
+                                    f"pageSize must be an integer from 1 to {ENODE_MAX_PAGE_SIZE}") from None
+        after, before = q.get("after"), q.get("before")
+        if after and before:
+            raise enode_problem(400, "bad-request", "Bad Request", "after and before are mutually exclusive")
+        if after:
+            lo = bisect.bisect_right(keys, _enode_uncursor(tag, "after", after))
+            hi = min(len(keys), lo + size)
+        elif before:
+            hi = bisect.bisect_left(keys, _enode_uncursor(tag, "before", before))
+            lo = max(0, hi - size)
+        else:
+            lo, hi = 0, min(len(keys), size)
+        prev = _enode_cursor(tag, keys[lo]) if 0 < lo < hi else None
+        nxt = _enode_cursor(tag, keys[hi - 1]) if lo < hi < len(keys) else None
+        return lo, hi, '{"before":%s,"after":%s}' % (_dumps(prev), _dumps(nxt))
+
+    def _enode_meters(self, sc, path, route, q, pairs, wrong) -> str:
+        meters = self.server.portfolio.enode
+        lo, hi, pagination = self._enode_page(q, "m", list(range(len(meters))))
+        recs = self._wrong_records([text for _, _, text in meters[lo:hi]], wrong)
+        return '{"data":[%s],"pagination":%s}' % (",".join(recs), pagination)
+
+    def _enode_lookup(self, ident: str) -> int:
+        pf = self.server.portfolio
+        pos = pf.enode_index.get(ident)
+        if pos is None:
+            raise enode_problem(404, "not-found", "Not Found", f"meter {ident} not found")
+        return pos
+
+    def _enode_meter(self, sc, path, route, q, pairs, wrong) -> str:
+        text = self.server.portfolio.enode[self._enode_lookup(route[1])][2]
+        return make_wrong(text, True, True) if wrong else text
+
+    def _enode_statistics(self, sc, path, route, q, pairs, wrong) -> str:
+        pf = self.server.portfolio
+        meter = pf.enode[self._enode_lookup(route[1])][1]
+        bounds = []
+        for name in ("startDate", "endDate"):
+            try:
+                bounds.append(epoch_us(parse_iso(q[name])) if q.get(name) else None)
+            except ValueError:
+                raise enode_problem(400, "bad-request", "Bad Request",
+                                    f"{name} must be ISO 8601 with an offset or Z, or YYYY-MM-DD") from None
+        resolution = q.get("resolution") or "DAY"
+        if resolution not in ("DAY", "HOUR"):
+            raise enode_problem(400, "bad-request", "Bad Request", "resolution must be DAY or HOUR")
+        lo, hi = pf.index_range(*bounds)
+        keys, sums = pf.enode_buckets(meter, lo, hi, 86400 if resolution == "DAY" else 3600)
+        a, b, pagination = self._enode_page(q, "s", keys)
+        recs = ['{"date":"%s","kwhSum":%s}' % (time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(k)), _milli(v))
+                for k, v in zip(keys[a:b], sums[a:b])]
+        return '{"data":[%s],"pagination":%s}' % (",".join(self._wrong_records(recs, wrong)), pagination)
+
+
+class PlainListener(http.server.ThreadingHTTPServer):
+    """A second, plain-HTTP listener (--also-http-port-file) serving the same
+    app: every attribute it lacks (portfolio, cache, logs, tokens, counters,
+    locks, bookkeeping methods) is the primary server's."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 256
+
+    def __init__(self, primary: ProviderServer):
+        self.primary = primary
+        self.scheme = "http"
+        super().__init__((HOST, 0), ProviderHandler)
+        self.base_url = f"http://{HOST}:{self.port}"
+        primary.listeners.setdefault("http", self.port)
+
+    def __getattr__(self, name: str):
+        if name == "primary":
+            raise AttributeError(name)
+        return getattr(self.primary, name)
+
+    @property
+    def port(self) -> int:
+        return self.server_address[1]
+
+    def handle_error(self, request, client_address):
+        ProviderServer.handle_error(self, request, client_address)
+
+
+# ---------------------------------------------------------------------------
 # Request handling
 # ---------------------------------------------------------------------------
-class ProviderHandler(http.server.BaseHTTPRequestHandler):
+class ProviderHandler(ProviderAPIs, http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "provider-sim/1.0"
     sys_version = ""
     server: ProviderServer
 
     def setup(self):
+        if isinstance(self.request, ssl.SSLSocket):
+            self.request.settimeout(10)
+            self.request.do_handshake()
+            self.request.settimeout(None)
         super().setup()
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
@@ -737,7 +1738,7 @@ class ProviderHandler(http.server.BaseHTTPRequestHandler):
             body = self._read_body()
             self._dispatch(body)
         except HTTPFail as fail:
-            self._send_json(fail.status, fail.payload, fail.headers)
+            self._send(fail.status, _dumps(fail.payload).encode(), fail.headers, fail.content_type)
         except (ConnectionError, TimeoutError):
             self.close_connection = True
         except Exception:  # a bug: report it, answer 500
@@ -754,7 +1755,10 @@ class ProviderHandler(http.server.BaseHTTPRequestHandler):
         n = 0
         while n < len(segments) and "=" in segments[n]:
             n += 1
-        switches, path = segments[:n], "/" + "/".join(segments[n:])
+        switches, rest = segments[:n], segments[n:]
+        path = "/" + "/".join(rest)
+        provider = rest[0] if rest and rest[0] in PROVIDERS else None
+        slash = bool(rest) and split.path.endswith("/")
         pairs = parse_qsl(split.query, keep_blank_values=True)
         for seg in switches:
             if seg.startswith("run="):
@@ -764,7 +1768,8 @@ class ProviderHandler(http.server.BaseHTTPRequestHandler):
             return self._control(path, pairs, switches)
 
         self._entry = {
-            "seq": 0, "time": time.time(), "method": self.command, "path": path,
+            "seq": 0, "time": time.time(), "method": self.command,
+            "path": path + ("/" if provider and slash else ""),
             "prefix": "".join("/" + s for s in switches),
             "query": parse_qs(split.query, keep_blank_values=True),
             "headers": self._header_dict(), "body": body.decode("utf-8", "replace"),
@@ -776,6 +1781,8 @@ class ProviderHandler(http.server.BaseHTTPRequestHandler):
             self._wait(sc.latency_ms / 1000.0)
         if path in AUTH_ENDPOINTS:
             return self._auth_endpoint(sc, path, body)
+        if provider == "enode-oauth":
+            return self._enode_token(sc, rest, body)
 
         if sc.fault == "ratelimit":
             self._rate_limit(sc)
@@ -783,17 +1790,22 @@ class ProviderHandler(http.server.BaseHTTPRequestHandler):
             if sc.fault == "stallhead":
                 self._wait(sc.stall)
             else:
-                return self._status_fault(sc, path, split.query)
-        self._check_auth(sc, pairs)
-
-        route = self._match(path)
-        if route is None:
-            raise HTTPFail(404, {"error": "not found", "path": path})
-        if self.command != "GET":
-            raise HTTPFail(405, {"error": "method not allowed", "method": self.command},
-                           [("Allow", "GET")])
-        wrong = sc.fault == "wrongtype" and self.server.take_fault(sc, path)
-        payload, headers = self._resource(sc, path, route, pairs, wrong)
+                return self._status_fault(sc, path + ("/" if provider and slash else ""), split.query)
+        if provider:
+            route = self._provider_route(sc, rest, slash, split.query)
+            self._provider_auth(provider)
+            wrong = sc.fault == "wrongtype" and self.server.take_fault(sc, path)
+            payload, headers = self._provider_resource(sc, path + ("/" if slash else ""), route, pairs, wrong)
+        else:
+            self._check_auth(sc, pairs)
+            route = self._match(path)
+            if route is None:
+                raise HTTPFail(404, {"error": "not found", "path": path})
+            if self.command != "GET":
+                raise HTTPFail(405, {"error": "method not allowed", "method": self.command},
+                               [("Allow", "GET")])
+            wrong = sc.fault == "wrongtype" and self.server.take_fault(sc, path)
+            payload, headers = self._resource(sc, path, route, pairs, wrong)
         fault = sc.fault if sc.fault in ("stall", "truncate", "malformed") else None
         if fault and not self.server.take_fault(sc, path):
             fault = None
@@ -983,7 +1995,11 @@ class ProviderHandler(http.server.BaseHTTPRequestHandler):
             if sc.to == "file":
                 target = "file:///etc/passwd"
             else:
-                target = "%s://%s:%d%s%s%s" % (sc.to, HOST, self.server.port,
+                # the listener that speaks the target scheme, else this one
+                port = self.server.port
+                if sc.to != self.server.scheme:
+                    port = self.server.listeners.get(sc.to, port)
+                target = "%s://%s:%d%s%s%s" % (sc.to, HOST, port,
                                              sc.prefix_without(("fault", "faultn", "to")), path,
                                              "?" + query if query else "")
             return self._send_json(302, {"error": "moved", "location": target}, [("Location", target)])
@@ -997,7 +2013,7 @@ class ProviderHandler(http.server.BaseHTTPRequestHandler):
         self.wfile.write(payload[20:])
 
     def _gzip(self, payload: bytes, wrong: bool, malformed: bool) -> bytes:
-        key = (self.path, wrong, "gzip")
+        key = (self.server.base_url, self.path, wrong, "gzip")
         if not malformed:
             hit = self.server.cache.get(key)
             if hit is not None:
@@ -1021,7 +2037,7 @@ class ProviderHandler(http.server.BaseHTTPRequestHandler):
 
     def _resource(self, sc: Scenario, path: str, route, pairs, wrong: bool):
         """Body bytes and extra headers of a successful resource response (cached)."""
-        key = (self.path, wrong)
+        key = (self.server.base_url, self.path, wrong)
         hit = self.server.cache.get(key)
         if hit is not None:
             return hit
@@ -1103,7 +2119,7 @@ class ProviderHandler(http.server.BaseHTTPRequestHandler):
             else:
                 out.append((k, v))
         out += [(k, str(v)) for k, v in changes.items() if k not in done]
-        return "http://%s:%d%s%s?%s" % (HOST, self.server.port, sc.prefix, path, urlencode(out))
+        return "%s%s%s?%s" % (self.server.base_url, sc.prefix, path, urlencode(out))
 
     def _page(self, sc: Scenario, path: str, listing: Listing, pairs, wrong: bool):
         """Render one page of listing in the scenario's pagination style."""
@@ -1187,23 +2203,32 @@ def write_port_file(path: str, port: int) -> None:
     os.replace(tmp, path)
 
 
-def serve(server, port_file: str | None) -> int:
-    """Run server until SIGTERM/SIGINT; return the exit status (0)."""
+def serve(server, port_file: str | None, plain=None, plain_port_file: str | None = None) -> int:
+    """Run server (and the optional plain-HTTP listener) until SIGTERM/SIGINT;
+    return the exit status (0)."""
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True)
-    thread.start()
+    listeners = [server] + ([plain] if plain is not None else [])
+    threads = [threading.Thread(target=s.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True)
+               for s in listeners]
+    for thread in threads:
+        thread.start()
+    if plain is not None and plain_port_file:
+        write_port_file(plain_port_file, plain.port)
     if port_file:
-        write_port_file(port_file, server.server_address[1])
+        write_port_file(port_file, server.port)
     if server.verbose:
-        print(f"listening on http://{HOST}:{server.server_address[1]}", file=sys.stderr)
+        for s in listeners:
+            print(f"listening on {s.base_url}", file=sys.stderr)
     while not stop.wait(0.5):
         pass
     server.stop_event.set()
-    server.shutdown()
-    server.server_close()
-    thread.join(5)
+    for s in listeners:
+        s.shutdown()
+        s.server_close()
+    for thread in threads:
+        thread.join(5)
     return 0
 
 
@@ -1241,11 +2266,26 @@ def main(argv=None) -> int:
     ap.add_argument("--start", type=iso_start, default=iso_start("2025-01-01T00:00:00Z"))
     ap.add_argument("--page-size", type=positive_int, default=100)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--tls-cert", metavar="PATH", help="PEM certificate (chain): serve HTTPS")
+    ap.add_argument("--tls-key", metavar="PATH", help="PEM private key of --tls-cert")
+    ap.add_argument("--also-http-port-file", metavar="PATH",
+                    help="start a second, plain-HTTP listener and write its port to PATH")
     args = ap.parse_args(argv)
+    if bool(args.tls_cert) != bool(args.tls_key):
+        ap.error("--tls-cert and --tls-key go together")
+    context = None
+    if args.tls_cert:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+        try:
+            context.load_cert_chain(args.tls_cert, args.tls_key)
+        except (OSError, ssl.SSLError) as exc:
+            ap.error(f"cannot load the TLS certificate/key: {exc}")
     portfolio = Portfolio(args.assets, args.meters_per_asset, args.readings,
                           args.interval, args.start, args.seed)
-    server = ProviderServer(args.port, portfolio, args.page_size, args.verbose)
-    return serve(server, args.port_file)
+    server = ProviderServer(args.port, portfolio, args.page_size, args.verbose, context)
+    plain = PlainListener(server) if args.also_http_port_file else None
+    return serve(server, args.port_file, plain, args.also_http_port_file)
 
 
 if __name__ == "__main__":

@@ -2,24 +2,32 @@
 """Self-test of provider_server.py and scaler_sandbox.py (standard library only).
 
 Each server runs as a subprocess on a free port (--port 0 --port-file); the
-tests speak HTTP to it with http.client.  Run:  /usr/bin/python3 test/test_servers.py
+tests speak HTTP to it with http.client (HTTPS: urllib with an ssl context
+that trusts a throwaway self-signed certificate made with the openssl CLI;
+those tests are skipped when openssl is missing).  Run:  /usr/bin/python3 test/test_servers.py
 """
 
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import gzip
 import http.client
 import json
 import os
 import re
+import shutil
 import signal
+import ssl
 import subprocess
 import sys
 import tempfile
 import threading
 import time
 import unittest
+import urllib.error
+import urllib.request
+from decimal import Decimal
 from urllib.parse import urlencode, urlsplit
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -585,6 +593,729 @@ class ProviderPerformanceTest(unittest.TestCase):
             self.assertLess(timings[1], 2.0, timings)
         finally:
             self.assertEqual(server.stop(), 0)
+
+
+# ===========================================================================
+# provider_server.py: the Octopus, UtilityAPI and Enode reproductions
+# ===========================================================================
+OCTO_KEY = "sk_live_octo7f3a"
+OCTO = basic(OCTO_KEY, "")
+OCTO_ACCOUNT = "/octopus/v1/accounts/A-1B2C3D4E/"
+UAPI = {"Authorization": "Bearer uapi-tok-91c2"}
+UAPI_V2 = "/utilityapi/api/v2"
+ENODE_CLIENT = ("enode-client", "enode-secret-5a1b")
+UTC = dt.timezone.utc
+BST_START = dt.datetime(2025, 3, 30, 1, tzinfo=UTC)      # clocks go forward in London
+PDT_START = dt.datetime(2025, 3, 9, 10, tzinfo=UTC)      # ... and in Los Angeles
+
+
+def utc(text: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(text).astimezone(UTC)
+
+
+def dec(value) -> Decimal:
+    return Decimal(str(value))
+
+
+def milli(value) -> int:
+    return int(dec(value) * 1000)
+
+
+def uapi_convert(resource: str, value) -> Decimal:
+    """The documented conversion of a portfolio value to UtilityAPI's unit."""
+    num, den = {"electricity": (1, 1), "gas": (3612, 10000), "water": (264172, 1000)}[resource]
+    return Decimal((milli(value) * num * 2 + den) // (den * 2)) / 1000
+
+
+class ProviderAPIsTest(unittest.TestCase):
+    """Octopus / UtilityAPI / Enode reproductions over a 120-day portfolio
+    (2025-01-01 .. 2025-04-30: crosses both DST changes of 2025)."""
+    READINGS = 120
+
+    @classmethod
+    def setUpClass(cls):
+        cls.server = ServerProcess("provider_server.py", "--readings", str(cls.READINGS))
+        cls.port = cls.server.port
+        cls.meters = json.loads(call(cls.port, "GET", "/pages=none/meters").body)["data"]
+        cls.by_serial = {m["serial_number"]: m for m in cls.meters}
+        cls.generic = {}      # meter_id -> {UTC start: consumption}
+        for r in json.loads(call(cls.port, "GET", "/pages=none/consumption").body)["data"]:
+            cls.generic.setdefault(r["meter_id"], {})[utc(r["interval_start"])] = r["consumption"]
+
+    @classmethod
+    def tearDownClass(cls):
+        rc = cls.server.stop()
+        assert rc == 0, f"provider exited with {rc}"
+
+    def get(self, target: str, headers=None) -> Response:
+        return call(self.port, "GET", target, headers)
+
+    def get_json(self, target: str, headers=None, status: int = 200, ctype: str = "application/json"):
+        r = self.get(target, headers)
+        self.assertEqual(r.status, status, (target, r.body[:300]))
+        self.assertEqual(r.headers["Content-Type"], ctype)
+        return r.json()
+
+    def day(self, k: int) -> dt.datetime:
+        return dt.datetime(2025, 1, 1, tzinfo=UTC) + dt.timedelta(days=k)
+
+    # -- Octopus -----------------------------------------------------------
+    def octo_points(self) -> list[tuple[str, str, str]]:
+        """(fuel, mpan/mprn, serial) of every meter of the account."""
+        acct = self.get_json(OCTO_ACCOUNT, OCTO)
+        out = []
+        for prop in acct["properties"]:
+            for fuel, key in (("electricity", "mpan"), ("gas", "mprn")):
+                for point in prop[f"{fuel}_meter_points"]:
+                    out += [(fuel, point[key], m["serial_number"]) for m in point["meters"]]
+        return out
+
+    @staticmethod
+    def octo_path(fuel: str, point: str, serial: str) -> str:
+        return f"/octopus/v1/{fuel}-meter-points/{point}/meters/{serial}/consumption/"
+
+    def octo_walk(self, url: str) -> list:
+        out, first = [], True
+        while url:
+            body = self.get_json(url, OCTO)
+            if first:
+                self.assertIsNone(body["previous"])
+                first = False
+            out += body["results"]
+            url = body["next"]
+        self.assertEqual(body["count"], len(out))
+        return out
+
+    def test_octopus_auth(self):
+        for target in (OCTO_ACCOUNT, self.octo_path(*self.octo_points()[0])):
+            for headers in ({}, {"Authorization": "Bearer " + OCTO_KEY}):
+                r = self.get(target, headers)
+                self.assertEqual((r.status, r.json()),
+                                 (401, {"detail": "Authentication credentials were not provided."}))
+                self.assertEqual(r.headers["WWW-Authenticate"], 'Basic realm="api"')
+            for headers in (basic("sk_live_nope", ""), basic(OCTO_KEY, "x"), {"Authorization": "Basic !!"}):
+                r = self.get(target, headers)
+                self.assertEqual((r.status, r.json()), (401, {"detail": "Invalid API key."}))
+            self.assertEqual(self.get(target, OCTO).status, 200)
+
+    def test_octopus_account(self):
+        acct = self.get_json(OCTO_ACCOUNT, OCTO)
+        self.assertEqual(acct["number"], "A-1B2C3D4E")
+        self.assertEqual(len(acct["properties"]), 3)
+        assets = self.get_json("/pages=none/assets")["data"]
+        serials = []
+        for prop, asset in zip(acct["properties"], assets):
+            self.assertIsInstance(prop["id"], int)
+            self.assertEqual((prop["address_line_1"], prop["address_line_2"], prop["town"], prop["postcode"]),
+                             (asset["address"], asset["name"], asset["city"], asset["postcode"]))
+            self.assertEqual((len(prop["electricity_meter_points"]), len(prop["gas_meter_points"])), (1, 1))
+            for p in prop["electricity_meter_points"]:
+                self.assertRegex(p["mpan"], r"^\d{13}$")
+                primes = (3, 5, 7, 13, 17, 19, 23, 29, 31, 37, 41, 43)
+                self.assertEqual(int(p["mpan"][12]), sum(int(d) * k for d, k in zip(p["mpan"], primes)) % 11 % 10)
+                self.assertIs(p["is_export"], False)
+                serials += [(m["serial_number"], "electricity", asset["asset_id"]) for m in p["meters"]]
+            for p in prop["gas_meter_points"]:
+                self.assertRegex(p["mprn"], r"^\d{10}$")
+                serials += [(m["serial_number"], "gas", asset["asset_id"]) for m in p["meters"]]
+        # every electricity/gas meter is there under its serial; water/heat are not
+        known = [(s, res, a) for s, res, a in serials if s in self.by_serial]
+        self.assertEqual(sorted(known), sorted((m["serial_number"], m["resource"], m["asset_id"])
+                                               for m in self.meters if m["resource"] in ("electricity", "gas")))
+        self.assertEqual(len(serials), 7)                        # + one replacement meter
+        first = acct["properties"][0]["electricity_meter_points"][0]
+        self.assertEqual(len(first["meters"]), 2)
+        self.assertEqual(first["meters"][0]["serial_number"], self.meters[0]["serial_number"])
+        self.assertNotIn(first["meters"][1]["serial_number"], self.by_serial)
+        # errors, slash redirect, methods
+        self.assertEqual(self.get_json("/octopus/v1/accounts/A-00000000/", OCTO, status=404),
+                         {"detail": "Not found."})
+        self.assertEqual(self.get_json("/octopus/v1/nothing/", OCTO, status=404), {"detail": "Not found."})
+        r = self.get("/octopus/v1/accounts/A-1B2C3D4E?x=1")                 # before authentication
+        self.assertEqual((r.status, r.headers["Location"]),
+                         (301, f"http://{HOST}:{self.port}/octopus/v1/accounts/A-1B2C3D4E/?x=1"))
+        r = call(self.port, "POST", OCTO_ACCOUNT, OCTO, body="{}")
+        self.assertEqual((r.status, r.json()), (405, {"detail": 'Method "POST" not allowed.'}))
+
+    def test_octopus_consumption_walk(self):
+        points = self.octo_points()
+        self.assertEqual(len(points), 7)
+        for fuel, point, serial in points:
+            with self.subTest(serial=serial):
+                rows = self.octo_walk(self.octo_path(fuel, point, serial) + "?page_size=7")
+                starts = [utc(r["interval_start"]) for r in rows]
+                self.assertEqual(starts, sorted(starts, reverse=True))       # default: newest first
+                self.assertEqual(len(set(starts)), len(rows))
+                for r in rows:
+                    self.assertEqual(set(r), {"consumption", "interval_start", "interval_end"})
+                    self.assertIsInstance(r["consumption"], float)
+                    self.assertEqual(utc(r["interval_end"]) - utc(r["interval_start"]), dt.timedelta(days=1))
+                meter = self.by_serial.get(serial)
+                if meter is None:          # the replacement meter: readings from index 60 on
+                    self.assertEqual(len(rows), 60)
+                    self.assertEqual(rows[-1]["interval_start"], "2025-03-02T00:00:00+00:00")
+                    original = self.generic["M00001"]
+                    self.assertNotEqual([r["consumption"] for r in rows], [original[s] for s in starts])
+                else:
+                    self.assertEqual(meter["resource"], fuel)
+                    self.assertEqual(len(rows), self.READINGS)
+                    self.assertEqual({s: r["consumption"] for s, r in zip(starts, rows)},
+                                     self.generic[meter["meter_id"]])
+
+    def test_octopus_london_time_across_dst(self):
+        fuel, point, serial = self.octo_points()[0]
+        rows = self.octo_walk(self.octo_path(fuel, point, serial) + "?order_by=period&page_size=25000")
+        self.assertEqual(len(rows), 120)
+        for k, r in enumerate(rows):
+            start, end = self.day(k), self.day(k + 1)
+            self.assertEqual((utc(r["interval_start"]), utc(r["interval_end"])), (start, end))
+            self.assertTrue(r["interval_start"].endswith("+01:00" if start >= BST_START else "+00:00"), r)
+            self.assertTrue(r["interval_end"].endswith("+01:00" if end >= BST_START else "+00:00"), r)
+        self.assertEqual(rows[0]["interval_start"], "2025-01-01T00:00:00+00:00")
+        self.assertEqual((rows[88]["interval_start"], rows[88]["interval_end"]),
+                         ("2025-03-30T00:00:00+00:00", "2025-03-31T01:00:00+01:00"))
+        self.assertEqual(rows[89]["interval_start"], "2025-03-31T01:00:00+01:00")
+        self.assertEqual(rows[119]["interval_end"], "2025-05-01T01:00:00+01:00")
+        # naive date-times and dates are London time
+        path = self.octo_path(fuel, point, serial)
+        first = lambda q: self.get_json(path + "?order_by=period&" + q, OCTO)["results"][0]["interval_start"]  # noqa
+        self.assertEqual(first("period_from=2025-04-10T00:30:00"), "2025-04-10T01:00:00+01:00")
+        self.assertEqual(first("period_from=2025-04-10T00:30:00Z"), "2025-04-11T01:00:00+01:00")
+        self.assertEqual(first("period_from=2025-04-10T00:30:00%2B01:00"), "2025-04-10T01:00:00+01:00")
+        self.assertEqual(first("period_from=2025-04-10"), "2025-04-10T01:00:00+01:00")
+        self.assertEqual(first("period_from=2025-01-10T00:00:00"), "2025-01-10T00:00:00+00:00")
+        body = self.get_json(path + "?period_from=2025-04-10&period_to=2025-04-20", OCTO)
+        self.assertEqual(body["count"], 10)
+        self.assertEqual((body["results"][0]["interval_start"], body["results"][-1]["interval_start"]),
+                         ("2025-04-19T01:00:00+01:00", "2025-04-10T01:00:00+01:00"))
+        self.assertEqual(self.get_json(path + "?period_from=2025-01-10T00:00:00Z&period_to=2025-01-10T00:00:00Z",
+                                       OCTO)["count"], 0)
+
+    def test_octopus_group_by(self):
+        for fuel, point, serial in self.octo_points()[:3]:
+            path = self.octo_path(fuel, point, serial)
+            raw = self.octo_walk(path + "?order_by=period&page_size=1000")
+            total = sum(dec(r["consumption"]) for r in raw)
+            for group in ("hour", "day", "week", "month", "quarter"):
+                with self.subTest(serial=serial, group=group):
+                    rows = self.octo_walk(f"{path}?group_by={group}&order_by=period&page_size=9")
+                    self.assertEqual(sum(dec(r["consumption"]) for r in rows), total)
+                    # every reading is in the group that contains its interval_start
+                    for r in rows:
+                        inside = [x for x in raw
+                                  if utc(r["interval_start"]) <= utc(x["interval_start"]) < utc(r["interval_end"])]
+                        self.assertEqual(sum(dec(x["consumption"]) for x in inside), dec(r["consumption"]))
+            if serial not in self.by_serial:
+                continue                        # the replacement meter: checked above only
+            days = self.octo_walk(f"{path}?group_by=day&order_by=period&page_size=500")
+            self.assertEqual([d["consumption"] for d in days], [r["consumption"] for r in raw])
+            march30 = [d for d in days if d["interval_start"].startswith("2025-03-30")][0]
+            self.assertEqual(march30["interval_end"], "2025-03-31T00:00:00+01:00")       # a 23-hour day
+            self.assertIn({"interval_start": "2025-04-10T00:00:00+01:00", "interval_end": "2025-04-11T00:00:00+01:00"},
+                          [{k: d[k] for k in ("interval_start", "interval_end")} for d in days])
+            months = self.get_json(f"{path}?group_by=month", OCTO)        # default order: newest first
+            self.assertEqual(months["count"], 4)
+            self.assertEqual([(m["interval_start"], m["interval_end"]) for m in months["results"]],
+                             [("2025-04-01T00:00:00+01:00", "2025-05-01T00:00:00+01:00"),
+                              ("2025-03-01T00:00:00+00:00", "2025-04-01T00:00:00+01:00"),
+                              ("2025-02-01T00:00:00+00:00", "2025-03-01T00:00:00+00:00"),
+                              ("2025-01-01T00:00:00+00:00", "2025-02-01T00:00:00+00:00")])
+            per_month = [sum(dec(r["consumption"]) for r in raw if r["interval_start"][:7] == month)
+                         for month in ("2025-04", "2025-03", "2025-02", "2025-01")]
+            self.assertEqual([dec(m["consumption"]) for m in months["results"]], per_month)
+            quarter = self.get_json(f"{path}?group_by=quarter&order_by=period", OCTO)["results"]
+            self.assertEqual([(q["interval_start"], q["interval_end"]) for q in quarter],
+                             [("2025-01-01T00:00:00+00:00", "2025-04-01T00:00:00+01:00"),
+                              ("2025-04-01T00:00:00+01:00", "2025-07-01T00:00:00+01:00")])
+            week = self.get_json(f"{path}?group_by=week&order_by=period&page_size=1", OCTO)["results"][0]
+            self.assertEqual((week["interval_start"], week["interval_end"]),
+                             ("2024-12-30T00:00:00+00:00", "2025-01-06T00:00:00+00:00"))   # weeks start Monday
+
+    def test_octopus_parameters_and_links(self):
+        fuel, point, serial = self.octo_points()[0]
+        path = self.octo_path(fuel, point, serial)
+        base = f"http://{HOST}:{self.port}{path}"
+        body = self.get_json(path, OCTO)
+        self.assertEqual((body["count"], len(body["results"])), (120, 100))        # default page size 100
+        self.assertEqual(body["next"], base + "?page=2")
+        body = self.get_json(path + "?page_size=50&order_by=period", OCTO)
+        self.assertEqual(body["next"], base + "?order_by=period&page=2&page_size=50")   # sorted, as DRF
+        body = self.get_json(body["next"], OCTO)
+        self.assertEqual(body["previous"], base + "?order_by=period&page_size=50")      # page 1: no page
+        self.assertEqual(body["next"], base + "?order_by=period&page=3&page_size=50")
+        self.assertEqual(len(self.get_json(path + "?page_size=25000", OCTO)["results"]), 120)
+        for query, key in (("page_size=25001", "page_size"), ("page_size=0", "page_size"),
+                           ("page_size=many", "page_size"), ("order_by=date", "order_by"),
+                           ("group_by=year", "group_by"), ("period_from=yesterday", "period_from"),
+                           ("period_to=2025-13-45", "period_to")):
+            err = self.get_json(f"{path}?{query}", OCTO, status=400)
+            self.assertEqual(list(err), [key], query)
+            self.assertIsInstance(err[key], list)
+        err = self.get_json(path + "?page_size=0&order_by=x", OCTO, status=400)
+        self.assertEqual(set(err), {"page_size", "order_by"})
+        self.assertIn("%2B", self.get_json(path + "?period_from=2025-01-01T00:00:00+00:00",
+                                           OCTO, status=400)["period_from"][0])
+        for page in ("3", "0", "x"):
+            self.assertEqual(self.get_json(f"{path}?page_size=60&page={page}", OCTO, status=404),
+                             {"detail": "Invalid page."})
+        empty = self.get_json(path + "?period_from=2030-01-01T00:00:00Z", OCTO)
+        self.assertEqual(empty, {"count": 0, "next": None, "previous": None, "results": []})
+        gas = [p for p in self.octo_points() if p[0] == "gas"][0]
+        for bad in (self.octo_path("electricity", "0000000000000", serial),
+                    self.octo_path("electricity", point, "SN-00000000"),
+                    self.octo_path("electricity", gas[1], gas[2]),
+                    self.octo_path("gas", point, serial)):
+            self.assertEqual(self.get_json(bad, OCTO, status=404), {"detail": "Not found."})
+        self.assertEqual(self.get_json(self.octo_path(*gas), OCTO)["count"], 120)
+
+    # -- UtilityAPI ----------------------------------------------------------------
+    def uapi_walk(self, url: str, key: str) -> list:
+        out = []
+        while url:
+            body = self.get_json(url, UAPI)
+            self.assertEqual(list(body), [key, "next"])
+            out += body[key]
+            url = body["next"]
+        return out
+
+    def uapi_meters(self) -> list:
+        return self.get_json(f"{UAPI_V2}/meters", UAPI)["meters"]
+
+    def test_utilityapi_auth(self):
+        for target in (f"{UAPI_V2}/meters", f"{UAPI_V2}/intervals?meters=1", f"{UAPI_V2}/bills?meters=1"):
+            for headers in ({}, {"Authorization": "Bearer nope"}, {"Authorization": "uapi-tok-91c2"},
+                            basic("uapi-tok-91c2", "")):
+                r = self.get(target, headers)
+                self.assertEqual((r.status, r.json()), (401, {"error": "Unauthorized"}), (target, headers))
+            self.assertEqual(self.get(target, UAPI).status, 200)
+        self.assertEqual(self.get_json(f"{UAPI_V2}/nothing", UAPI, status=404), {"error": "Not found"})
+        self.assertEqual(call(self.port, "POST", f"{UAPI_V2}/meters", UAPI, body="{}").status, 405)
+
+    def test_utilityapi_meters(self):
+        meters = self.uapi_meters()
+        expected = [m for m in self.meters if m["resource"] != "heat"]
+        self.assertEqual([m["base"]["meter_numbers"] for m in meters], [[m["serial_number"]] for m in expected])
+        self.assertEqual([m["base"]["service_class"] for m in meters], ["electric", "gas", "water"] * 3)
+        uids = [m["uid"] for m in meters]
+        for uid in uids:
+            self.assertIsInstance(uid, str)
+            self.assertRegex(uid, r"^\d+$")
+        self.assertEqual(uids, sorted(uids, key=int))
+        self.assertEqual([m["is_activated"] for m in meters], [m["is_active"] for m in expected])
+        self.assertEqual([m["is_archived"] for m in meters], [not m["is_active"] for m in expected])
+        self.assertEqual({m["utility"] for m in meters}, {"PG&E", "SFPUC"})
+        for limit in (1, 2, 4, 9, 1000):
+            rows = self.uapi_walk(f"{UAPI_V2}/meters?limit={limit}", "meters")
+            self.assertEqual([m["uid"] for m in rows], uids, limit)
+        body = self.get_json(f"{UAPI_V2}/meters?limit=4&is_activated=true", UAPI)
+        self.assertEqual(body["next"], f"http://{HOST}:{self.port}{UAPI_V2}/meters?limit=4&is_activated=true"
+                                       f"&after={body['meters'][-1]['uid']}")
+        filtered = lambda q: [m["uid"] for m in self.get_json(f"{UAPI_V2}/meters?{q}", UAPI)["meters"]]  # noqa
+        self.assertEqual(len(filtered("utility=PG%26E")), 6)
+        self.assertEqual(len(filtered("utility=SFPUC")), 3)
+        self.assertEqual(filtered("utility=PG&E"), [])             # unencoded "&": utility "PG"
+        self.assertEqual(filtered(f"uids={uids[4]},{uids[0]},999"), [uids[0], uids[4]])
+        self.assertEqual(filtered("is_archived=true"), [m["uid"] for m in meters if m["is_archived"]])
+        self.assertEqual(len(filtered("is_archived=true")), 1)
+        self.assertEqual(len(filtered("is_activated=true&is_archived=false")), 8)
+        for bad in ("is_archived=yes", "limit=0", "limit=1001", "limit=x", "after=12"):
+            self.assertIn("error", self.get_json(f"{UAPI_V2}/meters?{bad}", UAPI, status=400), bad)
+        self.assertEqual(self.get_json(f"{UAPI_V2}/meters/{uids[2]}", UAPI), meters[2])
+        self.assertEqual(self.get_json(f"{UAPI_V2}/meters/1", UAPI, status=404), {"error": "Not found"})
+
+    def test_utilityapi_required_parameters(self):
+        uid = self.uapi_meters()[0]["uid"]
+        for kind in ("intervals", "bills"):
+            for query in ("", "?start=2025-01-01", "?meters=", "?authorizations="):
+                self.assertEqual(self.get_json(f"{UAPI_V2}/{kind}{query}", UAPI, status=400),
+                                 {"error": "meters or authorizations is required"}, (kind, query))
+            for bad in ("start=yesterday", "end=2025-02-30", "order=newest", "limit=0", "limit=1001", "after=7",
+                        "start=2025-01-01T00:00:00+00:00"):
+                self.assertIn("error", self.get_json(f"{UAPI_V2}/{kind}?meters={uid}&{bad}", UAPI, status=400))
+            self.assertEqual(self.get_json(f"{UAPI_V2}/{kind}?meters=1", UAPI), {kind: [], "next": None})
+
+    def test_utilityapi_intervals(self):
+        meters = self.uapi_meters()
+        resource = {m["uid"]: self.by_serial[m["base"]["meter_numbers"][0]] for m in meters}
+        for m in meters:
+            gm = resource[m["uid"]]
+            with self.subTest(uid=m["uid"]):
+                blocks = self.uapi_walk(f"{UAPI_V2}/intervals?meters={m['uid']}&limit=1", "intervals")
+                self.assertEqual(len(blocks), 4)                                   # 120 readings / 30
+                readings = []
+                for b in blocks:
+                    self.assertEqual((b["meter_uid"], b["base"]["service_class"]),
+                                     (m["uid"], m["base"]["service_class"]))
+                    self.assertIsInstance(b["uid"], str)
+                    self.assertLessEqual(len(b["readings"]), 30)
+                    readings += b["readings"]
+                self.assertEqual(len(readings), 120)
+                unit = {"electricity": "kwh", "gas": "therms", "water": "gallons"}[gm["resource"]]
+                for k, r in enumerate(readings):
+                    start = self.day(k)
+                    self.assertEqual(utc(r["start"]), start)
+                    self.assertRegex(r["start"], r"\.000000-0%d:00$" % (7 if start >= PDT_START else 8))
+                    self.assertEqual(len(r["datapoints"]), 1)
+                    point = r["datapoints"][0]
+                    self.assertEqual((point["type"], point["unit"]), ("net", unit))
+                    expected = uapi_convert(gm["resource"], self.generic[gm["meter_id"]][start])
+                    self.assertEqual(dec(point["value"]), expected)
+                    if unit == "kwh":
+                        self.assertEqual(r["kwh"], point["value"])
+                    else:
+                        self.assertNotIn("kwh", r)
+                self.assertEqual(readings[0]["start"], "2024-12-31T16:00:00.000000-08:00")
+        # several meters, ordering, authorizations, time range
+        uids = ",".join(m["uid"] for m in meters[:3])
+        earliest = self.uapi_walk(f"{UAPI_V2}/intervals?meters={uids}&limit=5", "intervals")
+        self.assertEqual(len(earliest), 12)
+        starts = [utc(b["readings"][0]["start"]) for b in earliest]
+        self.assertEqual(starts, sorted(starts))
+        latest = self.uapi_walk(f"{UAPI_V2}/intervals?meters={uids}&limit=7&order=latest_first", "intervals")
+        self.assertEqual(latest, earliest[::-1])
+        auth = meters[0]["authorization_uid"]
+        by_auth = self.uapi_walk(f"{UAPI_V2}/intervals?authorizations={auth}", "intervals")
+        self.assertEqual(by_auth, earliest)
+        def window(query: str) -> list[str]:
+            body = self.get_json(f"{UAPI_V2}/intervals?meters={meters[0]['uid']}&{query}", UAPI)
+            return [r["start"] for b in body["intervals"] for r in b["readings"]]
+        local = window("start=2025-02-01&end=2025-02-11")                 # Los Angeles midnights
+        self.assertEqual((len(local), utc(local[0])), (10, self.day(32)))
+        exact = window("start=2025-02-01T00:00:00Z&end=2025-02-11T00:00:00Z")
+        self.assertEqual((len(exact), utc(exact[0])), (10, self.day(31)))
+        self.assertEqual(window("start=2025-01-31T16:00:00&end=2025-01-31T16:00:01"),
+                         ["2025-01-31T16:00:00.000000-08:00"])           # naive = Los Angeles
+        self.assertEqual(window("start=2025-02-01T00:00:00Z&end=2025-02-01T00:00:01Z"),
+                         ["2025-01-31T16:00:00.000000-08:00"])
+        self.assertEqual(window("start=2025-02-01T00:30:00%2B01:00&end=2025-02-01T01:30:00%2B01:00"),
+                         ["2025-01-31T16:00:00.000000-08:00"])
+        self.assertEqual(window("start=2025-02-01T00:00:00&end=2025-02-01T16:00:00"), [])
+
+    def test_utilityapi_bills(self):
+        meters = self.uapi_meters()
+        for m in meters:
+            with self.subTest(uid=m["uid"]):
+                blocks = self.uapi_walk(f"{UAPI_V2}/intervals?meters={m['uid']}", "intervals")
+                values = [dec(r["datapoints"][0]["value"]) for b in blocks for r in b["readings"]]
+                bills = self.uapi_walk(f"{UAPI_V2}/bills?meters={m['uid']}&limit=2", "bills")
+                self.assertEqual(len(bills), 5)
+                self.assertEqual(sum(dec(b["base"]["bill_total_volume"]) for b in bills), sum(values))
+                self.assertEqual([(b["base"]["bill_start_date"], b["base"]["bill_end_date"]) for b in bills],
+                                 [("2024-12-31", "2025-01-01"), ("2025-01-01", "2025-02-01"),
+                                  ("2025-02-01", "2025-03-01"), ("2025-03-01", "2025-04-01"),
+                                  ("2025-04-01", "2025-04-30")])
+                # the January bill holds the readings starting in January, Los Angeles time
+                jan = [dec(r["datapoints"][0]["value"]) for b in blocks for r in b["readings"]
+                       if r["start"].startswith("2025-01")]
+                self.assertEqual(dec(bills[1]["base"]["bill_total_volume"]), sum(jan))
+                unit = m["base"]["service_class"]
+                for b in bills:
+                    base = b["base"]
+                    self.assertEqual(b["meter_uid"], m["uid"])
+                    self.assertEqual(base["bill_total_unit"], {"electric": "kwh", "gas": "therms",
+                                                               "water": "gallons"}[unit])
+                    if unit == "electric":
+                        self.assertEqual(base["bill_total_kwh"], base["bill_total_volume"])
+                    else:
+                        self.assertIsNone(base["bill_total_kwh"])
+                    rate = {"electric": Decimal("0.31"), "gas": Decimal("2.10"), "water": Decimal("0.012")}[unit]
+                    expected = Decimal("12.50") + dec(base["bill_total_volume"]) * rate
+                    self.assertLessEqual(abs(dec(base["bill_total_cost"]) - expected), Decimal("0.005"))
+        everything = self.uapi_walk(f"{UAPI_V2}/bills?meters={','.join(m['uid'] for m in meters)}&limit=4", "bills")
+        self.assertEqual(len(everything), 45)
+        self.assertEqual(len({b["uid"] for b in everything}), 45)
+        latest = self.uapi_walk(f"{UAPI_V2}/bills?authorizations={','.join({m['authorization_uid'] for m in meters})}"
+                                "&order=latest_first&limit=10", "bills")
+        self.assertEqual(latest, everything[::-1])
+        feb = self.get_json(f"{UAPI_V2}/bills?meters={meters[0]['uid']}&start=2025-02-10&end=2025-02-20", UAPI)
+        self.assertEqual([b["base"]["bill_start_date"] for b in feb["bills"]], ["2025-02-01"])
+
+    def test_utilityapi_rate_limit(self):
+        statuses = [self.get(f"/run=uapi-rl/fault=ratelimit/rps=1{UAPI_V2}/meters", UAPI) for _ in range(2)]
+        self.assertEqual([r.status for r in statuses], [200, 429])
+        self.assertEqual((statuses[1].headers["Retry-After"], statuses[1].headers["X-RateLimit-Limit"]), ("1", "1"))
+
+    # -- Enode -------------------------------------------------------------------------
+    def enode_token(self, prefix: str = "", client=ENODE_CLIENT, form=None) -> Response:
+        body = urlencode(form if form is not None else {"grant_type": "client_credentials"})
+        headers = {"Content-Type": "application/x-www-form-urlencoded", **(basic(*client) if client else {})}
+        return call(self.port, "POST", f"{prefix}/enode-oauth/oauth2/token", headers, body)
+
+    def enode_auth(self) -> dict:
+        r = self.enode_token()
+        self.assertEqual(r.status, 200, r.body)
+        return {"Authorization": "Bearer " + r.json()["access_token"]}
+
+    def enode_json(self, target: str, headers, status: int = 200):
+        ctype = "application/json" if status == 200 else "application/problem+json"
+        return self.get_json(target, headers, status, ctype)
+
+    def enode_walk(self, url: str, headers, direction: str = "after", cursor=None) -> list:
+        out, pages = [], 0
+        while True:
+            sep = "&" if "?" in url else "?"
+            body = self.enode_json(url + (f"{sep}{direction}={cursor}" if cursor else ""), headers)
+            self.assertEqual(list(body), ["data", "pagination"])
+            self.assertEqual(list(body["pagination"]), ["before", "after"])
+            if pages == 0 and direction == "after":
+                self.assertIsNone(body["pagination"]["before"])
+            out += body["data"] if direction == "after" else body["data"][::-1]
+            pages += 1
+            cursor = body["pagination"][direction]
+            if cursor is None:
+                return out
+
+    def test_enode_token(self):
+        r = self.enode_token()
+        self.assertEqual(r.status, 200)
+        tok = r.json()
+        self.assertEqual(list(tok), ["access_token", "expires_in", "scope", "token_type"])
+        self.assertEqual((tok["expires_in"], tok["scope"], tok["token_type"]), (3600, "", "bearer"))
+        self.assertTrue(tok["access_token"])
+        self.assertEqual(r.headers["Cache-Control"], "no-store")
+        r = self.enode_token(client=("enode-client", "wrong"))
+        self.assertEqual((r.status, r.json()["error"]), (401, "invalid_client"))
+        r = self.enode_token(client=None, form={"grant_type": "client_credentials", "client_id": ENODE_CLIENT[0],
+                                                "client_secret": ENODE_CLIENT[1]})
+        self.assertEqual(r.status, 401)
+        r = self.enode_token(form={"grant_type": "password"})
+        self.assertEqual((r.status, r.json()["error"]), (400, "unsupported_grant_type"))
+        self.assertEqual(self.get("/enode-oauth/oauth2/token").status, 405)
+        self.assertEqual(call(self.port, "POST", "/enode-oauth/token", body="").status, 404)
+        self.assertEqual(self.enode_token("/run=en/fault=503").status, 200)       # exempt from faults
+
+    def test_enode_auth_and_expiry(self):
+        unauthorized = {"type": "https://developers.enode.com/problems/unauthorized", "title": "Unauthorized"}
+        generic = call(self.port, "POST", "/oauth/token", {"Content-Type": "application/x-www-form-urlencoded"},
+                       urlencode({"grant_type": "client_credentials", "client_id": "client-1",
+                                  "client_secret": "cs-2e6d0a"})).json()["access_token"]
+        for headers in ({}, {"Authorization": "Bearer nope"}, {"Authorization": "Bearer " + generic},
+                        basic(*ENODE_CLIENT)):
+            self.assertEqual(self.enode_json("/enode/meters", headers, 401), unauthorized)
+        good = self.enode_auth()
+        self.assertEqual(self.get("/auth=oauth_cc/meters", good).status, 401)   # not a generic token
+        short = self.enode_token("/ttl=1")
+        self.assertEqual(short.json()["expires_in"], 1)
+        bearer = {"Authorization": "Bearer " + short.json()["access_token"]}
+        self.assertEqual(self.get("/enode/meters", bearer).status, 200)
+        time.sleep(1.2)
+        self.assertEqual(self.enode_json("/enode/meters", bearer, 401), unauthorized)
+        self.assertEqual(self.get("/enode/meters", good).status, 200)
+
+    def test_enode_meters(self):
+        auth = self.enode_auth()
+        meters = self.enode_json("/enode/meters", auth)["data"]
+        electric = [m for m in self.meters if m["resource"] == "electricity"]
+        self.assertEqual([m["location"]["id"] for m in meters], [m["asset_id"] for m in electric])
+        for m in meters:
+            self.assertRegex(m["id"], r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
+            for key in ("userId", "vendor", "lastSeen", "energyState"):
+                self.assertIn(key, m)
+            self.assertTrue(set(m["information"]) >= {"brand", "model", "siteName"})
+            self.assertEqual(m["lastSeen"], "2025-05-01T00:00:00Z")
+        for size in (1, 2, 3, 100):
+            self.assertEqual(self.enode_walk(f"/enode/meters?pageSize={size}", auth), meters, size)
+        last = self.enode_json(f"/enode/meters?pageSize=1&after={self.first_after('/enode/meters?pageSize=2', auth)}",
+                               auth)
+        self.assertEqual(last["data"], meters[2:])
+        self.assertEqual(last["pagination"]["after"], None)
+        back = self.enode_walk("/enode/meters?pageSize=1", auth, "before", last["pagination"]["before"])
+        self.assertEqual(back, meters[1::-1])
+        self.assertEqual(self.enode_json(f"/enode/meters/{meters[1]['id']}", auth), meters[1])
+        problem = self.enode_json("/enode/meters/00000000-0000-4000-8000-000000000000", auth, 404)
+        self.assertEqual(problem["type"], "https://developers.enode.com/problems/not-found")
+        for bad in ("pageSize=0", "pageSize=101", "pageSize=x", "after=%21%21", "before=bm9wZQ",
+                    f"after={self.first_after('/enode/meters?pageSize=1', auth)}&before=bTow"):
+            self.assertEqual(self.enode_json(f"/enode/meters?{bad}", auth, 400)["title"], "Bad Request", bad)
+        self.assertEqual(call(self.port, "POST", "/enode/meters", auth, body="").status, 405)
+        self.assertEqual(self.enode_json("/enode/vehicles", auth, 404)["title"], "Not Found")
+
+    def first_after(self, url: str, auth) -> str:
+        return self.enode_json(url, auth)["pagination"]["after"]
+
+    def test_enode_statistics(self):
+        auth = self.enode_auth()
+        meters = self.enode_json("/enode/meters", auth)["data"]
+        electric = [m for m in self.meters if m["resource"] == "electricity"]
+        for em, gm in zip(meters, electric):
+            path = f"/enode/meters/{em['id']}/statistics"
+            rows = self.enode_walk(path + "?pageSize=50", auth)
+            self.assertEqual(len(rows), 120)
+            self.assertEqual([r["date"] for r in rows],
+                             [self.day(k).strftime("%Y-%m-%dT%H:%M:%SZ") for k in range(120)])
+            self.assertEqual([r["kwhSum"] for r in rows],
+                             [self.generic[gm["meter_id"]][self.day(k)] for k in range(120)])
+            self.assertEqual(self.enode_walk(path + "?resolution=HOUR&pageSize=100", auth), rows)
+            self.assertEqual(self.enode_walk(path + "?resolution=DAY&pageSize=7", auth), rows)
+        path = f"/enode/meters/{meters[0]['id']}/statistics"
+        page = self.enode_json(path + "?startDate=2025-02-01&endDate=2025-02-11T00:00:00Z&pageSize=4", auth)
+        self.assertEqual([r["date"][:10] for r in page["data"]], ["2025-02-01", "2025-02-02", "2025-02-03",
+                                                                   "2025-02-04"])
+        window = self.enode_walk(path + "?startDate=2025-02-01&endDate=2025-02-11T00:00:00Z&pageSize=4", auth)
+        self.assertEqual(len(window), 10)
+        back = self.enode_walk(path + "?startDate=2025-02-01&endDate=2025-02-11&pageSize=3", auth, "before",
+                               self.enode_json(path + "?startDate=2025-02-01&endDate=2025-02-11&pageSize=3"
+                                               f"&after={page['pagination']['after']}", auth)["pagination"]["before"])
+        self.assertEqual(back, window[:4][::-1])
+        for bad in ("resolution=MONTH", "startDate=tomorrow", "endDate=2025-02-01T00:00:00", "pageSize=500",
+                    f"after={self.first_after('/enode/meters?pageSize=1', auth)}"):      # a meters cursor
+            self.assertEqual(self.enode_json(f"{path}?{bad}", auth, 400)["title"], "Bad Request", bad)
+        self.assertEqual(self.enode_json("/enode/meters/nope/statistics", auth, 404)["title"], "Not Found")
+
+    # -- switches, log, determinism --------------------------------------------------
+    def test_provider_switches_and_log(self):
+        fuel, point, serial = self.octo_points()[0]
+        path = self.octo_path(fuel, point, serial)
+        r = self.get(f"/run=pv/fault=503/retry=4{OCTO_ACCOUNT}")       # faults come before authentication
+        self.assertEqual((r.status, r.headers["Retry-After"]), (503, "4"))
+        self.assertEqual([self.get(f"/run=pv/fault=500/faultn=1{UAPI_V2}/meters", UAPI).status
+                          for _ in range(2)], [500, 200])
+        rows = self.get_json(f"/fault=wrongtype{path}?page_size=10&order_by=period", OCTO)["results"]
+        self.assertEqual([x["consumption"] == "n/a" for x in rows], [k % 3 == 2 for k in range(10)])
+        self.assertEqual([x["interval_start"] == "not-a-date" for x in rows], [k == 4 for k in range(10)])
+        auth = self.enode_auth()
+        meter = self.enode_json("/enode/meters", auth)["data"][0]["id"]
+        stats = self.enode_json(f"/fault=wrongtype/enode/meters/{meter}/statistics", auth)["data"]
+        self.assertEqual((stats[2]["kwhSum"], stats[4]["date"]), ("n/a", "not-a-date"))
+        self.assertIsInstance(stats[0]["kwhSum"], float)
+        uid = self.uapi_meters()[0]["uid"]
+        blocks = self.get_json(f"/fault=wrongtype{UAPI_V2}/intervals?meters={uid}", UAPI)["intervals"]
+        self.assertEqual(blocks[2]["readings"][0]["kwh"], "n/a")
+        packed = self.get(f"/gzip=1{path}", {**OCTO, "Accept-Encoding": "gzip"})
+        self.assertEqual(packed.headers["Content-Encoding"], "gzip")
+        self.assertEqual(gzip.decompress(packed.body), self.get(f"/gzip=1{path}", OCTO).body)
+        r = self.get(f"/run=pv/fault=redirect{path}?page_size=5", OCTO)
+        self.assertEqual(r.headers["Location"], f"http://{HOST}:{self.port}/run=pv{path}?page_size=5")
+        call(self.port, "DELETE", "/_requests?run=plog")
+        self.get(f"/run=plog/latency=10{path}?page_size=5", OCTO)
+        log = self.get_json("/_requests?run=plog")
+        self.assertEqual([(e["path"], e["prefix"], e["status"]) for e in log],
+                         [(path, "/run=plog/latency=10", 200)])
+
+    def test_provider_determinism(self):
+        auth = self.enode_auth()
+        meter = self.enode_json("/enode/meters", auth)["data"][0]["id"]
+        uids = ",".join(m["uid"] for m in self.uapi_meters())
+        fuel, point, serial = self.octo_points()[0]
+        urls = [(OCTO_ACCOUNT, OCTO), (self.octo_path(fuel, point, serial) + "?page_size=30&group_by=week", OCTO),
+                (f"{UAPI_V2}/meters?limit=3", UAPI), (f"{UAPI_V2}/intervals?meters={uids}&limit=5", UAPI),
+                (f"{UAPI_V2}/bills?meters={uids}", UAPI), ("/enode/meters?pageSize=2", None),
+                (f"/enode/meters/{meter}/statistics?pageSize=20", None)]
+        twin = ServerProcess("provider_server.py", "--readings", str(self.READINGS))
+        try:
+            token = json.loads(call(twin.port, "POST", "/enode-oauth/oauth2/token",
+                                    {"Content-Type": "application/x-www-form-urlencoded", **basic(*ENODE_CLIENT)},
+                                    "grant_type=client_credentials").body)["access_token"]
+            for url, headers in urls:
+                mine = self.get(url, headers or auth)
+                theirs = call(twin.port, "GET", url, headers or {"Authorization": "Bearer " + token})
+                self.assertEqual(mine.status, 200, url)
+                self.assertEqual(mine.body.replace(f":{self.port}/".encode(), b":PORT/"),
+                                 theirs.body.replace(f":{twin.port}/".encode(), b":PORT/"), url)
+                self.assertEqual(mine.body, self.get(url, headers or auth).body)
+        finally:
+            self.assertEqual(twin.stop(), 0)
+
+
+# ===========================================================================
+# provider_server.py over TLS (--tls-cert/--tls-key, --also-http-port-file)
+# ===========================================================================
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+@unittest.skipUnless(shutil.which("openssl"), "the openssl CLI is not installed: TLS tests skipped")
+class ProviderTLSTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory()
+        cls.cert, key = os.path.join(cls.tmp.name, "c"), os.path.join(cls.tmp.name, "k")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1",
+                        "-addext", "subjectAltName=IP:127.0.0.1", "-days", "2", "-keyout", key, "-out", cls.cert],
+                       check=True, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        plain_file = os.path.join(cls.tmp.name, "plain-port")
+        cls.server = ServerProcess("provider_server.py", "--tls-cert", cls.cert, "--tls-key", key,
+                                   "--also-http-port-file", plain_file)
+        cls.port = cls.server.port
+        with open(plain_file) as fh:
+            cls.plain = int(fh.read().strip())
+        cls.ctx = ssl.create_default_context(cafile=cls.cert)
+
+    @classmethod
+    def tearDownClass(cls):
+        rc = cls.server.stop()
+        cls.tmp.cleanup()
+        assert rc == 0, f"provider exited with {rc}"
+
+    def fetch(self, url: str, headers=None, opener=None):
+        request = urllib.request.Request(url, headers=headers or {})
+        if opener is None:
+            opener = urllib.request.build_opener(urllib.request.HTTPSHandler(context=self.ctx))
+        with opener.open(request, timeout=10) as resp:
+            return resp.status, resp.headers, resp.read(), resp.geturl()
+
+    def https(self, path: str) -> str:
+        return f"https://{HOST}:{self.port}{path}"
+
+    def test_https_and_links(self):
+        self.assertNotEqual(self.port, self.plain)
+        status, headers, body, _ = self.fetch(self.https("/meters?page_size=5"))
+        self.assertEqual(status, 200)
+        page = json.loads(body)
+        self.assertEqual(page["next"], self.https("/meters?page_size=5&page=2"))
+        self.assertEqual(json.loads(self.fetch(page["next"])[2])["results"][0]["meter_id"], "M00006")
+        _, headers, _, _ = self.fetch(self.https("/pages=link/meters?per_page=5"))
+        self.assertIn(f'<{self.https("/pages=link/meters?per_page=5&page=2")}>; rel="next"', headers["Link"])
+        plain = json.loads(call(self.plain, "GET", "/meters?page_size=5").body)
+        self.assertEqual(plain["next"], f"http://{HOST}:{self.plain}/meters?page_size=5&page=2")
+        self.assertEqual(plain["results"], page["results"])
+        # provider reproductions over TLS
+        acct = json.loads(self.fetch(self.https(OCTO_ACCOUNT), OCTO)[2])
+        point = acct["properties"][0]["electricity_meter_points"][0]
+        path = (f"/octopus/v1/electricity-meter-points/{point['mpan']}/meters/"
+                f"{point['meters'][0]['serial_number']}/consumption/?page_size=40")
+        body = json.loads(self.fetch(self.https(path), OCTO)[2])
+        self.assertTrue(body["next"].startswith(self.https("/octopus/v1/")), body["next"])
+        body = json.loads(self.fetch(self.https(f"{UAPI_V2}/meters?limit=2"), UAPI)[2])
+        self.assertTrue(body["next"].startswith(self.https(f"{UAPI_V2}/meters?")), body["next"])
+        request = urllib.request.Request(self.https("/enode-oauth/oauth2/token"),
+                                         data=b"grant_type=client_credentials", headers=basic(*ENODE_CLIENT))
+        with urllib.request.urlopen(request, context=self.ctx, timeout=10) as resp:
+            token = json.loads(resp.read())["access_token"]
+        bearer = {"Authorization": "Bearer " + token}
+        self.assertEqual(self.fetch(self.https("/enode/meters"), bearer)[0], 200)
+        self.assertEqual(call(self.plain, "GET", "/enode/meters", bearer).status, 200)   # shared token store
+
+    def test_certificate_and_protocol_errors(self):
+        with self.assertRaises(urllib.error.URLError) as caught:
+            urllib.request.urlopen(self.https("/meters"), context=ssl.create_default_context(), timeout=10)
+        self.assertIsInstance(caught.exception.reason, ssl.SSLCertVerificationError)
+        with self.assertRaises((http.client.HTTPException, ConnectionError)):
+            call(self.port, "GET", "/meters", timeout=5)                   # plain HTTP on the TLS port
+        self.assertEqual(self.fetch(self.https("/_health"))[2], b'{"ok":true}')   # still serving
+
+    def test_redirect_https_to_http(self):
+        no_redirect = urllib.request.build_opener(NoRedirect, urllib.request.HTTPSHandler(context=self.ctx))
+        with self.assertRaises(urllib.error.HTTPError) as caught:
+            self.fetch(self.https("/run=tls/fault=redirect/to=http/meters?page_size=2"), opener=no_redirect)
+        self.assertEqual(caught.exception.code, 302)
+        target = f"http://{HOST}:{self.plain}/run=tls/meters?page_size=2"
+        self.assertEqual(caught.exception.headers["Location"], target)
+        caught.exception.close()
+        # a client that follows it lands on the plain-HTTP listener
+        status, _, body, final = self.fetch(self.https("/run=tls/fault=redirect/to=http/meters?page_size=2"))
+        self.assertEqual((status, final), (200, target))
+        self.assertEqual(json.loads(body)["next"], f"http://{HOST}:{self.plain}/run=tls/meters?page_size=2&page=2")
+        r = call(self.plain, "GET", "/run=tls/fault=redirect/to=https/meters")
+        self.assertEqual((r.status, r.headers["Location"]), (302, self.https("/run=tls/meters")))
+        r = call(self.plain, "GET", "/run=tls/fault=redirect/meters")          # to=http on the plain listener
+        self.assertEqual(r.headers["Location"], f"http://{HOST}:{self.plain}/run=tls/meters")
+        # one request log and one set of statistics for both listeners
+        log = json.loads(call(self.plain, "GET", "/_requests?run=tls").body)
+        self.assertEqual([e["status"] for e in log], [302, 302, 200, 302, 302])
+        _, _, body, _ = self.fetch(self.https("/_stats"))
+        self.assertEqual(json.loads(body)["runs"]["tls"]["requests"], 5)
 
 
 # ===========================================================================

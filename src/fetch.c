@@ -1,0 +1,315 @@
+/*-------------------------------------------------------------------------
+ *
+ * fetch.c
+ *		  Fetching a table's rows: request sets, each paged to its end.
+ *
+ * A scan turns its quals (and, for a child table, its parent's rows) into
+ * request sets: the variables and query parameters of one logical request.
+ * Each set is paged with the table's pagination until the provider says
+ * there is no more; then the next set starts.  Rows come back a page at a
+ * time; a page lives in the per-page memory context, which is reset (not
+ * freed piece by piece) when the next page is fetched.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "scaler_fdw.h"
+
+#include <curl/curl.h>
+
+#include "miscadmin.h"
+#include "utils/memutils.h"
+
+/* {name} in a template, replaced by the request variable of that name. */
+char *
+scaler_fill_template(const char *tmpl, List *var_names, const char *const *var_values,
+					 bool url_escape, const char *table)
+{
+	StringInfoData buf;
+	const char *p = tmpl;
+
+	initStringInfo(&buf);
+	while (*p)
+	{
+		const char *open = strchr(p, '{');
+		const char *close;
+		char	   *name;
+		const char *value = NULL;
+		ListCell   *lc;
+		int			i = 0;
+
+		if (open == NULL || (close = strchr(open, '}')) == NULL)
+		{
+			appendStringInfoString(&buf, p);
+			break;
+		}
+		appendBinaryStringInfo(&buf, p, open - p);
+		name = pnstrdup(open + 1, close - open - 1);
+		foreach(lc, var_names)
+		{
+			if (strcmp((char *) lfirst(lc), name) == 0 && var_values)
+				value = var_values[i];
+			i++;
+		}
+		if (value == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_DYNAMIC_PARAMETER_VALUE_NEEDED),
+					 errmsg("table \"%s\" needs a value for \"%s\" to build its request", table, name),
+					 errhint("Add WHERE %s = '...' (or IN (...)) to the query.", name)));
+		if (url_escape)
+		{
+			char	   *esc = curl_easy_escape(NULL, value, 0);
+
+			if (esc == NULL)
+				ereport(ERROR,
+						(errcode(ERRCODE_OUT_OF_MEMORY),
+						 errmsg("out of memory")));
+			appendStringInfoString(&buf, esc);
+			curl_free(esc);
+		}
+		else
+			appendStringInfoString(&buf, value);
+		p = close + 1;
+	}
+	return buf.data;
+}
+
+/* Does the template use {name} for some name? */
+bool
+scaler_template_has_vars(const char *tmpl)
+{
+	const char *open = strchr(tmpl, '{');
+
+	return open && strchr(open, '}');
+}
+
+void
+fetch_init(TableFetch *f, const ScalerServerOptions *srv, const ScalerTableSpec *spec,
+		   RecordExtractor *ex, int natts, List *var_names, List *sets, MemoryContext parent)
+{
+	memset(f, 0, sizeof(*f));
+	f->natts = natts;
+	f->srv = srv;
+	f->spec = spec;
+	f->ex = ex;
+	f->var_names = var_names;
+	f->cxt = AllocSetContextCreate(parent, "scaler_fdw fetch", ALLOCSET_DEFAULT_SIZES);
+	f->page_cxt = AllocSetContextCreate(f->cxt, "scaler_fdw page", ALLOCSET_DEFAULT_SIZES);
+	scaler_http_init_response(&f->resp, f->cxt, srv->max_response_bytes);
+	fetch_restart(f, sets);
+}
+
+/* Start again from the first page of the first of these request sets. */
+void
+fetch_restart(TableFetch *f, List *sets)
+{
+	MemoryContextReset(f->page_cxt);
+	memset(&f->page, 0, sizeof(f->page));
+	f->next_row = 0;
+	f->sets = sets;
+	f->set_index = -1;
+	f->set_done = true;
+}
+
+static void
+start_set(TableFetch *f)
+{
+	const ScalerPaginationSpec *pg = &f->spec->pagination;
+
+	f->set_index++;
+	f->set_done = false;
+	f->pages_in_set = 0;
+	f->next_url = NULL;
+	f->cursor = NULL;
+	f->page_no = pg->start;
+	f->offset = 0;
+	f->request_sets_run++;
+}
+
+/* The URL of the next page of the current request set. */
+static char *
+page_url(TableFetch *f)
+{
+	const ScalerTableSpec *spec = f->spec;
+	const ScalerPaginationSpec *pg = &spec->pagination;
+	RequestSet *set = (RequestSet *) list_nth(f->sets, f->set_index);
+	List	   *names = NIL;
+	List	   *values = NIL;
+	ListCell   *a,
+			   *b;
+
+	if (f->next_url)
+		return f->next_url;
+
+	forboth(a, spec->query_names, b, spec->query_values)
+	{
+		names = lappend(names, lfirst(a));
+		values = lappend(values, scaler_fill_template((char *) lfirst(b), f->var_names,
+													  (const char *const *) set->var_values,
+													  false, spec->name));
+	}
+	names = list_concat(names, set->param_names);
+	values = list_concat(values, set->param_values);
+
+	switch (pg->kind)
+	{
+		case PAGINATE_PAGE:
+			names = lappend(names, pg->param);
+			values = lappend(values, psprintf(INT64_FORMAT, f->page_no));
+			break;
+		case PAGINATE_OFFSET:
+			names = lappend(names, pg->param);
+			values = lappend(values, psprintf(INT64_FORMAT, f->offset));
+			break;
+		case PAGINATE_CURSOR:
+			if (f->cursor)
+			{
+				names = lappend(names, pg->param);
+				values = lappend(values, f->cursor);
+			}
+			break;
+		default:
+			break;
+	}
+	if (pg->size_param)
+	{
+		names = lappend(names, pg->size_param);
+		values = lappend(values, psprintf("%d", pg->size));
+	}
+	return scaler_url_with_params(f->srv,
+								  scaler_join_url(f->srv->base_url,
+												  scaler_fill_template(spec->path, f->var_names,
+																	   (const char *const *) set->var_values,
+																	   true, spec->name)),
+								  names, values);
+}
+
+static void
+page_limit_error(TableFetch *f, const char *next)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+			 errmsg("table \"%s\" reached max_pages (%d) with more pages to fetch",
+					f->spec->name, f->spec->pagination.max_pages),
+			 next ? errdetail("The next page would have been %s.", scaler_display_url(f->srv, next)) : 0,
+			 errhint("Raise the option \"max_pages\", or narrow the query.")));
+}
+
+/* Fetch and parse the next page of the current set; decide what comes after it. */
+static void
+fetch_page(TableFetch *f)
+{
+	const ScalerServerOptions *srv = f->srv;
+	const ScalerPaginationSpec *pg = &f->spec->pagination;
+	RequestSet *set = (RequestSet *) list_nth(f->sets, f->set_index);
+	MemoryContext old;
+	char	   *url;
+	char	   *desc;
+	char	   *next = NULL;
+	bool		more = false;
+
+	MemoryContextReset(f->page_cxt);
+	old = MemoryContextSwitchTo(f->page_cxt);
+
+	url = page_url(f);
+	if (pg->max_pages > 0 && f->pages >= pg->max_pages)
+		page_limit_error(f, url);
+	desc = psprintf("GET %s on server \"%s\"", scaler_display_url(srv, url), srv->servername);
+
+	scaler_http_get(srv, url, &f->resp, &f->stats);
+	scaler_http_report_status(srv, url, &f->resp);
+	f->pages++;
+	f->pages_in_set++;
+
+	if (f->resp.status == 204)
+		memset(&f->page, 0, sizeof(f->page));
+	else
+		records_parse_page(f->ex, f->resp.body.data, f->resp.body.len, &f->page, desc,
+						   (const char *const *) set->var_values);
+	f->next_row = 0;
+	f->rows += f->page.nrows;
+
+	switch (pg->kind)
+	{
+		case PAGINATE_NONE:
+			break;
+		case PAGINATE_NEXT_URL:
+			if (f->page.next_url)
+				next = scaler_resolve_next_url(srv, f->resp.final_url, f->page.next_url);
+			break;
+		case PAGINATE_LINK_HEADER:
+			{
+				char	   *link = scaler_link_next(&f->resp);
+
+				if (link)
+					next = scaler_resolve_next_url(srv, f->resp.final_url, link);
+				break;
+			}
+		case PAGINATE_PAGE:
+			/* Stop on an empty page, or at the total number of pages if given. */
+			more = f->page.nrows > 0 &&
+				(f->page.total < 0 || f->page_no + 1 - pg->start < f->page.total);
+			break;
+		case PAGINATE_OFFSET:
+			more = f->page.nrows > 0 &&
+				(f->page.total < 0 || f->offset + f->page.nrows < f->page.total);
+			break;
+		case PAGINATE_CURSOR:
+			more = f->page.nrows > 0 && f->page.cursor != NULL;
+			if (more && f->cursor && strcmp(f->cursor, f->page.cursor) == 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_FDW_ERROR),
+						 errmsg("pagination loop: the response to %s returned the cursor it was given", desc)));
+			break;
+	}
+	if (next != NULL && strcmp(next, url) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("pagination loop: the response to %s names itself as the next page", desc),
+				 errhint("Check the table's pagination against the provider's API.")));
+
+	/* Pagination state outlives the page: keep it in the fetch context. */
+	MemoryContextSwitchTo(f->cxt);
+	f->next_url = next ? pstrdup(next) : NULL;
+	if (pg->kind == PAGINATE_PAGE && more)
+		f->page_no++;
+	if (pg->kind == PAGINATE_OFFSET && more)
+		f->offset += f->page.nrows;
+	if (pg->kind == PAGINATE_CURSOR && more)
+		f->cursor = pstrdup(f->page.cursor);
+	f->set_done = !(next != NULL || more);
+	if (!f->set_done && pg->max_pages > 0 && f->pages >= pg->max_pages)
+		page_limit_error(f, f->next_url);
+	MemoryContextSwitchTo(old);
+}
+
+/*
+ * The next row, as datums pointing into the page context, or false at the
+ * end.  The caller's previous row becomes invalid.
+ */
+bool
+fetch_next(TableFetch *f, Datum **values, bool **nulls)
+{
+	int			natts = f->natts;
+
+	while (f->next_row >= f->page.nrows)
+	{
+		if (f->set_done)
+		{
+			if (f->set_index + 1 >= list_length(f->sets))
+				return false;
+			start_set(f);
+		}
+		CHECK_FOR_INTERRUPTS();
+		fetch_page(f);
+	}
+	*values = f->page.values + (size_t) f->next_row * natts;
+	*nulls = f->page.nulls + (size_t) f->next_row * natts;
+	f->next_row++;
+	return true;
+}
+
+void
+fetch_end(TableFetch *f)
+{
+	MemoryContextDelete(f->cxt);
+}

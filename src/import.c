@@ -1,0 +1,148 @@
+/*-------------------------------------------------------------------------
+ *
+ * import.c
+ *		  IMPORT FOREIGN SCHEMA: one foreign table per table of the server's
+ *		  provider profile.
+ *
+ * The canonical tables (assets, meters, consumption) get the columns of
+ * scaler.canonical_columns, the contract mapping and sync rely on, whether
+ * or not the profile fills each one; fields a profile adds become text
+ * columns after them.  Column comments come from the same catalog, set by
+ * the extension's event trigger after the import (an FDW may return only
+ * CREATE FOREIGN TABLE commands).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "scaler_fdw.h"
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "foreign/foreign.h"
+#include "utils/builtins.h"
+#include "utils/memutils.h"
+
+typedef struct CanonicalColumn
+{
+	char	   *name;
+	char	   *type;
+	char	   *json_path;		/* NULL: the profile's field */
+} CanonicalColumn;
+
+/* The canonical columns of a table, from scaler.canonical_columns. */
+static List *
+canonical_columns(const char *table)
+{
+	MemoryContext caller = CurrentMemoryContext;
+	List	   *result = NIL;
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		args[1];
+	int			rc;
+
+	args[0] = CStringGetTextDatum(table);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("SPI_connect failed")));
+	rc = SPI_execute_with_args("SELECT column_name, data_type, json_path "
+							   "FROM scaler.canonical_columns WHERE table_name = $1 "
+							   "ORDER BY position",
+							   1, argtypes, args, NULL, true, 0);
+	if (rc != SPI_OK_SELECT)
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("could not read scaler.canonical_columns: %s", SPI_result_code_string(rc))));
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		MemoryContext old = MemoryContextSwitchTo(caller);
+		CanonicalColumn *c = palloc0(sizeof(CanonicalColumn));
+		char	   *path = SPI_getvalue(tup, desc, 3);
+
+		c->name = pstrdup(SPI_getvalue(tup, desc, 1));
+		c->type = pstrdup(SPI_getvalue(tup, desc, 2));
+		c->json_path = path ? pstrdup(path) : NULL;
+		result = lappend(result, c);
+		MemoryContextSwitchTo(old);
+	}
+	SPI_finish();
+	return result;
+}
+
+static bool
+wanted(ImportForeignSchemaStmt *stmt, const char *name)
+{
+	ListCell   *lc;
+	bool		listed = false;
+
+	if (stmt->list_type == FDW_IMPORT_SCHEMA_ALL)
+		return true;
+	foreach(lc, stmt->table_list)
+		if (strcmp(((RangeVar *) lfirst(lc))->relname, name) == 0)
+			listed = true;
+	return stmt->list_type == FDW_IMPORT_SCHEMA_LIMIT_TO ? listed : !listed;
+}
+
+List *
+scalerImportForeignSchema(ImportForeignSchemaStmt *stmt, Oid serverOid)
+{
+	ScalerServerOptions srv;
+	List	   *commands = NIL;
+	ListCell   *lc;
+
+	scaler_get_server_options(serverOid, InvalidOid, &srv);
+	if (srv.profile == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_SCHEMA_NOT_FOUND),
+				 errmsg("server \"%s\" has no provider profile to import", srv.servername),
+				 errhint("Give the server OPTIONS (provider '...') or (profile '...'); scaler.provider_profiles lists the built-in providers.")));
+
+	foreach(lc, srv.profile->tables)
+	{
+		ScalerTableSpec *t = (ScalerTableSpec *) lfirst(lc);
+		List	   *canon;
+		StringInfoData cmd;
+		ListCell   *cc;
+		bool		first = true;
+		bool		has_raw = false;
+
+		if (!wanted(stmt, t->name))
+			continue;
+		canon = canonical_columns(t->name);
+		initStringInfo(&cmd);
+		appendStringInfo(&cmd, "CREATE FOREIGN TABLE %s (", quote_identifier(t->name));
+		foreach(cc, canon)
+		{
+			CanonicalColumn *c = (CanonicalColumn *) lfirst(cc);
+
+			appendStringInfo(&cmd, "%s\n  %s %s", first ? "" : ",", quote_identifier(c->name), c->type);
+			if (c->json_path)
+				appendStringInfo(&cmd, " OPTIONS (json_path %s)", quote_literal_cstr(c->json_path));
+			if (strcmp(c->name, "raw") == 0)
+				has_raw = true;
+			first = false;
+		}
+		/* Fields the profile adds beyond the canonical columns. */
+		foreach(cc, t->fields)
+		{
+			ScalerFieldSpec *f = (ScalerFieldSpec *) lfirst(cc);
+			ListCell   *k;
+			bool		known = false;
+
+			foreach(k, canon)
+				if (strcmp(((CanonicalColumn *) lfirst(k))->name, f->column) == 0)
+					known = true;
+			if (known)
+				continue;
+			appendStringInfo(&cmd, "%s\n  %s %s", first ? "" : ",", quote_identifier(f->column),
+							 f->format != FMT_AUTO ? "timestamptz" : "text");
+			first = false;
+		}
+		if (!has_raw)
+			appendStringInfo(&cmd, "%s\n  raw jsonb OPTIONS (json_path '$')", first ? "" : ",");
+		appendStringInfo(&cmd, "\n) SERVER %s OPTIONS (table %s)",
+						 quote_identifier(srv.servername), quote_literal_cstr(t->name));
+		commands = lappend(commands, cmd.data);
+	}
+	return commands;
+}

@@ -1,0 +1,977 @@
+/*-------------------------------------------------------------------------
+ *
+ * profile.c
+ *		  Provider profiles: load (built-in, custom, override), validate,
+ *		  compile.
+ *
+ * A server names a built-in profile (option "provider"), or supplies one
+ * (option "profile"), and may patch either with option "profile_override",
+ * a JSON Merge Patch (RFC 7386): objects merge key by key, null deletes a
+ * key, anything else replaces.  Every error names the JSON path inside the
+ * merged profile and what was expected there.
+ *
+ * json-c allocates with malloc: every tree is released in a PG_FINALLY so an
+ * ERROR in validation leaks nothing.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "scaler_fdw.h"
+#include "profile.h"
+
+#include <math.h>
+
+#include "funcapi.h"
+/* PostgreSQL's json_object() SQL function would clash with json-c's type. */
+#define json_object pg_json_object_function
+#include "utils/builtins.h"
+#undef json_object
+#include "utils/jsonb.h"
+#include "utils/timestamp.h"
+#include "utils/varlena.h"
+
+#include <json-c/json.h>
+
+PG_FUNCTION_INFO_V1(scaler_builtin_profiles);
+
+/* ---------- errors ---------- */
+
+void
+scaler_profile_error(const char *where, const char *fmt,...)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	for (;;)
+	{
+		va_list		args;
+		int			needed;
+
+		va_start(args, fmt);
+		needed = appendStringInfoVA(&buf, fmt, args);
+		va_end(args);
+		if (needed == 0)
+			break;
+		enlargeStringInfo(&buf, needed);
+	}
+	ereport(ERROR,
+			(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+			 errmsg("invalid provider profile at %s", where),
+			 errdetail("%s", buf.data)));
+}
+
+static const char *
+json_type_name(struct json_object *o)
+{
+	switch (json_object_get_type(o))
+	{
+		case json_type_null:
+			return "null";
+		case json_type_boolean:
+			return "a boolean";
+		case json_type_double:
+		case json_type_int:
+			return "a number";
+		case json_type_object:
+			return "an object";
+		case json_type_array:
+			return "an array";
+		case json_type_string:
+			return "a string";
+	}
+	return "a value";
+}
+
+static char *
+member_path(const char *where, const char *key)
+{
+	return psprintf("%s.%s", where, key);
+}
+
+/* Unknown keys are errors, with the closest valid key as a hint. */
+static void
+check_keys(struct json_object *obj, const char *where, const char *const *allowed)
+{
+	json_object_object_foreach(obj, key, val)
+	{
+		const char *best = NULL;
+		int			best_dist = INT_MAX;
+		bool		ok = false;
+
+		(void) val;
+		for (int i = 0; allowed[i]; i++)
+		{
+			int			d;
+
+			if (strcmp(allowed[i], key) == 0)
+			{
+				ok = true;
+				break;
+			}
+			d = varstr_levenshtein(key, strlen(key), allowed[i], strlen(allowed[i]), 1, 1, 1, true);
+			if (d < best_dist)
+			{
+				best_dist = d;
+				best = allowed[i];
+			}
+		}
+		if (!ok)
+		{
+			if (best && best_dist <= Max(2, (int) strlen(key) / 3))
+				scaler_profile_error(member_path(where, key),
+							  "Unknown key \"%s\". Perhaps you meant \"%s\".", key, best);
+			scaler_profile_error(member_path(where, key), "Unknown key \"%s\".", key);
+		}
+	}
+}
+
+/* ---------- typed getters ---------- */
+
+static struct json_object *
+get_member(struct json_object *obj, const char *key)
+{
+	struct json_object *v = NULL;
+
+	if (obj == NULL || !json_object_object_get_ex(obj, key, &v))
+		return NULL;
+	return v;
+}
+
+static struct json_object *
+get_object(struct json_object *obj, const char *key, const char *where, bool required)
+{
+	struct json_object *v = get_member(obj, key);
+
+	if (v == NULL || json_object_get_type(v) == json_type_null)
+	{
+		if (required)
+			scaler_profile_error(member_path(where, key), "Expected an object; the key is missing.");
+		return NULL;
+	}
+	if (json_object_get_type(v) != json_type_object)
+		scaler_profile_error(member_path(where, key), "Expected an object, found %s.", json_type_name(v));
+	return v;
+}
+
+static char *
+get_string(struct json_object *obj, const char *key, const char *where,
+		   bool required, const char *dflt)
+{
+	struct json_object *v = get_member(obj, key);
+
+	if (v == NULL || json_object_get_type(v) == json_type_null)
+	{
+		if (required)
+			scaler_profile_error(member_path(where, key), "Expected a string; the key is missing.");
+		return dflt ? pstrdup(dflt) : NULL;
+	}
+	if (json_object_get_type(v) != json_type_string)
+		scaler_profile_error(member_path(where, key), "Expected a string, found %s.", json_type_name(v));
+	if (json_object_get_string_len(v) == 0)
+		scaler_profile_error(member_path(where, key), "Expected a non-empty string.");
+	return pstrdup(json_object_get_string(v));
+}
+
+static int64
+get_int(struct json_object *obj, const char *key, const char *where,
+		int64 dflt, int64 min, int64 max)
+{
+	struct json_object *v = get_member(obj, key);
+	int64		n;
+
+	if (v == NULL || json_object_get_type(v) == json_type_null)
+		return dflt;
+	if (json_object_get_type(v) != json_type_int)
+		scaler_profile_error(member_path(where, key), "Expected an integer, found %s.", json_type_name(v));
+	n = json_object_get_int64(v);
+	if (n < min || n > max)
+		scaler_profile_error(member_path(where, key),
+					  "Expected an integer from " INT64_FORMAT " to " INT64_FORMAT ", found " INT64_FORMAT ".",
+					  min, max, n);
+	return n;
+}
+
+static double
+get_number(struct json_object *obj, const char *key, const char *where, double dflt)
+{
+	struct json_object *v = get_member(obj, key);
+	double		d;
+
+	if (v == NULL || json_object_get_type(v) == json_type_null)
+		return dflt;
+	if (json_object_get_type(v) != json_type_int && json_object_get_type(v) != json_type_double)
+		scaler_profile_error(member_path(where, key), "Expected a number, found %s.", json_type_name(v));
+	d = json_object_get_double(v);
+	if (!(d > 0) || isinf(d))
+		scaler_profile_error(member_path(where, key), "Expected a positive number.");
+	return d;
+}
+
+static bool
+get_bool(struct json_object *obj, const char *key, const char *where, bool dflt)
+{
+	struct json_object *v = get_member(obj, key);
+
+	if (v == NULL || json_object_get_type(v) == json_type_null)
+		return dflt;
+	if (json_object_get_type(v) != json_type_boolean)
+		scaler_profile_error(member_path(where, key), "Expected true or false, found %s.", json_type_name(v));
+	return json_object_get_boolean(v);
+}
+
+static int
+get_enum(struct json_object *obj, const char *key, const char *where,
+		 const char *const *choices, int dflt)
+{
+	char	   *s = get_string(obj, key, where, dflt < 0, NULL);
+	StringInfoData list;
+
+	if (s == NULL)
+		return dflt;
+	for (int i = 0; choices[i]; i++)
+		if (strcmp(choices[i], s) == 0)
+			return i;
+	initStringInfo(&list);
+	for (int i = 0; choices[i]; i++)
+		appendStringInfo(&list, "%s\"%s\"", i ? ", " : "", choices[i]);
+	scaler_profile_error(member_path(where, key), "Expected one of %s; found \"%s\".", list.data, s);
+	return dflt;				/* keep compiler quiet */
+}
+
+/* A string-valued object (query parameters, headers) as two parallel lists. */
+static void
+get_string_map(struct json_object *obj, const char *key, const char *where,
+			   List **names, List **values)
+{
+	struct json_object *m = get_object(obj, key, where, false);
+
+	*names = NIL;
+	*values = NIL;
+	if (m == NULL)
+		return;
+	{
+		json_object_object_foreach(m, k, v)
+		{
+			enum json_type t = json_object_get_type(v);
+
+			if (t != json_type_string && t != json_type_int && t != json_type_double &&
+				t != json_type_boolean)
+				scaler_profile_error(member_path(member_path(where, key), k),
+							  "Expected a string or number, found %s.", json_type_name(v));
+			*names = lappend(*names, pstrdup(k));
+			*values = lappend(*values, pstrdup(json_object_get_string(v)));
+		}
+	}
+}
+
+/* ---------- paths ---------- */
+
+/*
+ * Parse "a.b[].c[2]" into steps.  "$" is the root.  "[]" (every element of
+ * an array) is allowed only where allow_each says so (records paths).
+ */
+ScalerPath *
+scaler_parse_path(const char *text, const char *where, bool allow_each)
+{
+	List	   *steps = NIL;
+	const char *p = text;
+
+	if (strcmp(text, "$") == 0)
+		return NIL;
+	if (*p == '\0')
+		scaler_profile_error(where, "Expected a path such as \"data.items\", or \"$\" for the whole document.");
+	while (*p)
+	{
+		size_t		n = strcspn(p, ".[");
+
+		if (n > 0)
+		{
+			PathStep   *s = palloc0(sizeof(PathStep));
+
+			s->kind = STEP_KEY;
+			s->key = pnstrdup(p, n);
+			steps = lappend(steps, s);
+			p += n;
+		}
+		else if (*p != '[')
+			scaler_profile_error(where, "Empty key in path \"%s\".", text);
+		while (*p == '[')
+		{
+			PathStep   *s = palloc0(sizeof(PathStep));
+			const char *close = strchr(p, ']');
+
+			if (close == NULL)
+				scaler_profile_error(where, "Unclosed \"[\" in path \"%s\".", text);
+			if (close == p + 1)
+			{
+				if (!allow_each)
+					scaler_profile_error(where, "\"[]\" (every element) is allowed only in a records path; found \"%s\".", text);
+				s->kind = STEP_EACH;
+			}
+			else
+			{
+				char	   *num = pnstrdup(p + 1, close - p - 1);
+
+				if (strspn(num, "0123456789") != strlen(num) || strlen(num) > 6)
+					scaler_profile_error(where, "Expected \"[]\" or an array index such as \"[0]\" in path \"%s\".", text);
+				s->kind = STEP_INDEX;
+				s->index = atoi(num);
+			}
+			steps = lappend(steps, s);
+			p = close + 1;
+		}
+		if (*p == '.')
+		{
+			p++;
+			if (*p == '\0' || *p == '.')
+				scaler_profile_error(where, "Empty key in path \"%s\".", text);
+		}
+		else if (*p != '\0' && *p != '[')
+			scaler_profile_error(where, "Unexpected \"%c\" in path \"%s\".", *p, text);
+	}
+	return steps;
+}
+
+/* ---------- compile ---------- */
+
+static const char *const format_names[] = {"auto", "iso8601", "date", "epoch", "epoch_ms", NULL};
+static const char *const pagination_names[] = {"none", "next_url", "link_header", "page", "offset", "cursor", NULL};
+static const char *const auth_names[] = {"none", "basic", "bearer", "api_key", "oauth2", "login", NULL};
+
+static List *
+compile_template(const char *text, const char *where)
+{
+	List	   *parts = NIL;
+	const char *p = text;
+
+	while (*p)
+	{
+		const char *open = strchr(p, '{');
+		TemplatePart *part;
+
+		if (open != p)
+		{
+			part = palloc0(sizeof(TemplatePart));
+			part->literal = open ? pnstrdup(p, open - p) : pstrdup(p);
+			parts = lappend(parts, part);
+			if (!open)
+				break;
+		}
+		{
+			const char *close = strchr(open, '}');
+
+			if (close == NULL || close == open + 1)
+				scaler_profile_error(where, "Expected \"{path}\" placeholders in template \"%s\".", text);
+			part = palloc0(sizeof(TemplatePart));
+			part->path_text = pnstrdup(open + 1, close - open - 1);
+			part->path = scaler_parse_path(part->path_text, where, false);
+			parts = lappend(parts, part);
+			p = close + 1;
+		}
+	}
+	return parts;
+}
+
+static ScalerFieldSpec *
+compile_field(const char *column, struct json_object *def, const char *where)
+{
+	static const char *const keys[] = {"path", "const", "template", "var", "format",
+	"timezone", "map", "default", "type", "description", NULL};
+	ScalerFieldSpec *f = palloc0(sizeof(ScalerFieldSpec));
+	int			sources = 0;
+	struct json_object *map;
+
+	f->column = pstrdup(column);
+	if (json_object_get_type(def) == json_type_string)
+	{
+		f->kind = FIELD_PATH;
+		f->path_text = pstrdup(json_object_get_string(def));
+		f->path = scaler_parse_path(f->path_text, where, false);
+		return f;
+	}
+	if (json_object_get_type(def) != json_type_object)
+		scaler_profile_error(where, "Expected a path string or an object, found %s.", json_type_name(def));
+	check_keys(def, where, keys);
+
+	if (get_member(def, "path"))
+	{
+		f->kind = FIELD_PATH;
+		f->path_text = get_string(def, "path", where, true, NULL);
+		f->path = scaler_parse_path(f->path_text, member_path(where, "path"), false);
+		sources++;
+	}
+	if (get_member(def, "const"))
+	{
+		struct json_object *c = get_member(def, "const");
+
+		f->kind = FIELD_CONST;
+		if (json_object_get_type(c) == json_type_object || json_object_get_type(c) == json_type_array)
+			scaler_profile_error(member_path(where, "const"), "Expected a string, number, boolean or null.");
+		f->const_value = json_object_get_type(c) == json_type_null ? NULL : pstrdup(json_object_get_string(c));
+		sources++;
+	}
+	if (get_member(def, "template"))
+	{
+		f->kind = FIELD_TEMPLATE;
+		f->template_parts = compile_template(get_string(def, "template", where, true, NULL),
+											 member_path(where, "template"));
+		sources++;
+	}
+	if (get_member(def, "var"))
+	{
+		f->kind = FIELD_VAR;
+		f->path_text = get_string(def, "var", where, true, NULL);
+		sources++;
+	}
+	if (sources != 1)
+		scaler_profile_error(where, "Expected exactly one of \"path\", \"const\", \"template\" or \"var\".");
+
+	f->format = (ValueFormat) get_enum(def, "format", where, format_names, FMT_AUTO);
+	f->timezone = get_string(def, "timezone", where, false, NULL);
+	map = get_object(def, "map", where, false);
+	if (map)
+	{
+		json_object_object_foreach(map, k, v)
+		{
+			/* (a block of its own: the macro declares variables) */
+			if (json_object_get_type(v) != json_type_string)
+				scaler_profile_error(member_path(member_path(where, "map"), k),
+							  "Expected a string, found %s.", json_type_name(v));
+			f->map_from = lappend(f->map_from, pstrdup(k));
+			f->map_to = lappend(f->map_to, pstrdup(json_object_get_string(v)));
+		}
+	}
+	if (get_member(def, "default"))
+	{
+		if (map == NULL)
+			scaler_profile_error(member_path(where, "default"), "\"default\" goes with \"map\".");
+		f->map_default = get_string(def, "default", where, true, NULL);
+		f->has_map_default = true;
+	}
+	return f;
+}
+
+static void
+compile_pagination(ScalerPaginationSpec *pg, struct json_object *def, const char *where)
+{
+	static const char *const keys[] = {"type", "path", "param", "start", "size_param",
+	"size", "total_path", "cursor_path", "max_pages", NULL};
+
+	memset(pg, 0, sizeof(*pg));
+	if (def == NULL)
+	{
+		pg->kind = PAGINATE_NONE;
+		return;
+	}
+	check_keys(def, where, keys);
+	pg->kind = (PaginationKind) get_enum(def, "type", where, pagination_names, -1);
+	pg->max_pages = (int) get_int(def, "max_pages", where, 0, 0, INT_MAX);
+	switch (pg->kind)
+	{
+		case PAGINATE_NONE:
+		case PAGINATE_LINK_HEADER:
+			break;
+		case PAGINATE_NEXT_URL:
+			pg->next_path = get_string(def, "path", where, false, "next");
+			(void) scaler_parse_path(pg->next_path, member_path(where, "path"), false);
+			break;
+		case PAGINATE_PAGE:
+			pg->param = get_string(def, "param", where, false, "page");
+			pg->start = (int) get_int(def, "start", where, 1, 0, 1);
+			pg->size_param = get_string(def, "size_param", where, false, NULL);
+			pg->size = (int) get_int(def, "size", where, 0, 0, 1000000);
+			pg->total_path = get_string(def, "total_path", where, false, NULL);
+			break;
+		case PAGINATE_OFFSET:
+			pg->param = get_string(def, "param", where, false, "offset");
+			pg->size_param = get_string(def, "size_param", where, false, "limit");
+			pg->size = (int) get_int(def, "size", where, 100, 1, 1000000);
+			pg->total_path = get_string(def, "total_path", where, false, NULL);
+			break;
+		case PAGINATE_CURSOR:
+			pg->param = get_string(def, "param", where, true, NULL);
+			pg->cursor_path = get_string(def, "cursor_path", where, true, NULL);
+			pg->size_param = get_string(def, "size_param", where, false, NULL);
+			pg->size = (int) get_int(def, "size", where, 0, 0, 1000000);
+			(void) scaler_parse_path(pg->cursor_path, member_path(where, "cursor_path"), false);
+			break;
+	}
+	if (pg->total_path)
+		(void) scaler_parse_path(pg->total_path, member_path(where, "total_path"), false);
+	if (pg->size_param && pg->size == 0)
+		scaler_profile_error(member_path(where, "size"), "Expected a page size with \"size_param\".");
+}
+
+static int64
+parse_window(const char *text, const char *where)
+{
+	Datum		iv;
+	Interval   *i;
+	int64		secs;
+
+	/* The interval type's own input: "31 days", "1 year", "PT24H". */
+	iv = DirectFunctionCall3(interval_in, CStringGetDatum(text),
+							 ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
+	i = DatumGetIntervalP(iv);
+	secs = i->time / USECS_PER_SEC + (int64) i->day * SECS_PER_DAY +
+		(int64) i->month * 30 * SECS_PER_DAY;
+	if (secs <= 0)
+		scaler_profile_error(where, "Expected a positive interval, found \"%s\".", text);
+	return secs;
+}
+
+static ScalerFilterSpec *
+compile_filter(const char *column, struct json_object *def, const char *where)
+{
+	static const char *const keys[] = {"param", "list", "path_var", "from_param", "to_param",
+	"format", "timezone", "end", "max_window", NULL};
+	static const char *const end_names[] = {"exclusive", "inclusive", NULL};
+	ScalerFilterSpec *f = palloc0(sizeof(ScalerFilterSpec));
+	char	   *window;
+
+	if (json_object_get_type(def) != json_type_object)
+		scaler_profile_error(where, "Expected an object, found %s.", json_type_name(def));
+	check_keys(def, where, keys);
+	f->column = pstrdup(column);
+	if (get_member(def, "from_param") || get_member(def, "to_param"))
+	{
+		f->kind = FILTER_RANGE;
+		f->from_param = get_string(def, "from_param", where, false, NULL);
+		f->to_param = get_string(def, "to_param", where, false, NULL);
+		f->format = (ValueFormat) get_enum(def, "format", where, format_names, FMT_ISO8601);
+		f->timezone = get_string(def, "timezone", where, false, NULL);
+		f->end_inclusive = get_enum(def, "end", where, end_names, 0) == 1;
+		window = get_string(def, "max_window", where, false, NULL);
+		if (window)
+			f->max_window_secs = parse_window(window, member_path(where, "max_window"));
+	}
+	else if (get_bool(def, "path_var", where, false))
+		f->kind = FILTER_PATH_VAR;
+	else
+	{
+		f->kind = FILTER_PARAM;
+		f->param = get_string(def, "param", where, true, NULL);
+		f->list_separator = get_string(def, "list", where, false, NULL);
+	}
+	return f;
+}
+
+static ScalerTableSpec *
+compile_table(const char *name, struct json_object *def, const char *where)
+{
+	static const char *const keys[] = {"description", "request", "pagination", "records",
+	"fields", "filters", "parent", "rows", NULL};
+	static const char *const req_keys[] = {"path", "query", NULL};
+	static const char *const parent_keys[] = {"table", "vars", NULL};
+	ScalerTableSpec *t = palloc0(sizeof(ScalerTableSpec));
+	struct json_object *req;
+	struct json_object *fields;
+	struct json_object *filters;
+	struct json_object *parent;
+	char	   *fwhere = member_path(where, "fields");
+
+	check_keys(def, where, keys);
+	t->name = pstrdup(name);
+	req = get_object(def, "request", where, true);
+	check_keys(req, member_path(where, "request"), req_keys);
+	t->path = get_string(req, "path", member_path(where, "request"), true, NULL);
+	get_string_map(req, "query", member_path(where, "request"), &t->query_names, &t->query_values);
+	compile_pagination(&t->pagination, get_object(def, "pagination", where, false),
+					   member_path(where, "pagination"));
+	t->records_text = get_string(def, "records", where, false, "$");
+	t->records = scaler_parse_path(t->records_text, member_path(where, "records"), true);
+	t->rows_estimate = (double) get_int(def, "rows", where, 1000, 1, INT64CONST(1000000000000));
+
+	fields = get_object(def, "fields", where, true);
+	{
+		json_object_object_foreach(fields, col, fdef)
+			t->fields = lappend(t->fields, compile_field(col, fdef, member_path(fwhere, col)));
+	}
+
+	filters = get_object(def, "filters", where, false);
+	if (filters)
+	{
+		json_object_object_foreach(filters, fcol, fval)
+		{
+			char	   *w = member_path(member_path(where, "filters"), fcol);
+
+			if (scaler_table_field(t, fcol) == NULL)
+				scaler_profile_error(w, "No field \"%s\" in this table's \"fields\".", fcol);
+			t->filters = lappend(t->filters, compile_filter(fcol, fval, w));
+		}
+	}
+
+	parent = get_object(def, "parent", where, false);
+	if (parent)
+	{
+		struct json_object *vars;
+		char	   *pwhere = member_path(where, "parent");
+
+		check_keys(parent, pwhere, parent_keys);
+		t->parent_table = get_string(parent, "table", pwhere, true, NULL);
+		vars = get_member(parent, "vars");
+		if (vars == NULL || json_object_get_type(vars) != json_type_array ||
+			json_object_array_length(vars) == 0)
+			scaler_profile_error(member_path(pwhere, "vars"),
+						  "Expected a non-empty array of the parent's column names.");
+		for (size_t i = 0; i < json_object_array_length(vars); i++)
+		{
+			struct json_object *v = json_object_array_get_idx(vars, i);
+
+			if (json_object_get_type(v) != json_type_string)
+				scaler_profile_error(psprintf("%s.vars[%zu]", pwhere, i), "Expected a string.");
+			t->parent_vars = lappend(t->parent_vars, pstrdup(json_object_get_string(v)));
+		}
+	}
+	return t;
+}
+
+static void
+compile_auth(ScalerProfile *p, struct json_object *def, const char *where)
+{
+	static const char *const keys[] = {"type", "name", "in", "grant", "token_url", "scope",
+	"url", "body", "token_path", "header", "prefix", NULL};
+	static const char *const in_names[] = {"header", "query", NULL};
+	static const char *const grant_names[] = {"client_credentials", "password", NULL};
+	struct json_object *body;
+
+	p->auth = PAUTH_NONE;
+	if (def == NULL)
+		return;
+	check_keys(def, where, keys);
+	p->auth = (ProfileAuthKind) get_enum(def, "type", where, auth_names, -1);
+	switch (p->auth)
+	{
+		case PAUTH_NONE:
+		case PAUTH_BASIC:
+		case PAUTH_BEARER:
+			break;
+		case PAUTH_API_KEY:
+			p->api_key_name = get_string(def, "name", where, false, "X-API-Key");
+			p->api_key_in_query = get_enum(def, "in", where, in_names, 0) == 1;
+			break;
+		case PAUTH_OAUTH2:
+			p->oauth_grant = pstrdup(grant_names[get_enum(def, "grant", where, grant_names, 0)]);
+			p->oauth_token_url = get_string(def, "token_url", where, true, NULL);
+			p->oauth_scope = get_string(def, "scope", where, false, NULL);
+			break;
+		case PAUTH_LOGIN:
+			p->login_url = get_string(def, "url", where, true, NULL);
+			body = get_object(def, "body", where, false);
+			p->login_body = body ? pstrdup(json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN))
+				: pstrdup("{\"username\":\"{username}\",\"password\":\"{password}\"}");
+			p->login_token_path = get_string(def, "token_path", where, true, NULL);
+			(void) scaler_parse_path(p->login_token_path, member_path(where, "token_path"), false);
+			p->login_header = get_string(def, "header", where, false, "Authorization");
+			p->login_prefix = get_string(def, "prefix", where, false,
+										 strcmp(p->login_header, "Authorization") == 0 ? "Bearer " : "");
+			break;
+	}
+}
+
+static ScalerProfile *
+compile_profile(struct json_object *root)
+{
+	static const char *const keys[] = {"name", "description", "base_url", "auth", "headers",
+	"rate_limit", "tables", NULL};
+	static const char *const rate_keys[] = {"per_second", "burst", "per_day", NULL};
+	ScalerProfile *p = palloc0(sizeof(ScalerProfile));
+	struct json_object *tables;
+	struct json_object *rate;
+
+	if (json_object_get_type(root) != json_type_object)
+		scaler_profile_error("$", "Expected an object, found %s.", json_type_name(root));
+	check_keys(root, "$", keys);
+	p->name = get_string(root, "name", "$", false, "custom");
+	p->base_url = get_string(root, "base_url", "$", false, NULL);
+	if (p->base_url)
+	{
+		char	   *scheme;
+
+		if (!scaler_url_is_http(p->base_url, &scheme))
+			scaler_profile_error("$.base_url", "Expected an absolute http or https URL, found \"%s\".", p->base_url);
+	}
+	compile_auth(p, get_object(root, "auth", "$", false), "$.auth");
+	get_string_map(root, "headers", "$", &p->header_names, &p->header_values);
+	rate = get_object(root, "rate_limit", "$", false);
+	if (rate)
+	{
+		check_keys(rate, "$.rate_limit", rate_keys);
+		p->rate_per_sec = get_number(rate, "per_second", "$.rate_limit", 0);
+		p->rate_burst = (int) get_int(rate, "burst", "$.rate_limit", 0, 1, 1000000);
+		p->daily_limit = get_int(rate, "per_day", "$.rate_limit", 0, 1, INT64CONST(1000000000));
+	}
+
+	tables = get_object(root, "tables", "$", true);
+	{
+		json_object_object_foreach(tables, name, def)
+		{
+			char	   *w = member_path("$.tables", name);
+
+			if (json_object_get_type(def) != json_type_object)
+				scaler_profile_error(w, "Expected an object, found %s.", json_type_name(def));
+			p->tables = lappend(p->tables, compile_table(name, def, w));
+		}
+	}
+	if (p->tables == NIL)
+		scaler_profile_error("$.tables", "Expected at least one table.");
+
+	/* Cross-references, once every table is known. */
+	{
+		ListCell   *lc;
+
+		foreach(lc, p->tables)
+		{
+			ScalerTableSpec *t = (ScalerTableSpec *) lfirst(lc);
+			ScalerTableSpec *parent;
+			ListCell   *vc;
+
+			if (t->parent_table == NULL)
+				continue;
+			parent = scaler_profile_table(p, t->parent_table, true);
+			if (parent == NULL || parent == t)
+				scaler_profile_error(psprintf("$.tables.%s.parent.table", t->name),
+							  "No other table \"%s\" in this profile.", t->parent_table);
+			if (parent->parent_table != NULL)
+				scaler_profile_error(psprintf("$.tables.%s.parent.table", t->name),
+							  "Table \"%s\" has a parent of its own; one level of fan-out is supported.",
+							  t->parent_table);
+			foreach(vc, t->parent_vars)
+				if (scaler_table_field(parent, (char *) lfirst(vc)) == NULL)
+					scaler_profile_error(psprintf("$.tables.%s.parent.vars", t->name),
+								  "Table \"%s\" has no field \"%s\".", t->parent_table,
+								  (char *) lfirst(vc));
+		}
+	}
+	return p;
+}
+
+/* ---------- loading ---------- */
+
+static struct json_object *
+parse_json(const char *text, const char *what)
+{
+	struct json_tokener *tok = json_tokener_new();
+	struct json_object *obj;
+	enum json_tokener_error err;
+	size_t		end;
+
+	if (tok == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory")));
+	obj = json_tokener_parse_ex(tok, text, (int) strlen(text) + 1);
+	err = json_tokener_get_error(tok);
+	end = json_tokener_get_parse_end(tok);
+	json_tokener_free(tok);
+	if (obj == NULL || err != json_tokener_success)
+	{
+		if (obj)
+			json_object_put(obj);
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+				 errmsg("%s is not valid JSON", what),
+				 errdetail("%s, at byte offset %zu.", json_tokener_error_desc(err), end)));
+	}
+	return obj;
+}
+
+/* RFC 7386: apply patch to target; returns the new target (references transferred). */
+static struct json_object *
+merge_patch(struct json_object *target, struct json_object *patch)
+{
+	if (json_object_get_type(patch) != json_type_object)
+	{
+		json_object_put(target);
+		return json_object_get(patch);
+	}
+	if (target == NULL || json_object_get_type(target) != json_type_object)
+	{
+		json_object_put(target);
+		target = json_object_new_object();
+	}
+	{
+		json_object_object_foreach(patch, key, val)
+		{
+		if (json_object_get_type(val) == json_type_null)
+			json_object_object_del(target, key);
+		else
+		{
+			struct json_object *cur = NULL;
+
+			if (json_object_object_get_ex(target, key, &cur))
+				json_object_get(cur);	/* keep it alive across the replace */
+			json_object_object_add(target, key, merge_patch(cur, val));
+		}
+	}
+	}
+	return target;
+}
+
+typedef struct JsonTrees
+{
+	struct json_object *root;
+	struct json_object *patch;
+} JsonTrees;
+
+static void
+free_trees(JsonTrees *trees)
+{
+	if (trees->root)
+		json_object_put(trees->root);
+	if (trees->patch)
+		json_object_put(trees->patch);
+	trees->root = trees->patch = NULL;
+}
+
+static pg_noinline ScalerProfile *
+load_trees(JsonTrees *trees, const char *provider, const char *profile_json,
+		   const char *override_json)
+{
+	if (provider)
+	{
+		const char *text = scaler_builtin_profile_text(provider);
+
+		if (text == NULL)
+		{
+			StringInfoData names;
+			ListCell   *lc;
+
+			initStringInfo(&names);
+			foreach(lc, scaler_builtin_profile_names())
+				appendStringInfo(&names, "%s\"%s\"", names.len ? ", " : "", (char *) lfirst(lc));
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+					 errmsg("unknown provider \"%s\"", provider),
+					 errdetail("Built-in providers are %s.", names.data),
+					 errhint("Use option \"profile\" to describe another provider.")));
+		}
+		trees->root = parse_json(text, psprintf("built-in profile \"%s\"", provider));
+	}
+	else
+		trees->root = parse_json(profile_json, "option \"profile\"");
+	if (override_json)
+	{
+		trees->patch = parse_json(override_json, "option \"profile_override\"");
+		trees->root = merge_patch(trees->root, trees->patch);
+	}
+	return compile_profile(trees->root);
+}
+
+/*
+ * Load and compile the profile of a server: a built-in (provider) or a
+ * custom document (profile_json), then the override patch.  NULL if the
+ * server uses no profile at all.
+ */
+ScalerProfile *
+scaler_profile_load(const char *provider, const char *profile_json,
+					const char *override_json)
+{
+	JsonTrees	trees = {NULL, NULL};
+	ScalerProfile *volatile result = NULL;
+
+	if (provider == NULL && profile_json == NULL)
+		return NULL;
+
+	PG_TRY();
+	{
+		result = load_trees(&trees, provider, profile_json, override_json);
+	}
+	PG_CATCH();
+	{
+		free_trees(&trees);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	free_trees(&trees);
+	return result;
+}
+
+ScalerTableSpec *
+scaler_profile_table(ScalerProfile *profile, const char *name, bool missing_ok)
+{
+	ListCell   *lc;
+
+	foreach(lc, profile->tables)
+	{
+		ScalerTableSpec *t = (ScalerTableSpec *) lfirst(lc);
+
+		if (strcmp(t->name, name) == 0)
+			return t;
+	}
+	if (!missing_ok)
+	{
+		StringInfoData names;
+
+		initStringInfo(&names);
+		foreach(lc, profile->tables)
+			appendStringInfo(&names, "%s\"%s\"", names.len ? ", " : "",
+							 ((ScalerTableSpec *) lfirst(lc))->name);
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_TABLE_NOT_FOUND),
+				 errmsg("provider profile \"%s\" has no table \"%s\"", profile->name, name),
+				 errdetail("Its tables are %s.", names.data)));
+	}
+	return NULL;
+}
+
+ScalerFieldSpec *
+scaler_table_field(ScalerTableSpec *table, const char *column)
+{
+	ListCell   *lc;
+
+	foreach(lc, table->fields)
+		if (strcmp(((ScalerFieldSpec *) lfirst(lc))->column, column) == 0)
+			return (ScalerFieldSpec *) lfirst(lc);
+	return NULL;
+}
+
+ScalerFilterSpec *
+scaler_table_filter(ScalerTableSpec *table, const char *column)
+{
+	ListCell   *lc;
+
+	foreach(lc, table->filters)
+		if (strcmp(((ScalerFilterSpec *) lfirst(lc))->column, column) == 0)
+			return (ScalerFilterSpec *) lfirst(lc);
+	return NULL;
+}
+
+/* ---------- built-in profiles, for SQL ---------- */
+
+const char *
+scaler_builtin_profile_text(const char *name)
+{
+	for (const ScalerBuiltinProfile *b = scaler_builtin_profile_list; b->name; b++)
+		if (strcmp(b->name, name) == 0)
+			return b->json;
+	return NULL;
+}
+
+List *
+scaler_builtin_profile_names(void)
+{
+	List	   *names = NIL;
+
+	for (const ScalerBuiltinProfile *b = scaler_builtin_profile_list; b->name; b++)
+		names = lappend(names, (char *) b->name);
+	return names;
+}
+
+/* scaler.builtin_profiles(): (name text, document jsonb) for every built-in. */
+Datum
+scaler_builtin_profiles(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+
+	InitMaterializedSRF(fcinfo, 0);
+	for (const ScalerBuiltinProfile *b = scaler_builtin_profile_list; b->name; b++)
+	{
+		Datum		values[2];
+		bool		nulls[2] = {false, false};
+
+		values[0] = CStringGetTextDatum(b->name);
+		values[1] = DirectFunctionCall1(jsonb_in, CStringGetDatum(b->json));
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
+}
