@@ -14,6 +14,7 @@ OBJS = \
 	src/builtin_profiles.o \
 	src/fetch.o \
 	src/import.o \
+	src/auth.o \
 	src/scan.o
 
 EXTENSION = scaler_fdw
@@ -21,7 +22,7 @@ DATA = scaler_fdw--0.1.0.sql
 PGFILEDESC = "scaler_fdw - provider energy data as foreign tables"
 
 # pg_regress suites, one per feature (sql/*.sql, expected/*.out)
-REGRESS = options scan http_errors cancel retries
+REGRESS = options scan http_errors cancel retries profiles auth
 REGRESS_OPTS = --inputdir=.
 
 PG_CONFIG ?= pg_config

@@ -163,6 +163,7 @@ scaler_http_init_response(ScalerHttpResponse *resp, MemoryContext cxt,
 						  int64 max_body)
 {
 	resp->status = 0;
+	resp->method = "GET";
 	buffer_init(&resp->body, cxt, (size_t) max_body);
 	buffer_init(&resp->headers, cxt, 256 * 1024);
 }
@@ -240,9 +241,10 @@ replace_all(StringInfo out, const char *text, const char *secret)
 char *
 scaler_redact(const ScalerServerOptions *srv, const char *text)
 {
-	const char *secrets[4];
+	const char *secrets[7];
 	int			nsecrets = 0;
 	char	   *result = pstrdup(text);
+	const char *token = scaler_auth_cached_token(srv);
 
 	if (srv->password && srv->password[0])
 		secrets[nsecrets++] = srv->password;
@@ -252,6 +254,10 @@ scaler_redact(const ScalerServerOptions *srv, const char *text)
 		secrets[nsecrets++] = srv->api_key;
 	if (srv->auth == SCALER_AUTH_BASIC && srv->username && srv->username == srv->api_key)
 		secrets[nsecrets++] = srv->username;
+	if (srv->client_secret)
+		secrets[nsecrets++] = srv->client_secret;
+	if (token)
+		secrets[nsecrets++] = token;
 
 	for (int i = 0; i < nsecrets; i++)
 	{
@@ -550,7 +556,7 @@ check_request_url(const ScalerServerOptions *srv, const char *url, UrlOrigin *or
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("host \"%s\" is not in scaler_fdw.allowed_hosts", origin->host),
-				 errdetail("Server \"%s\" tried GET %s.", srv->servername,
+				 errdetail("Server \"%s\" tried to reach %s.", srv->servername,
 						   scaler_display_url(srv, url)),
 				 errhint("A superuser can allow it: ALTER SYSTEM SET scaler_fdw.allowed_hosts = '...'; SELECT pg_reload_conf();")));
 }
@@ -644,17 +650,33 @@ add_header(struct curl_slist *list, const char *line)
 	return l;
 }
 
+/* Headers of a request; the token of OAuth2 and login auth is fetched first if needed. */
 static struct curl_slist *
-request_headers(const ScalerServerOptions *srv, bool credentials)
+request_headers(const ScalerServerOptions *srv, const ScalerRequest *req, bool credentials)
 {
-	struct curl_slist *headers = add_header(NULL, "Accept: application/json");
+	char	   *auth_line = NULL;
+	struct curl_slist *headers;
+	ListCell   *a,
+			   *b;
 
-	if (!credentials)
-		return headers;
-	if (srv->auth == SCALER_AUTH_BEARER)
-		headers = add_header(headers, psprintf("Authorization: Bearer %s", srv->token));
-	else if (srv->auth == SCALER_AUTH_API_KEY && !srv->api_key_in_query)
-		headers = add_header(headers, psprintf("%s: %s", srv->api_key_name, srv->api_key));
+	if (credentials && req->api_auth)
+	{
+		if (srv->auth == SCALER_AUTH_BEARER)
+			auth_line = psprintf("Authorization: Bearer %s", srv->token);
+		else if (srv->auth == SCALER_AUTH_API_KEY && !srv->api_key_in_query)
+			auth_line = psprintf("%s: %s", srv->api_key_name, srv->api_key);
+		else if (srv->auth == SCALER_AUTH_OAUTH2 || srv->auth == SCALER_AUTH_LOGIN)
+			auth_line = scaler_auth_header(srv);
+	}
+	headers = add_header(NULL, "Accept: application/json");
+	if (req->content_type)
+		headers = add_header(headers, psprintf("Content-Type: %s", req->content_type));
+	if (auth_line)
+		headers = add_header(headers, auth_line);
+	/* The profile's static headers (API versions, application ids) */
+	if (req->api_auth && srv->profile)
+		forboth(a, srv->profile->header_names, b, srv->profile->header_values)
+			headers = add_header(headers, psprintf("%s: %s", (char *) lfirst(a), (char *) lfirst(b)));
 	return headers;
 }
 
@@ -663,8 +685,8 @@ request_headers(const ScalerServerOptions *srv, bool credentials)
  * target passes the same checks as the first URL.
  */
 static void
-configure_easy(CURL *easy, const ScalerServerOptions *srv, const char *url,
-			   bool credentials, ScalerHttpResponse *resp,
+configure_easy(CURL *easy, const ScalerServerOptions *srv, const ScalerRequest *req,
+			   const char *url, bool credentials, ScalerHttpResponse *resp,
 			   struct curl_slist *headers, char *errbuf)
 {
 	SETOPT(easy, CURLOPT_URL, url);
@@ -685,12 +707,25 @@ configure_easy(CURL *easy, const ScalerServerOptions *srv, const char *url,
 	SETOPT(easy, CURLOPT_SSL_VERIFYHOST, srv->ssl_verify ? 2L : 0L);
 	if (srv->ca_file)
 		SETOPT(easy, CURLOPT_CAINFO, srv->ca_file);
-	if (credentials && srv->auth == SCALER_AUTH_BASIC)
+	if (credentials && req->api_auth && srv->auth == SCALER_AUTH_BASIC)
 	{
 		SETOPT(easy, CURLOPT_HTTPAUTH, (long) CURLAUTH_BASIC);
 		SETOPT(easy, CURLOPT_USERNAME, srv->username);
 		SETOPT(easy, CURLOPT_PASSWORD, srv->password);
 	}
+	else if (credentials && req->basic_user)
+	{
+		SETOPT(easy, CURLOPT_HTTPAUTH, (long) CURLAUTH_BASIC);
+		SETOPT(easy, CURLOPT_USERNAME, req->basic_user);
+		SETOPT(easy, CURLOPT_PASSWORD, req->basic_password ? req->basic_password : "");
+	}
+	if (req->body)
+	{
+		SETOPT(easy, CURLOPT_POSTFIELDSIZE, (long) strlen(req->body));
+		SETOPT(easy, CURLOPT_COPYPOSTFIELDS, req->body);
+	}
+	if (strcmp(req->method, req->body ? "POST" : "GET") != 0)
+		SETOPT(easy, CURLOPT_CUSTOMREQUEST, req->method);
 	SETOPT(easy, CURLOPT_HTTPHEADER, headers);
 }
 
@@ -757,12 +792,12 @@ perform_interruptible(CURL *easy)
 
 /* One HTTP exchange, no redirects followed: fills resp, returns libcurl's result. */
 static CURLcode
-exchange(CURL *easy, const ScalerServerOptions *srv, const char *url,
-		 bool credentials, ScalerHttpResponse *resp, char *errbuf,
+exchange(CURL *easy, const ScalerServerOptions *srv, const ScalerRequest *req,
+		 const char *url, bool credentials, ScalerHttpResponse *resp, char *errbuf,
 		 ScalerHttpStats *stats)
 {
-	struct curl_slist *volatile headers = request_headers(srv, credentials);
-	char	   *full_url = credentials ? request_url(srv, url) : pstrdup(url);
+	struct curl_slist *volatile headers = request_headers(srv, req, credentials);
+	char	   *full_url = credentials && req->api_auth ? request_url(srv, url) : pstrdup(url);
 	volatile CURLcode rc = CURLE_OK;
 	instr_time	start,
 				duration;
@@ -776,7 +811,7 @@ exchange(CURL *easy, const ScalerServerOptions *srv, const char *url,
 	INSTR_TIME_SET_CURRENT(start);
 	PG_TRY();
 	{
-		configure_easy(easy, srv, full_url, credentials, resp, headers, errbuf);
+		configure_easy(easy, srv, req, full_url, credentials, resp, headers, errbuf);
 		rc = perform_interruptible(easy);
 		if (rc == CURLE_OK)
 			curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &resp->status);
@@ -829,25 +864,25 @@ report_transfer_error(const ScalerServerOptions *srv, const char *url,
 			if (resp->body.overflow)
 				ereport(ERROR,
 						(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-						 errmsg("response to GET %s from server \"%s\" is larger than max_response_size (%zu bytes)",
-								shown, srv->servername, resp->body.max),
+						 errmsg("response to %s %s from server \"%s\" is larger than max_response_size (%zu bytes)",
+								resp->method, shown, srv->servername, resp->body.max),
 						 errhint("Raise the server option \"max_response_size\", or ask for smaller pages.")));
 			ereport(ERROR,
 					(errcode(ERRCODE_OUT_OF_MEMORY),
-					 errmsg("out of memory while receiving GET %s from server \"%s\"",
-							shown, srv->servername)));
+					 errmsg("out of memory while receiving %s %s from server \"%s\"",
+							resp->method, shown, srv->servername)));
 			break;
 		case CURLE_OPERATION_TIMEDOUT:
 			if (!connected)
 				ereport(ERROR,
 						(errcode(ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION),
-						 errmsg("could not connect to server \"%s\" within connect_timeout (%d ms) for GET %s%s",
-								srv->servername, srv->connect_timeout_ms, shown, after),
+						 errmsg("could not connect to server \"%s\" within connect_timeout (%d ms) for %s %s%s",
+								srv->servername, srv->connect_timeout_ms, resp->method, shown, after),
 						 errdetail("%s", detail)));
 			ereport(ERROR,
 					(errcode(ERRCODE_CONNECTION_FAILURE),
-					 errmsg("GET %s on server \"%s\" did not complete within request_timeout (%d ms)%s",
-							shown, srv->servername, srv->request_timeout_ms, after),
+					 errmsg("%s %s on server \"%s\" did not complete within request_timeout (%d ms)%s",
+							resp->method, shown, srv->servername, srv->request_timeout_ms, after),
 					 errdetail("%s", detail),
 					 errhint("Raise the server option \"request_timeout\" if the provider is slow but working.")));
 			break;
@@ -856,8 +891,8 @@ report_transfer_error(const ScalerServerOptions *srv, const char *url,
 		case CURLE_SSL_CONNECT_ERROR:
 			ereport(ERROR,
 					(errcode(ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION),
-					 errmsg("TLS handshake with server \"%s\" failed for GET %s",
-							srv->servername, shown),
+					 errmsg("TLS handshake with server \"%s\" failed for %s %s",
+							srv->servername, resp->method, shown),
 					 errdetail("%s", detail),
 					 errhint("If the provider uses a private CA, set the server option \"ca_file\".")));
 			break;
@@ -865,15 +900,15 @@ report_transfer_error(const ScalerServerOptions *srv, const char *url,
 		case CURLE_COULDNT_CONNECT:
 			ereport(ERROR,
 					(errcode(ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION),
-					 errmsg("could not connect to server \"%s\" for GET %s%s",
-							srv->servername, shown, after),
+					 errmsg("could not connect to server \"%s\" for %s %s%s",
+							srv->servername, resp->method, shown, after),
 					 errdetail("%s", detail)));
 			break;
 		default:
 			ereport(ERROR,
 					(errcode(ERRCODE_CONNECTION_FAILURE),
-					 errmsg("GET %s on server \"%s\" failed%s: %s",
-							shown, srv->servername, after, curl_easy_strerror(rc)),
+					 errmsg("%s %s on server \"%s\" failed%s: %s",
+							resp->method, shown, srv->servername, after, curl_easy_strerror(rc)),
 					 errdetail("%s", detail)));
 	}
 }
@@ -974,15 +1009,30 @@ is_redirect(long status)
 	return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
 }
 
-/*
- * GET url with the server's authentication, limits, rate budget, retries and
- * redirect rules.  On return resp->status holds the final HTTP status and
- * resp->body its body; a transport failure after the last retry is an
- * ERROR.  HTTP error statuses are left to scaler_http_report_status.
- */
+/* GET url with the server's API authentication: see scaler_http_request. */
 void
 scaler_http_get(const ScalerServerOptions *srv, const char *url,
 				ScalerHttpResponse *resp, ScalerHttpStats *stats)
+{
+	ScalerRequest req;
+
+	memset(&req, 0, sizeof(req));
+	req.method = "GET";
+	req.url = url;
+	req.api_auth = true;
+	scaler_http_request(srv, &req, resp, stats);
+}
+
+/*
+ * Send a request with the server's limits, rate budget, retries and
+ * redirect rules, and its API authentication if req->api_auth.  On return
+ * resp->status holds the final HTTP status and resp->body its body; a
+ * transport failure after the last retry is an ERROR.  HTTP error statuses
+ * are left to scaler_http_report_status.
+ */
+void
+scaler_http_request(const ScalerServerOptions *srv, const ScalerRequest *request,
+					ScalerHttpResponse *resp, ScalerHttpStats *stats)
 {
 	CURL	   *volatile easy = easy_acquire();
 	char		errbuf[CURL_ERROR_SIZE];
@@ -991,8 +1041,11 @@ scaler_http_get(const ScalerServerOptions *srv, const char *url,
 	{
 		UrlOrigin	first;
 		UrlOrigin	origin;
+		ScalerRequest req = *request;
+		const char *url = req.url;
 		char	   *cur = pstrdup(url);
 		bool		credentials = true;
+		bool		token_refreshed = false;
 		int			attempts = 1;
 		int			redirects = 0;
 
@@ -1012,10 +1065,20 @@ scaler_http_get(const ScalerServerOptions *srv, const char *url,
 			if (stats)
 				stats->wait_ms += INSTR_TIME_GET_MILLISEC(waited);
 
-			rc = exchange(easy, srv, cur, credentials, resp, errbuf, stats);
+			resp->method = req.method;
+			rc = exchange(easy, srv, &req, cur, credentials, resp, errbuf, stats);
 			if (rc == CURLE_OK)
 			{
 				char	   *target = NULL;
+
+				/* An expired or revoked token: fetch a new one, once. */
+				if (resp->status == 401 && req.api_auth && credentials && !token_refreshed &&
+					(srv->auth == SCALER_AUTH_OAUTH2 || srv->auth == SCALER_AUTH_LOGIN))
+				{
+					scaler_auth_invalidate(srv);
+					token_refreshed = true;
+					continue;
+				}
 
 				observe_rate_headers(srv, resp);
 				if (is_redirect(resp->status))
@@ -1027,18 +1090,25 @@ scaler_http_get(const ScalerServerOptions *srv, const char *url,
 					if (++redirects > MAX_REDIRECTS)
 						ereport(ERROR,
 								(errcode(ERRCODE_FDW_ERROR),
-								 errmsg("GET %s on server \"%s\" was redirected more than %d times",
-										scaler_display_url(srv, url), srv->servername, MAX_REDIRECTS)));
+								 errmsg("%s %s on server \"%s\" was redirected more than %d times",
+										req.method, scaler_display_url(srv, url), srv->servername, MAX_REDIRECTS)));
 					target = pstrdup(target);
 					check_request_url(srv, target, &next);
 					if (strcmp(origin.scheme, "https") == 0 && strcmp(next.scheme, "http") == 0)
 						ereport(ERROR,
 								(errcode(ERRCODE_FDW_ERROR),
-								 errmsg("refused a redirect from https to http for GET %s on server \"%s\"",
-										scaler_display_url(srv, cur), srv->servername),
+								 errmsg("refused a redirect from https to http for %s %s on server \"%s\"",
+										req.method, scaler_display_url(srv, cur), srv->servername),
 								 errdetail("The redirect pointed to \"%s\".", scaler_display_url(srv, target))));
 					/* Credentials go only to the origin they were configured for. */
 					credentials = credentials && same_origin(&first, &next);
+					/* 301, 302 and 303 turn a POST into a GET, as browsers do. */
+					if (req.body && resp->status != 307 && resp->status != 308)
+					{
+						req.body = NULL;
+						req.content_type = NULL;
+						req.method = "GET";
+					}
 					cur = target;
 					origin = next;
 					continue;
@@ -1060,8 +1130,8 @@ scaler_http_get(const ScalerServerOptions *srv, const char *url,
 			if (wait_ms > srv->max_retry_wait_ms)
 				ereport(ERROR,
 						(errcode(ERRCODE_FDW_ERROR),
-						 errmsg("server \"%s\" answered HTTP %ld to GET %s and asked to retry after %ld s, longer than max_retry_wait (%d ms)",
-								srv->servername, resp->status, scaler_display_url(srv, cur),
+						 errmsg("server \"%s\" answered HTTP %ld to %s %s and asked to retry after %ld s, longer than max_retry_wait (%d ms)",
+								srv->servername, resp->status, req.method, scaler_display_url(srv, cur),
 								(wait_ms + 999) / 1000, srv->max_retry_wait_ms),
 						 errhint("Try again later, or raise the server option \"max_retry_wait\".")));
 			INSTR_TIME_SET_CURRENT(wait_start);
@@ -1137,8 +1207,8 @@ scaler_http_report_status(const ScalerServerOptions *srv, const char *url,
 
 	ereport(ERROR,
 			(errcode(code),
-			 errmsg("server \"%s\" answered HTTP %ld to GET %s%s",
-					srv->servername, status, shown, attempts_suffix(resp->attempts)),
+			 errmsg("server \"%s\" answered HTTP %ld to %s %s%s",
+					srv->servername, status, resp->method, shown, attempts_suffix(resp->attempts)),
 			 excerpt[0] ? errdetail("Response body: %s", excerpt) : errdetail("The response body was empty."),
 			 hint ? errhint("%s", hint) : 0));
 }

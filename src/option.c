@@ -44,7 +44,8 @@ typedef enum OptionKind
 	OPT_ENUM,
 	OPT_HEADER_NAME,
 	OPT_ABS_PATH,				/* absolute file name */
-	OPT_RATE					/* requests per second: "5", "0.5", "60/min" */
+	OPT_RATE,					/* requests per second: "5", "0.5", "60/min" */
+	OPT_JSON					/* a JSON document, checked by whoever reads it */
 } OptionKind;
 
 typedef struct ScalerOption
@@ -77,8 +78,8 @@ static const ScalerOption scaler_options[] = {
 	{"rate_burst", ForeignServerRelationId, OPT_INT, NULL, false},
 	{"daily_limit", ForeignServerRelationId, OPT_INT, NULL, false},
 	{"provider", ForeignServerRelationId, OPT_TEXT, NULL, false},
-	{"profile", ForeignServerRelationId, OPT_TEXT, NULL, false},
-	{"profile_override", ForeignServerRelationId, OPT_TEXT, NULL, false},
+	{"profile", ForeignServerRelationId, OPT_JSON, NULL, false},
+	{"profile_override", ForeignServerRelationId, OPT_JSON, NULL, false},
 
 	/* user mapping: the only place credentials may live */
 	{"username", UserMappingRelationId, OPT_TEXT, NULL, true},
@@ -280,6 +281,8 @@ check_value(const ScalerOption *opt, DefElem *def)
 
 	switch (opt->kind)
 	{
+		case OPT_JSON:
+			break;
 		case OPT_TEXT:
 			/* Values end up in HTTP headers: no room for header injection. */
 			for (const char *c = value; *c; c++)

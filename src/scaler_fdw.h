@@ -106,6 +106,7 @@ typedef struct ScalerHttpStats
 
 typedef struct ScalerHttpResponse
 {
+	const char *method;
 	long		status;
 	int			attempts;		/* 1 + retries */
 	char	   *final_url;		/* after redirects */
@@ -113,6 +114,20 @@ typedef struct ScalerHttpResponse
 	ScalerBuffer headers;		/* raw header lines of the final response */
 } ScalerHttpResponse;
 
+/* A request other than a plain GET of the API (token endpoints, sync POSTs). */
+typedef struct ScalerRequest
+{
+	const char *method;
+	const char *url;
+	const char *body;			/* NULL: none */
+	const char *content_type;
+	bool		api_auth;		/* send the server's API credentials */
+	const char *basic_user;		/* else: explicit Basic credentials, if any */
+	const char *basic_password;
+} ScalerRequest;
+
+extern void scaler_http_request(const ScalerServerOptions *srv, const ScalerRequest *req,
+								ScalerHttpResponse *resp, ScalerHttpStats *stats);
 extern void scaler_http_init_response(ScalerHttpResponse *resp,
 									  MemoryContext cxt, int64 max_body);
 extern void scaler_http_get(const ScalerServerOptions *srv, const char *url,
@@ -135,6 +150,12 @@ extern char *scaler_url_with_params(const ScalerServerOptions *srv, const char *
 									List *names, List *values);
 extern char *scaler_resolve_next_url(const ScalerServerOptions *srv,
 									 const char *current, const char *next);
+
+/* ---------- auth.c ---------- */
+
+extern char *scaler_auth_header(const ScalerServerOptions *srv);
+extern void scaler_auth_invalidate(const ScalerServerOptions *srv);
+extern const char *scaler_auth_cached_token(const ScalerServerOptions *srv);
 
 /* ---------- rate_budget.c ---------- */
 
