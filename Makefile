@@ -15,14 +15,15 @@ OBJS = \
 	src/fetch.o \
 	src/import.o \
 	src/auth.o \
-	src/scan.o
+	src/scan.o \
+	src/units.o
 
 EXTENSION = scaler_fdw
 DATA = scaler_fdw--0.1.0.sql
 PGFILEDESC = "scaler_fdw - provider energy data as foreign tables"
 
 # pg_regress suites, one per feature (sql/*.sql, expected/*.out)
-REGRESS = options scan http_errors cancel retries profiles auth
+REGRESS = options scan http_errors cancel retries profiles auth providers units
 REGRESS_OPTS = --inputdir=.
 
 PG_CONFIG ?= pg_config

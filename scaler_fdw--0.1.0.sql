@@ -115,3 +115,585 @@ $fn$;
 CREATE EVENT TRIGGER scaler_fdw_import_comments ON ddl_command_end
   WHEN TAG IN ('IMPORT FOREIGN SCHEMA')
   EXECUTE FUNCTION @extschema@.comment_imported_tables();
+
+-- ===== units =====
+-- Exact unit conversion (src/units.c, docs/units.md).  The catalog is five
+-- tables users may extend with rows; rows shipped with the extension have
+-- builtin = true, are read-only, and are left out of pg_dump (the
+-- extension recreates them), while users' rows are dumped.
+
+-- The matching key of a unit or fuel spelling: case folded, white space and
+-- . - _ * ^ dropped, superscript digits read as digits.
+CREATE FUNCTION @extschema@.unit_key(text)
+RETURNS text
+AS 'MODULE_PATHNAME', 'scaler_unit_key'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE TABLE @extschema@.unit (
+  symbol      text PRIMARY KEY
+              CHECK (symbol ~ '^[A-Za-z][A-Za-z0-9_]*$' AND length(symbol) <= 32),
+  dimension   text NOT NULL CHECK (dimension ~ '^[a-z][a-z_]*$' AND length(dimension) <= 32),
+  -- exact: how many of the dimension's base unit (J, m3, kg, W, VA, var,
+  -- varh, VAh) one of this unit is
+  factor      numeric NOT NULL CHECK (factor > 0 AND factor < 'Infinity'),
+  description text NOT NULL,
+  source      text,
+  builtin     boolean NOT NULL DEFAULT false
+);
+CREATE UNIQUE INDEX unit_symbol_key ON @extschema@.unit (@extschema@.unit_key(symbol));
+
+CREATE TABLE @extschema@.unit_alias (
+  alias      text NOT NULL
+             CHECK (octet_length(alias) <= 120 AND @extschema@.unit_key(alias) <> ''),
+  -- 'common': the alias means the same in every vocabulary
+  vocabulary text NOT NULL DEFAULT 'common'
+             CHECK (vocabulary ~ '^[a-z][a-z0-9_]*$' AND length(vocabulary) <= 32),
+  symbol     text NOT NULL REFERENCES @extschema@.unit ON UPDATE CASCADE ON DELETE CASCADE,
+  builtin    boolean NOT NULL DEFAULT false
+);
+-- a user row overrides the built-in row with the same key and vocabulary
+CREATE UNIQUE INDEX unit_alias_key
+  ON @extschema@.unit_alias (@extschema@.unit_key(alias), vocabulary, builtin);
+
+CREATE TABLE @extschema@.fuel (
+  fuel        text PRIMARY KEY CHECK (fuel ~ '^[a-z][a-z0-9_]*$' AND length(fuel) <= 64),
+  description text NOT NULL,
+  builtin     boolean NOT NULL DEFAULT false
+);
+
+CREATE TABLE @extschema@.fuel_alias (
+  alias   text NOT NULL
+          CHECK (octet_length(alias) <= 120 AND @extschema@.unit_key(alias) <> ''),
+  fuel    text NOT NULL REFERENCES @extschema@.fuel ON UPDATE CASCADE ON DELETE CASCADE,
+  builtin boolean NOT NULL DEFAULT false
+);
+CREATE UNIQUE INDEX fuel_alias_key
+  ON @extschema@.fuel_alias (@extschema@.unit_key(alias), builtin);
+
+-- Energy in one per_unit of the fuel.  A quantity in another unit uses the
+-- row for its own unit when there is one, else the reference row of its
+-- dimension, converted exactly.
+CREATE TABLE @extschema@.fuel_heat_content (
+  fuel              text NOT NULL
+                    REFERENCES @extschema@.fuel ON UPDATE CASCADE ON DELETE CASCADE,
+  country           text NOT NULL CHECK (country ~ '^[A-Z]{2}$'),
+  per_unit          text NOT NULL REFERENCES @extschema@.unit ON UPDATE CASCADE,
+  heat_content      numeric NOT NULL CHECK (heat_content > 0 AND heat_content < 'Infinity'),
+  heat_content_unit text NOT NULL REFERENCES @extschema@.unit ON UPDATE CASCADE,
+  reference         boolean NOT NULL DEFAULT false,
+  source            text,
+  edition           text,
+  url               text,
+  note              text,
+  builtin           boolean NOT NULL DEFAULT false
+);
+CREATE UNIQUE INDEX fuel_heat_content_key
+  ON @extschema@.fuel_heat_content (fuel, country, per_unit, builtin);
+
+-- ---- built-in units: exact definitions ----
+INSERT INTO @extschema@.unit (symbol, dimension, factor, description, source, builtin)
+SELECT u.symbol, u.dimension, u.factor, u.description, u.source, true
+  FROM (VALUES
+  -- energy, in joules
+  ('J', 'energy', 1, 'joule', 'SI'),
+  ('kJ', 'energy', 1000, 'kilojoule', 'SI'),
+  ('MJ', 'energy', 1000000, 'megajoule', 'SI'),
+  ('GJ', 'energy', 1000000000, 'gigajoule', 'SI'),
+  ('TJ', 'energy', 1000000000000, 'terajoule', 'SI'),
+  ('Wh', 'energy', 3600, 'watt-hour: 3600 J', 'SI'),
+  ('kWh', 'energy', 3600000, 'kilowatt-hour: 3.6 MJ', 'SI'),
+  ('MWh', 'energy', 3600000000, 'megawatt-hour', 'SI'),
+  ('GWh', 'energy', 3600000000000, 'gigawatt-hour', 'SI'),
+  ('TWh', 'energy', 3600000000000000, 'terawatt-hour', 'SI'),
+  ('Btu', 'energy', 1055.05585262, 'British thermal unit (International Table)', 'NIST SP 811 (2008), B.8'),
+  ('kBtu', 'energy', 1055055.85262, 'thousand Btu (IT)', 'NIST SP 811 (2008), B.8'),
+  ('MMBtu', 'energy', 1055055852.62, 'million Btu (IT)', 'NIST SP 811 (2008), B.8'),
+  ('therm_US', 'energy', 105480400, 'therm (US): "therm" on a US bill', 'NIST SP 811 (2008), B.8'),
+  ('therm_EC', 'energy', 105506000, 'therm (EC), used in the UK and EU', 'NIST SP 811 (2008), B.8; Directive 80/181/EEC'),
+  ('therm_IT', 'energy', 105505585.262, 'therm of ENERGY STAR Portfolio Manager: 100 kBtu (IT)', 'ENERGY STAR Portfolio Manager Technical Reference: Thermal Energy Conversions (August 2015)'),
+  ('Dth', 'energy', 1054804000, 'dekatherm: 10 therms (US)', 'NIST SP 811 (2008), B.8'),
+  ('kcal_IT', 'energy', 4186.8, 'kilocalorie (International Table)', 'NIST SP 811 (2008), B.8'),
+  ('kcal_th', 'energy', 4184, 'kilocalorie (thermochemical)', 'NIST SP 811 (2008), B.8'),
+  ('Gcal_IT', 'energy', 4186800000, 'gigacalorie (International Table), district heating', 'NIST SP 811 (2008), B.8'),
+  ('toe', 'energy', 41868000000, 'tonne of oil equivalent: 10 Gcal (IT) = 41.868 GJ', 'IEA/OECD'),
+  ('tce', 'energy', 29307600000, 'tonne of coal equivalent: 7 Gcal (IT) = 29.3076 GJ', 'IEA/UN'),
+  ('ton_hour', 'energy', 12660670.23144, 'refrigeration ton-hour: 12,000 Btu (IT)', 'ASHRAE; NIST SP 811 (2008), B.8'),
+  -- volume, in cubic metres
+  ('m3', 'volume', 1, 'cubic metre', 'SI'),
+  ('L', 'volume', 0.001, 'litre', 'SI'),
+  ('kcm', 'volume', 1000, 'thousand cubic metres (dam3, e3m3, megalitre)', 'SI'),
+  ('ft3', 'volume', 0.028316846592, 'cubic foot', 'NIST SP 811 (2008), B.8; international foot of 1959'),
+  ('ccf', 'volume', 2.8316846592, 'hundred cubic feet (also hcf)', 'NIST SP 811 (2008), B.8'),
+  ('kcf', 'volume', 28.316846592, 'thousand cubic feet (the "Mcf" of US gas practice)', 'NIST SP 811 (2008), B.8'),
+  ('MMcf', 'volume', 28316.846592, 'million cubic feet', 'NIST SP 811 (2008), B.8'),
+  ('gal_US', 'volume', 0.003785411784, 'US gallon: 231 cubic inches', 'NIST SP 811 (2008), B.8'),
+  ('gal_imp', 'volume', 0.00454609, 'imperial (UK) gallon', 'NIST SP 811 (2008), B.8; UK Weights and Measures Act 1985'),
+  ('cgal_US', 'volume', 0.3785411784, 'hundred US gallons', 'NIST SP 811 (2008), B.8'),
+  ('cgal_imp', 'volume', 0.454609, 'hundred imperial gallons', 'NIST SP 811 (2008), B.8'),
+  ('kgal_US', 'volume', 3.785411784, 'thousand US gallons', 'NIST SP 811 (2008), B.8'),
+  ('kgal_imp', 'volume', 4.54609, 'thousand imperial gallons', 'NIST SP 811 (2008), B.8'),
+  ('Mgal_US', 'volume', 3785.411784, 'million US gallons', 'NIST SP 811 (2008), B.8'),
+  ('Mgal_imp', 'volume', 4546.09, 'million imperial gallons', 'NIST SP 811 (2008), B.8'),
+  ('bbl', 'volume', 0.158987294928, 'barrel (US, petroleum): 42 US gallons', 'NIST SP 811 (2008), B.8'),
+  ('yd3', 'volume', 0.764554857984, 'cubic yard', 'NIST SP 811 (2008), B.8'),
+  -- mass, in kilograms
+  ('kg', 'mass', 1, 'kilogram', 'SI'),
+  ('g', 'mass', 0.001, 'gram', 'SI'),
+  ('tonne', 'mass', 1000, 'tonne (metric ton)', 'SI'),
+  ('lb', 'mass', 0.45359237, 'pound (avoirdupois)', 'NIST SP 811 (2008), B.8'),
+  ('klb', 'mass', 453.59237, 'thousand pounds', 'NIST SP 811 (2008), B.8'),
+  ('MMlb', 'mass', 453592.37, 'million pounds', 'NIST SP 811 (2008), B.8'),
+  ('short_ton', 'mass', 907.18474, 'short ton: 2000 lb', 'NIST SP 811 (2008), B.8'),
+  ('long_ton', 'mass', 1016.0469088, 'long ton: 2240 lb', 'NIST SP 811 (2008), B.8'),
+  -- power, in watts; reactive and apparent quantities are dimensions of their own
+  ('W', 'power', 1, 'watt', 'SI'),
+  ('kW', 'power', 1000, 'kilowatt', 'SI'),
+  ('MW', 'power', 1000000, 'megawatt', 'SI'),
+  ('GW', 'power', 1000000000, 'gigawatt', 'SI'),
+  ('VA', 'apparent_power', 1, 'volt-ampere', 'IEC 60050-131'),
+  ('kVA', 'apparent_power', 1000, 'kilovolt-ampere', 'IEC 60050-131'),
+  ('MVA', 'apparent_power', 1000000, 'megavolt-ampere', 'IEC 60050-131'),
+  ('var', 'reactive_power', 1, 'var (volt-ampere reactive)', 'IEC 60050-131'),
+  ('kvar', 'reactive_power', 1000, 'kilovar', 'IEC 60050-131'),
+  ('Mvar', 'reactive_power', 1000000, 'megavar', 'IEC 60050-131'),
+  ('varh', 'reactive_energy', 1, 'var-hour', 'IEC 60050-131'),
+  ('kvarh', 'reactive_energy', 1000, 'kilovar-hour', 'IEC 60050-131'),
+  ('Mvarh', 'reactive_energy', 1000000, 'megavar-hour', 'IEC 60050-131'),
+  ('VAh', 'apparent_energy', 1, 'volt-ampere-hour', 'IEC 60050-131'),
+  ('kVAh', 'apparent_energy', 1000, 'kilovolt-ampere-hour', 'IEC 60050-131')
+  ) AS u(symbol, dimension, factor, description, source);
+
+-- ---- built-in aliases ----
+-- 'common' holds spellings that mean one thing everywhere; a vocabulary
+-- holds the spellings whose meaning depends on who wrote them.
+INSERT INTO @extschema@.unit_alias (alias, vocabulary, symbol, builtin)
+SELECT a.alias, a.vocabulary, a.symbol, true
+  FROM (VALUES
+  -- energy
+  ('joule', 'common', 'J'), ('joules', 'common', 'J'),
+  ('kilojoule', 'common', 'kJ'), ('kilojoules', 'common', 'kJ'),
+  ('megajoule', 'common', 'MJ'), ('megajoules', 'common', 'MJ'),
+  ('gigajoule', 'common', 'GJ'), ('gigajoules', 'common', 'GJ'),
+  ('GJ (billion joules)', 'common', 'GJ'),
+  ('terajoule', 'common', 'TJ'), ('terajoules', 'common', 'TJ'),
+  ('watt-hour', 'common', 'Wh'), ('watt-hours', 'common', 'Wh'),
+  ('Wh (Watt-hours)', 'common', 'Wh'),
+  ('kilowatt-hour', 'common', 'kWh'), ('kilowatt-hours', 'common', 'kWh'),
+  ('kWh (thousand Watt-hours)', 'common', 'kWh'),
+  ('megawatt-hour', 'common', 'MWh'), ('megawatt-hours', 'common', 'MWh'),
+  ('MWh (million Watt-hours)', 'common', 'MWh'),
+  ('gigawatt-hour', 'common', 'GWh'), ('gigawatt-hours', 'common', 'GWh'),
+  ('terawatt-hour', 'common', 'TWh'), ('terawatt-hours', 'common', 'TWh'),
+  ('British thermal unit', 'common', 'Btu'), ('British thermal units', 'common', 'Btu'),
+  ('Btu (IT)', 'common', 'Btu'), ('Btu_IT', 'common', 'Btu'), ('Btus', 'common', 'Btu'),
+  ('kBtu (thousand Btu)', 'common', 'kBtu'), ('thousand Btu', 'common', 'kBtu'),
+  ('kBtus', 'common', 'kBtu'),
+  ('MMBtu (million Btu)', 'common', 'MMBtu'), ('MBtu (million Btu)', 'common', 'MMBtu'),
+  ('MBtu/MMBtu (million Btu)', 'common', 'MMBtu'), ('million Btu', 'common', 'MMBtu'),
+  ('MMBtus', 'common', 'MMBtu'),
+  ('therm', 'common', 'therm_US'), ('therms', 'common', 'therm_US'),
+  ('thm', 'common', 'therm_US'), ('therm (US)', 'common', 'therm_US'),
+  ('US therm', 'common', 'therm_US'), ('therms (US)', 'common', 'therm_US'),
+  ('therm (EC)', 'common', 'therm_EC'), ('EC therm', 'common', 'therm_EC'),
+  ('therms (EC)', 'common', 'therm_EC'), ('therm (UK)', 'common', 'therm_EC'),
+  ('UK therm', 'common', 'therm_EC'),
+  ('therm (100 kBtu)', 'common', 'therm_IT'),
+  ('dekatherm', 'common', 'Dth'), ('dekatherms', 'common', 'Dth'),
+  ('decatherm', 'common', 'Dth'), ('decatherms', 'common', 'Dth'), ('Dths', 'common', 'Dth'),
+  ('kcal (IT)', 'common', 'kcal_IT'), ('kilocalorie (IT)', 'common', 'kcal_IT'),
+  ('kcal (thermochemical)', 'common', 'kcal_th'), ('kcal (th)', 'common', 'kcal_th'),
+  ('Gcal (IT)', 'common', 'Gcal_IT'),
+  ('tonne of oil equivalent', 'common', 'toe'), ('tonnes of oil equivalent', 'common', 'toe'),
+  ('tonne of coal equivalent', 'common', 'tce'), ('tonnes of coal equivalent', 'common', 'tce'),
+  ('ton-hour', 'common', 'ton_hour'), ('ton hours', 'common', 'ton_hour'),
+  ('refrigeration ton-hour', 'common', 'ton_hour'),
+  ('refrigeration ton-hours', 'common', 'ton_hour'),
+  -- volume
+  ('cubic meter', 'common', 'm3'), ('cubic meters', 'common', 'm3'),
+  ('cubic metre', 'common', 'm3'), ('cubic metres', 'common', 'm3'),
+  ('cu m', 'common', 'm3'), ('cm (Cubic meters)', 'common', 'm3'),
+  ('liter', 'common', 'L'), ('liters', 'common', 'L'),
+  ('litre', 'common', 'L'), ('litres', 'common', 'L'),
+  ('Kcm (Thousand Cubic meters)', 'common', 'kcm'),
+  ('thousand cubic meters', 'common', 'kcm'), ('thousand cubic metres', 'common', 'kcm'),
+  ('dam3', 'common', 'kcm'), ('e3m3', 'common', 'kcm'),
+  ('megalitre', 'common', 'kcm'), ('megalitres', 'common', 'kcm'),
+  ('megaliter', 'common', 'kcm'), ('megaliters', 'common', 'kcm'),
+  ('cf', 'common', 'ft3'), ('cu ft', 'common', 'ft3'), ('cubic foot', 'common', 'ft3'),
+  ('cubic feet', 'common', 'ft3'), ('cf (cubic feet)', 'common', 'ft3'),
+  ('hcf', 'common', 'ccf'), ('hundred cubic feet', 'common', 'ccf'),
+  ('ccf (hundred cubic feet)', 'common', 'ccf'), ('hcf (hundred cubic feet)', 'common', 'ccf'),
+  ('thousand cubic feet', 'common', 'kcf'), ('Kcf (thousand cubic feet)', 'common', 'kcf'),
+  ('Mcf (thousand cubic feet)', 'common', 'kcf'),
+  ('million cubic feet', 'common', 'MMcf'), ('MCF(million cubic feet)', 'common', 'MMcf'),
+  ('MMcf (million cubic feet)', 'common', 'MMcf'),
+  ('US gallon', 'common', 'gal_US'), ('US gallons', 'common', 'gal_US'),
+  ('gallon (US)', 'common', 'gal_US'), ('Gallons (US)', 'common', 'gal_US'),
+  ('gal (US)', 'common', 'gal_US'), ('US gal', 'common', 'gal_US'),
+  ('imperial gallon', 'common', 'gal_imp'), ('imperial gallons', 'common', 'gal_imp'),
+  ('gallon (UK)', 'common', 'gal_imp'), ('Gallons (UK)', 'common', 'gal_imp'),
+  ('gal (UK)', 'common', 'gal_imp'), ('UK gal', 'common', 'gal_imp'),
+  ('UK gallon', 'common', 'gal_imp'), ('UK gallons', 'common', 'gal_imp'),
+  ('gal (imp)', 'common', 'gal_imp'), ('imp gal', 'common', 'gal_imp'),
+  ('cGal (hundred gallons) (US)', 'common', 'cgal_US'),
+  ('cGal (hundred gallons) (UK)', 'common', 'cgal_imp'),
+  ('KGal (thousand gallons) (US)', 'common', 'kgal_US'), ('kgal (US)', 'common', 'kgal_US'),
+  ('thousand US gallons', 'common', 'kgal_US'),
+  ('kGal (thousand gallons) (UK)', 'common', 'kgal_imp'), ('kgal (UK)', 'common', 'kgal_imp'),
+  ('MGal (million gallons) (US)', 'common', 'Mgal_US'), ('million US gallons', 'common', 'Mgal_US'),
+  ('MGal (million gallons) (UK)', 'common', 'Mgal_imp'),
+  ('barrel (US petroleum)', 'common', 'bbl'), ('oil barrel', 'common', 'bbl'),
+  ('cubic yard', 'common', 'yd3'), ('cubic yards', 'common', 'yd3'), ('cu yd', 'common', 'yd3'),
+  -- mass
+  ('kilogram', 'common', 'kg'), ('kilograms', 'common', 'kg'),
+  ('kg (kilograms)', 'common', 'kg'), ('kgs', 'common', 'kg'),
+  ('gram', 'common', 'g'), ('grams', 'common', 'g'),
+  ('tonnes', 'common', 'tonne'), ('metric ton', 'common', 'tonne'),
+  ('metric tons', 'common', 'tonne'), ('metric tonne', 'common', 'tonne'),
+  ('metric tonnes', 'common', 'tonne'), ('Tonnes (metric)', 'common', 'tonne'),
+  ('lbs', 'common', 'lb'), ('lbm', 'common', 'lb'), ('pound', 'common', 'lb'),
+  ('pounds', 'common', 'lb'), ('Lbs. (pounds)', 'common', 'lb'),
+  ('klbs', 'common', 'klb'), ('thousand pounds', 'common', 'klb'),
+  ('KLbs. (thousand pounds)', 'common', 'klb'),
+  ('MMlbs', 'common', 'MMlb'), ('million pounds', 'common', 'MMlb'),
+  ('MLbs. (million pounds)', 'common', 'MMlb'),
+  ('short ton', 'common', 'short_ton'), ('short tons', 'common', 'short_ton'),
+  ('US ton', 'common', 'short_ton'), ('US tons', 'common', 'short_ton'),
+  ('ton (US)', 'common', 'short_ton'), ('tons (US)', 'common', 'short_ton'),
+  ('long ton', 'common', 'long_ton'), ('long tons', 'common', 'long_ton'),
+  ('imperial ton', 'common', 'long_ton'), ('imperial tons', 'common', 'long_ton'),
+  ('ton (UK)', 'common', 'long_ton'), ('tons (UK)', 'common', 'long_ton'),
+  -- power and the electrical quantities
+  ('watt', 'common', 'W'), ('watts', 'common', 'W'),
+  ('kilowatt', 'common', 'kW'), ('kilowatts', 'common', 'kW'),
+  ('megawatt', 'common', 'MW'), ('megawatts', 'common', 'MW'),
+  ('gigawatt', 'common', 'GW'), ('gigawatts', 'common', 'GW'),
+  ('volt-ampere', 'common', 'VA'), ('volt-amperes', 'common', 'VA'),
+  ('kilovolt-ampere', 'common', 'kVA'), ('kilovolt-amperes', 'common', 'kVA'),
+  ('volt-ampere reactive', 'common', 'var'),
+  -- US utility practice: M is the Roman thousand (Mcf, MBtu, Mlb)
+  ('Mcf', 'us', 'kcf'), ('MBtu', 'us', 'kBtu'), ('Mlb', 'us', 'klb'), ('Mlbs', 'us', 'klb'),
+  ('gal', 'us', 'gal_US'), ('gallon', 'us', 'gal_US'), ('gallons', 'us', 'gal_US'),
+  ('kgal', 'us', 'kgal_US'), ('ton', 'us', 'short_ton'), ('tons', 'us', 'short_ton'),
+  -- UtilityAPI: kwh, kw, kva, kvar, kvarh, therms, ccf, mcf, hcf, gallons, m3
+  ('mcf', 'utilityapi', 'kcf'), ('gallons', 'utilityapi', 'gal_US'),
+  -- ENERGY STAR Portfolio Manager: M is million ("MBtu (million Btu)",
+  -- "MCF(million cubic feet)"), "tons" are short tons, a therm is 100 kBtu
+  ('MBtu', 'energy_star', 'MMBtu'), ('Mcf', 'energy_star', 'MMcf'),
+  ('MLbs', 'energy_star', 'MMlb'), ('Mlb', 'energy_star', 'MMlb'),
+  ('tons', 'energy_star', 'short_ton'), ('ton', 'energy_star', 'short_ton'),
+  ('cm', 'energy_star', 'm3'),
+  ('therm', 'energy_star', 'therm_IT'), ('therms', 'energy_star', 'therm_IT'),
+  -- United Kingdom: EC therm, imperial gallon, long ton
+  ('therm', 'uk', 'therm_EC'), ('therms', 'uk', 'therm_EC'), ('thm', 'uk', 'therm_EC'),
+  ('gal', 'uk', 'gal_imp'), ('gallon', 'uk', 'gal_imp'), ('gallons', 'uk', 'gal_imp'),
+  ('kgal', 'uk', 'kgal_imp'), ('ton', 'uk', 'long_ton'), ('tons', 'uk', 'long_ton'),
+  ('t', 'uk', 'tonne'),
+  -- European Union: EC therm, metric ton, International Table calorie
+  ('therm', 'eu', 'therm_EC'), ('therms', 'eu', 'therm_EC'), ('thm', 'eu', 'therm_EC'),
+  ('ton', 'eu', 'tonne'), ('tons', 'eu', 'tonne'), ('t', 'eu', 'tonne'),
+  ('kcal', 'eu', 'kcal_IT'), ('Gcal', 'eu', 'Gcal_IT'),
+  -- Green Button / NAESB ESPI ReadingType uom codes (with powerOfTenMultiplier:
+  -- scaler.espi_unit)
+  ('38', 'espi', 'W'), ('42', 'espi', 'm3'), ('72', 'espi', 'Wh'), ('119', 'espi', 'ft3'),
+  ('128', 'espi', 'gal_US'), ('132', 'espi', 'Btu'), ('134', 'espi', 'L'),
+  ('169', 'espi', 'therm_US')
+  ) AS a(alias, vocabulary, symbol);
+
+-- ---- fuels and their default heat contents ----
+INSERT INTO @extschema@.fuel (fuel, description, builtin)
+SELECT f.fuel, f.description, true
+  FROM (VALUES
+  ('electricity', 'electricity (grid or on-site renewable)'),
+  ('natural_gas', 'natural gas'),
+  ('fuel_oil_1', 'fuel oil No. 1'),
+  ('fuel_oil_2', 'fuel oil No. 2 (heating oil)'),
+  ('fuel_oil_4', 'fuel oil No. 4'),
+  ('fuel_oil_5_6', 'fuel oil No. 5 and No. 6 (residual)'),
+  ('diesel', 'diesel'),
+  ('kerosene', 'kerosene'),
+  ('propane', 'propane: liquid by the gallon or litre, gas by the cubic foot'),
+  ('district_steam', 'district steam'),
+  ('district_hot_water', 'district hot water'),
+  ('district_chilled_water', 'district chilled water'),
+  ('coal_anthracite', 'coal (anthracite)'),
+  ('coal_bituminous', 'coal (bituminous)'),
+  ('coke', 'coke'),
+  ('wood', 'wood')
+  ) AS f(fuel, description);
+
+-- ENERGY STAR Portfolio Manager meter type names, and common names
+INSERT INTO @extschema@.fuel_alias (alias, fuel, builtin)
+SELECT a.alias, a.fuel, true
+  FROM (VALUES
+  ('Electric', 'electricity'), ('Electric - Grid', 'electricity'),
+  ('Electric - Solar', 'electricity'), ('Electric - Wind', 'electricity'),
+  ('Electric - Unknown', 'electricity'),
+  ('Electricity (Grid Purchase and Onsite Renewable)', 'electricity'),
+  ('gas', 'natural_gas'),
+  ('Fuel Oil (No. 1)', 'fuel_oil_1'), ('Fuel Oil No. 1', 'fuel_oil_1'),
+  ('Fuel Oil (No. 2)', 'fuel_oil_2'), ('Fuel Oil No. 2', 'fuel_oil_2'),
+  ('heating oil', 'fuel_oil_2'),
+  ('Fuel Oil (No. 4)', 'fuel_oil_4'), ('Fuel Oil No. 4', 'fuel_oil_4'),
+  ('Fuel Oil (No. 5 and No. 6)', 'fuel_oil_5_6'), ('Fuel Oil (No. 5 & No. 6)', 'fuel_oil_5_6'),
+  ('District Chilled Water - Electric', 'district_chilled_water'),
+  ('District Chilled Water - Absorption', 'district_chilled_water'),
+  ('District Chilled Water - Engine', 'district_chilled_water'),
+  ('District Chilled Water - Other', 'district_chilled_water'),
+  ('Coal (anthracite)', 'coal_anthracite'), ('anthracite', 'coal_anthracite'),
+  ('Coal (bituminous)', 'coal_bituminous'), ('bituminous coal', 'coal_bituminous')
+  ) AS a(alias, fuel);
+
+-- ENERGY STAR Portfolio Manager Technical Reference: Thermal Energy
+-- Conversions, August 2015 (Figure 3): kBtu per unit as printed, for every
+-- physical unit Portfolio Manager accepts.  The reference row of each fuel
+-- carries the table's heat content at its full printed precision.
+INSERT INTO @extschema@.fuel_heat_content
+  (fuel, country, per_unit, heat_content, heat_content_unit, reference,
+   source, edition, url, note, builtin)
+SELECT h.fuel, h.country, h.per_unit, h.kbtu, 'kBtu', h.reference,
+       'ENERGY STAR Portfolio Manager Technical Reference: Thermal Energy Conversions',
+       'August 2015',
+       'https://portfoliomanager.energystar.gov/pdf/reference/Thermal%20Conversions.pdf',
+       h.note, true
+  FROM (VALUES
+  -- United States
+  ('natural_gas', 'US', 'ft3', 1.026, true, 'heat content 1,026 Btu/cf'),
+  ('natural_gas', 'US', 'ccf', 102.6, false, NULL),
+  ('natural_gas', 'US', 'kcf', 1026, false, NULL),
+  ('natural_gas', 'US', 'MMcf', 1026000, false, NULL),
+  ('natural_gas', 'US', 'm3', 36.303, false,
+   'as printed; 1,026 Btu/cf gives 36.233 kBtu/m3'),
+  ('fuel_oil_1', 'US', 'gal_US', 139, true, 'heat content 0.139 MBtu/gallon'),
+  ('fuel_oil_1', 'US', 'gal_imp', 166.927, false, NULL),
+  ('fuel_oil_1', 'US', 'L', 36.720, false, NULL),
+  ('fuel_oil_2', 'US', 'gal_US', 138, true, 'heat content 0.138 MBtu/gallon'),
+  ('fuel_oil_2', 'US', 'gal_imp', 165.726, false, NULL),
+  ('fuel_oil_2', 'US', 'L', 36.456, false, NULL),
+  ('fuel_oil_4', 'US', 'gal_US', 146, true, 'heat content 0.146 MBtu/gallon'),
+  ('fuel_oil_4', 'US', 'gal_imp', 175.333, false, NULL),
+  ('fuel_oil_4', 'US', 'L', 38.569, false, NULL),
+  ('fuel_oil_5_6', 'US', 'gal_US', 150, true, 'heat content 0.150 MBtu/gallon'),
+  ('fuel_oil_5_6', 'US', 'gal_imp', 180.137, false, NULL),
+  ('fuel_oil_5_6', 'US', 'L', 39.626, false, NULL),
+  ('diesel', 'US', 'gal_US', 138, true, 'heat content 0.138 MBtu/gallon'),
+  ('diesel', 'US', 'gal_imp', 165.726, false, NULL),
+  ('diesel', 'US', 'L', 36.456, false, NULL),
+  ('kerosene', 'US', 'gal_US', 135, true, 'heat content 0.135 MBtu/gallon'),
+  ('kerosene', 'US', 'gal_imp', 162.123, false, NULL),
+  ('kerosene', 'US', 'L', 35.663, false, NULL),
+  ('propane', 'US', 'gal_US', 92, true, 'liquid; heat content 0.092 MBtu/gallon'),
+  ('propane', 'US', 'gal_imp', 110.484, false, 'liquid'),
+  ('propane', 'US', 'L', 24.304, false, 'liquid'),
+  ('propane', 'US', 'ft3', 2.516, false, 'gas'),
+  ('propane', 'US', 'ccf', 251.6, false, 'gas'),
+  ('propane', 'US', 'kcf', 2516, false, 'gas'),
+  ('district_steam', 'US', 'lb', 1.194, true, 'heat content 1,194 Btu/lb'),
+  ('district_steam', 'US', 'klb', 1194, false, NULL),
+  ('district_steam', 'US', 'MMlb', 1194000, false, NULL),
+  ('district_steam', 'US', 'kg', 2.632, false, NULL),
+  ('coal_anthracite', 'US', 'short_ton', 25090, true, 'heat content 25.09 MBtu/ton'),
+  ('coal_anthracite', 'US', 'lb', 12.545, false, NULL),
+  ('coal_anthracite', 'US', 'klb', 12545, false, NULL),
+  ('coal_anthracite', 'US', 'MMlb', 12545000, false, NULL),
+  ('coal_anthracite', 'US', 'tonne', 27658.355, false, NULL),
+  ('coal_bituminous', 'US', 'short_ton', 24930, true, 'heat content 24.93 MBtu/ton'),
+  ('coal_bituminous', 'US', 'lb', 12.465, false, NULL),
+  ('coal_bituminous', 'US', 'klb', 12465, false, NULL),
+  ('coal_bituminous', 'US', 'MMlb', 12465000, false, NULL),
+  ('coal_bituminous', 'US', 'tonne', 27482, false, NULL),
+  ('coke', 'US', 'short_ton', 24800, true, 'heat content 24.80 MBtu/ton'),
+  ('coke', 'US', 'lb', 12.4, false, NULL),
+  ('coke', 'US', 'klb', 12400, false, NULL),
+  ('coke', 'US', 'MMlb', 12400000, false, NULL),
+  ('coke', 'US', 'tonne', 27339, false, NULL),
+  ('wood', 'US', 'short_ton', 17480, true, 'heat content 17.48 MBtu/ton'),
+  ('wood', 'US', 'tonne', 15857, false,
+   'as printed; 17.48 MBtu/ton gives 19,268 kBtu/tonne'),
+  -- Canada
+  ('natural_gas', 'CA', 'ft3', 1.031, false, 'as printed, rounded'),
+  ('natural_gas', 'CA', 'ccf', 103.143, true, 'heat content 1,031.43 Btu/cf'),
+  ('natural_gas', 'CA', 'kcf', 1031, false, 'as printed, rounded'),
+  ('natural_gas', 'CA', 'MMcf', 1031430, false, NULL),
+  ('natural_gas', 'CA', 'm3', 36.425, false, NULL),
+  ('fuel_oil_1', 'CA', 'gal_US', 139.210, true, 'heat content 0.139210 MBtu/gallon'),
+  ('fuel_oil_1', 'CA', 'gal_imp', 167.184, false, NULL),
+  ('fuel_oil_1', 'CA', 'L', 36.775, false, NULL),
+  ('fuel_oil_2', 'CA', 'gal_US', 139.210, true, 'heat content 0.139210 MBtu/gallon'),
+  ('fuel_oil_2', 'CA', 'gal_imp', 167.184, false, NULL),
+  ('fuel_oil_2', 'CA', 'L', 36.775, false, NULL),
+  ('fuel_oil_4', 'CA', 'gal_US', 139.210, true, 'heat content 0.139210 MBtu/gallon'),
+  ('fuel_oil_4', 'CA', 'gal_imp', 167.184, false, NULL),
+  ('fuel_oil_4', 'CA', 'L', 36.775, false, NULL),
+  ('fuel_oil_5_6', 'CA', 'gal_US', 152.485, true, 'heat content 0.152485 MBtu/gallon'),
+  ('fuel_oil_5_6', 'CA', 'gal_imp', 183.127, false, NULL),
+  ('fuel_oil_5_6', 'CA', 'L', 40.282, false, NULL),
+  ('diesel', 'CA', 'gal_US', 137.416, true, 'heat content 0.137416 MBtu/gallon'),
+  ('diesel', 'CA', 'gal_imp', 165.029, false, NULL),
+  ('diesel', 'CA', 'L', 36.301, false, NULL),
+  ('kerosene', 'CA', 'gal_US', 135.191, true, 'heat content 0.135191 MBtu/gallon'),
+  ('kerosene', 'CA', 'gal_imp', 162.358, false, NULL),
+  ('kerosene', 'CA', 'L', 35.714, false, NULL),
+  ('propane', 'CA', 'gal_US', 90.809, true,
+   'liquid; the printed heat content 0.09089 MBtu/gallon drops a digit: all three liquid multipliers follow 0.090809'),
+  ('propane', 'CA', 'gal_imp', 109.057, false, 'liquid'),
+  ('propane', 'CA', 'L', 23.989, false, 'liquid'),
+  ('propane', 'CA', 'ft3', 2.516, false, 'gas'),
+  ('propane', 'CA', 'ccf', 251.6, false, 'gas'),
+  ('propane', 'CA', 'kcf', 2516, false, 'gas'),
+  ('district_steam', 'CA', 'lb', 1.194, true, 'heat content 1,194 Btu/lb'),
+  ('district_steam', 'CA', 'klb', 1194, false, NULL),
+  ('district_steam', 'CA', 'MMlb', 1194000, false, NULL),
+  ('district_steam', 'CA', 'kg', 2.632, false, NULL),
+  ('coal_anthracite', 'CA', 'short_ton', 23818, true, 'heat content 23.818 MBtu/ton'),
+  ('coal_anthracite', 'CA', 'lb', 11.909, false, NULL),
+  ('coal_anthracite', 'CA', 'klb', 11909, false, NULL),
+  ('coal_anthracite', 'CA', 'MMlb', 11909055, false, NULL),
+  ('coal_anthracite', 'CA', 'tonne', 26255, false, NULL),
+  ('coal_bituminous', 'CA', 'short_ton', 21496, true, 'heat content 21.496 MBtu/ton'),
+  ('coal_bituminous', 'CA', 'lb', 10.748, false, NULL),
+  ('coal_bituminous', 'CA', 'klb', 10748, false, NULL),
+  ('coal_bituminous', 'CA', 'MMlb', 10748245, false, NULL),
+  ('coal_bituminous', 'CA', 'tonne', 23695, false, NULL),
+  ('coke', 'CA', 'short_ton', 24790, true, 'heat content 24.79 MBtu/ton'),
+  ('coke', 'CA', 'lb', 12.395, false, NULL),
+  ('coke', 'CA', 'klb', 12395, false, NULL),
+  ('coke', 'CA', 'MMlb', 12394876, false, NULL),
+  ('coke', 'CA', 'tonne', 27326, false, NULL),
+  ('wood', 'CA', 'short_ton', 15477, true, 'heat content 15.48 MBtu/ton'),
+  ('wood', 'CA', 'tonne', 17061, false, NULL)
+  ) AS h(fuel, country, per_unit, kbtu, reference, note);
+
+-- ---- catalog triggers ----
+
+-- Row changes send no cache invalidation by themselves: this one makes every
+-- change reach each backend's units cache (src/units.c).
+CREATE FUNCTION @extschema@.units_catalog_changed()
+RETURNS trigger
+AS 'MODULE_PATHNAME', 'scaler_units_catalog_changed'
+LANGUAGE C;
+
+CREATE FUNCTION @extschema@.units_protect_builtin()
+RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog AS $$
+BEGIN
+  IF TG_OP = 'TRUNCATE' THEN
+    RAISE EXCEPTION 'cannot truncate %.%: it holds built-in rows', TG_TABLE_SCHEMA, TG_TABLE_NAME
+      USING ERRCODE = 'insufficient_privilege',
+            HINT = 'Delete your own rows with DELETE ... WHERE NOT builtin.';
+  END IF;
+  IF TG_OP IN ('UPDATE', 'DELETE') AND OLD.builtin THEN
+    RAISE EXCEPTION 'built-in rows of %.% are read-only', TG_TABLE_SCHEMA, TG_TABLE_NAME
+      USING ERRCODE = 'insufficient_privilege',
+            DETAIL = 'Built-in rows come with the extension, which recreates them on restore; pg_dump saves only your rows.',
+            HINT = 'Insert your own row: in unit_alias and fuel_heat_content it takes precedence over the built-in row with the same key.';
+  END IF;
+  IF TG_OP IN ('INSERT', 'UPDATE') AND NEW.builtin THEN
+    RAISE EXCEPTION 'only the extension adds built-in rows to %.%', TG_TABLE_SCHEMA, TG_TABLE_NAME
+      USING ERRCODE = 'insufficient_privilege',
+            HINT = 'Leave column "builtin" false: your rows are dumped by pg_dump.';
+  END IF;
+  IF TG_OP = 'DELETE' THEN
+    RETURN OLD;
+  END IF;
+  RETURN NEW;
+END
+$$;
+
+CREATE FUNCTION @extschema@.fuel_heat_content_check()
+RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog AS $$
+DECLARE
+  per_dim text;
+  heat_dim text;
+BEGIN
+  SELECT dimension INTO per_dim FROM @extschema@.unit WHERE symbol = NEW.per_unit;
+  SELECT dimension INTO heat_dim FROM @extschema@.unit WHERE symbol = NEW.heat_content_unit;
+  IF heat_dim IS DISTINCT FROM 'energy' THEN
+    RAISE EXCEPTION 'heat_content_unit "%" is not an energy unit', NEW.heat_content_unit
+      USING ERRCODE = 'check_violation',
+            DETAIL = format('Unit "%s" measures %s.', NEW.heat_content_unit, heat_dim),
+            HINT = 'Give the heat content in an energy unit such as kBtu, MJ or kWh.';
+  END IF;
+  IF per_dim = 'energy' THEN
+    RAISE EXCEPTION 'per_unit "%" is an energy unit', NEW.per_unit
+      USING ERRCODE = 'check_violation',
+            HINT = 'per_unit is the unit the fuel is measured in, such as m3, gal_US or short_ton.';
+  END IF;
+  RETURN NEW;
+END
+$$;
+
+CREATE TRIGGER fuel_heat_content_check
+  BEFORE INSERT OR UPDATE ON @extschema@.fuel_heat_content
+  FOR EACH ROW EXECUTE FUNCTION @extschema@.fuel_heat_content_check();
+
+DO $$
+DECLARE
+  t text;
+BEGIN
+  FOREACH t IN ARRAY ARRAY['unit', 'unit_alias', 'fuel', 'fuel_alias', 'fuel_heat_content'] LOOP
+    EXECUTE format('CREATE TRIGGER units_protect_builtin BEFORE UPDATE OR DELETE OR INSERT ON %I.%I '
+                   'FOR EACH ROW EXECUTE FUNCTION %I.units_protect_builtin()', '@extschema@', t, '@extschema@');
+    EXECUTE format('CREATE TRIGGER units_protect_truncate BEFORE TRUNCATE ON %I.%I '
+                   'FOR EACH STATEMENT EXECUTE FUNCTION %I.units_protect_builtin()', '@extschema@', t, '@extschema@');
+    EXECUTE format('CREATE TRIGGER units_catalog_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON %I.%I '
+                   'FOR EACH STATEMENT EXECUTE FUNCTION %I.units_catalog_changed()', '@extschema@', t, '@extschema@');
+    EXECUTE format('SELECT pg_catalog.pg_extension_config_dump(%L, %L)',
+                   '@extschema@.' || t, 'WHERE NOT builtin');
+  END LOOP;
+END
+$$;
+
+GRANT USAGE ON SCHEMA @extschema@ TO PUBLIC;
+GRANT SELECT ON @extschema@.unit, @extschema@.unit_alias, @extschema@.fuel,
+  @extschema@.fuel_alias, @extschema@.fuel_heat_content TO PUBLIC;
+
+-- ---- functions ----
+
+CREATE FUNCTION @extschema@.convert(value numeric, from_unit text, to_unit text,
+                                    vocabulary text DEFAULT NULL)
+RETURNS numeric
+AS 'MODULE_PATHNAME', 'scaler_convert'
+LANGUAGE C STABLE PARALLEL SAFE;
+
+CREATE FUNCTION @extschema@.normalize_unit(unit text, vocabulary text DEFAULT NULL)
+RETURNS text
+AS 'MODULE_PATHNAME', 'scaler_normalize_unit'
+LANGUAGE C STABLE PARALLEL SAFE;
+
+CREATE FUNCTION @extschema@.espi_unit(uom integer, power_of_ten_multiplier integer DEFAULT 0,
+                                      OUT unit text, OUT multiplier numeric)
+AS 'MODULE_PATHNAME', 'scaler_espi_unit'
+LANGUAGE C STABLE STRICT PARALLEL SAFE;
+
+CREATE FUNCTION @extschema@.convert_fuel(value numeric, from_unit text, to_unit text,
+                                         fuel text DEFAULT NULL,
+                                         country text DEFAULT 'US',
+                                         calorific_value numeric DEFAULT NULL,
+                                         calorific_value_unit text DEFAULT NULL,
+                                         vocabulary text DEFAULT NULL)
+RETURNS numeric
+AS 'MODULE_PATHNAME', 'scaler_convert_fuel'
+LANGUAGE C STABLE PARALLEL SAFE;
+
+CREATE FUNCTION @extschema@.uk_gas_kwh(volume numeric, unit text, calorific_value numeric,
+                                       volume_correction numeric DEFAULT 1.02264)
+RETURNS numeric
+AS 'MODULE_PATHNAME', 'scaler_uk_gas_kwh'
+LANGUAGE C STABLE STRICT PARALLEL SAFE;
+
+CREATE FUNCTION @extschema@.register_consumption(read_times timestamptz[], readings numeric[],
+                                                 rollover_at numeric DEFAULT NULL)
+RETURNS TABLE (period_start timestamptz, period_end timestamptz,
+               reading_start numeric, reading_end numeric,
+               consumption numeric, status text)
+AS 'MODULE_PATHNAME', 'scaler_register_consumption'
+LANGUAGE C IMMUTABLE PARALLEL SAFE ROWS 100;
+
+COMMENT ON FUNCTION @extschema@.convert(numeric, text, text, text) IS
+  'Exact conversion between units of one dimension; see docs/units.md';
+COMMENT ON FUNCTION @extschema@.convert_fuel(numeric, text, text, text, text, numeric, text, text) IS
+  'Fuel quantity to energy (or back) with a default heat content or a given calorific value';
+COMMENT ON FUNCTION @extschema@.register_consumption(timestamptz[], numeric[], numeric) IS
+  'Cumulative register readings to period consumption, with rollover, reset and negative flags';

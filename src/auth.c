@@ -21,6 +21,8 @@
 #include "utils/builtins.h"
 #undef json_object
 #include "utils/hsearch.h"
+#include "utils/inval.h"
+#include "utils/syscache.h"
 #include "utils/json.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
@@ -45,6 +47,27 @@ typedef struct TokenEntry
 
 static HTAB *token_cache = NULL;
 
+/*
+ * A changed server or user mapping may mean other credentials: forget every
+ * token (they are cheap to fetch again), as postgres_fdw drops connections.
+ */
+static void
+token_inval_callback(Datum arg, int cacheid, uint32 hashvalue)
+{
+	HASH_SEQ_STATUS scan;
+	TokenEntry *e;
+
+	if (token_cache == NULL)
+		return;
+	hash_seq_init(&scan, token_cache);
+	while ((e = (TokenEntry *) hash_seq_search(&scan)) != NULL)
+	{
+		if (e->token)
+			pfree(e->token);
+		e->token = NULL;
+	}
+}
+
 static TokenEntry *
 token_entry(const ScalerServerOptions *srv, bool create)
 {
@@ -63,6 +86,8 @@ token_entry(const ScalerServerOptions *srv, bool create)
 		info.hcxt = TopMemoryContext;
 		token_cache = hash_create("scaler_fdw tokens", 16, &info,
 								  HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+		CacheRegisterSyscacheCallback(FOREIGNSERVEROID, token_inval_callback, (Datum) 0);
+		CacheRegisterSyscacheCallback(USERMAPPINGOID, token_inval_callback, (Datum) 0);
 	}
 	memset(&key, 0, sizeof(key));
 	key.serverid = srv->serverid;

@@ -28,9 +28,13 @@ typedef struct CanonicalColumn
 	char	   *json_path;		/* NULL: the profile's field */
 } CanonicalColumn;
 
-/* The canonical columns of a table, from scaler.canonical_columns. */
+/*
+ * The canonical columns of a table, from scaler.canonical_columns; for a
+ * table that is not canonical (any_table), the first canonical column of
+ * each name, which gives a provider's extra tables (bills) the same types.
+ */
 static List *
-canonical_columns(const char *table)
+canonical_columns(const char *table, bool any_table)
 {
 	MemoryContext caller = CurrentMemoryContext;
 	List	   *result = NIL;
@@ -38,15 +42,18 @@ canonical_columns(const char *table)
 	Datum		args[1];
 	int			rc;
 
-	args[0] = CStringGetTextDatum(table);
+	args[0] = any_table ? (Datum) 0 : CStringGetTextDatum(table);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		ereport(ERROR,
 				(errcode(ERRCODE_INTERNAL_ERROR),
 				 errmsg("SPI_connect failed")));
-	rc = SPI_execute_with_args("SELECT column_name, data_type, json_path "
+	rc = SPI_execute_with_args(any_table
+							   ? "SELECT DISTINCT ON (column_name) column_name, data_type, json_path "
+							   "FROM scaler.canonical_columns ORDER BY column_name, table_name"
+							   : "SELECT column_name, data_type, json_path "
 							   "FROM scaler.canonical_columns WHERE table_name = $1 "
 							   "ORDER BY position",
-							   1, argtypes, args, NULL, true, 0);
+							   any_table ? 0 : 1, argtypes, args, NULL, true, 0);
 	if (rc != SPI_OK_SELECT)
 		ereport(ERROR,
 				(errcode(ERRCODE_INTERNAL_ERROR),
@@ -106,9 +113,13 @@ scalerImportForeignSchema(ImportForeignSchemaStmt *stmt, Oid serverOid)
 		bool		first = true;
 		bool		has_raw = false;
 
+		List	   *typed = NIL;
+
 		if (!wanted(stmt, t->name))
 			continue;
-		canon = canonical_columns(t->name);
+		canon = canonical_columns(t->name, false);
+		if (canon == NIL)
+			typed = canonical_columns(NULL, true);
 		initStringInfo(&cmd);
 		appendStringInfo(&cmd, "CREATE FOREIGN TABLE %s (", quote_identifier(t->name));
 		foreach(cc, canon)
@@ -128,14 +139,17 @@ scalerImportForeignSchema(ImportForeignSchemaStmt *stmt, Oid serverOid)
 			ScalerFieldSpec *f = (ScalerFieldSpec *) lfirst(cc);
 			ListCell   *k;
 			bool		known = false;
+			const char *type = f->sql_type ? f->sql_type : f->format != FMT_AUTO ? "timestamptz" : "text";
 
 			foreach(k, canon)
 				if (strcmp(((CanonicalColumn *) lfirst(k))->name, f->column) == 0)
 					known = true;
 			if (known)
 				continue;
-			appendStringInfo(&cmd, "%s\n  %s %s", first ? "" : ",", quote_identifier(f->column),
-							 f->format != FMT_AUTO ? "timestamptz" : "text");
+			foreach(k, typed)
+				if (!f->sql_type && strcmp(((CanonicalColumn *) lfirst(k))->name, f->column) == 0)
+					type = ((CanonicalColumn *) lfirst(k))->type;
+			appendStringInfo(&cmd, "%s\n  %s %s", first ? "" : ",", quote_identifier(f->column), type);
 			first = false;
 		}
 		if (!has_raw)

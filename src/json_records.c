@@ -550,7 +550,13 @@ column_datum(RecordExtractor *ex, ColumnPlan *col, char *text)
 	ex->err_col = col;
 	ex->err_val = text;
 	if (col->typid == TIMESTAMPTZOID)
-		return timestamptz_datum(col, text);
+	{
+		Datum		t = timestamptz_datum(col, text);
+
+		if (f->add)
+			t = DirectFunctionCall2(timestamptz_pl_interval, t, IntervalPGetDatum(f->add));
+		return t;
+	}
 	return InputFunctionCall(&col->infunc, text, col->ioparam, col->typmod);
 }
 

@@ -375,7 +375,7 @@ static ScalerFieldSpec *
 compile_field(const char *column, struct json_object *def, const char *where)
 {
 	static const char *const keys[] = {"path", "const", "template", "var", "format",
-	"timezone", "map", "default", "type", "description", NULL};
+	"timezone", "map", "default", "add", "type", "description", NULL};
 	ScalerFieldSpec *f = palloc0(sizeof(ScalerFieldSpec));
 	int			sources = 0;
 	struct json_object *map;
@@ -385,7 +385,7 @@ compile_field(const char *column, struct json_object *def, const char *where)
 	{
 		f->kind = FIELD_PATH;
 		f->path_text = pstrdup(json_object_get_string(def));
-		f->path = scaler_parse_path(f->path_text, where, false);
+		f->path = scaler_parse_path(f->path_text, where, true);
 		return f;
 	}
 	if (json_object_get_type(def) != json_type_object)
@@ -396,7 +396,7 @@ compile_field(const char *column, struct json_object *def, const char *where)
 	{
 		f->kind = FIELD_PATH;
 		f->path_text = get_string(def, "path", where, true, NULL);
-		f->path = scaler_parse_path(f->path_text, member_path(where, "path"), false);
+		f->path = scaler_parse_path(f->path_text, member_path(where, "path"), true);
 		sources++;
 	}
 	if (get_member(def, "const"))
@@ -426,6 +426,7 @@ compile_field(const char *column, struct json_object *def, const char *where)
 		scaler_profile_error(where, "Expected exactly one of \"path\", \"const\", \"template\" or \"var\".");
 
 	f->format = (ValueFormat) get_enum(def, "format", where, format_names, FMT_AUTO);
+	f->sql_type = get_string(def, "type", where, false, NULL);
 	f->timezone = get_string(def, "timezone", where, false, NULL);
 	map = get_object(def, "map", where, false);
 	if (map)
@@ -439,6 +440,16 @@ compile_field(const char *column, struct json_object *def, const char *where)
 			f->map_from = lappend(f->map_from, pstrdup(k));
 			f->map_to = lappend(f->map_to, pstrdup(json_object_get_string(v)));
 		}
+	}
+	if (get_member(def, "add"))
+	{
+		char	   *text = get_string(def, "add", where, true, NULL);
+
+		f->add = DatumGetIntervalP(DirectFunctionCall3(interval_in, CStringGetDatum(text),
+													   ObjectIdGetDatum(InvalidOid),
+													   Int32GetDatum(-1)));
+		if (f->format == FMT_AUTO)
+			f->format = FMT_ISO8601;
 	}
 	if (get_member(def, "default"))
 	{
@@ -585,6 +596,40 @@ compile_table(const char *name, struct json_object *def, const char *where)
 	{
 		json_object_object_foreach(fields, col, fdef)
 			t->fields = lappend(t->fields, compile_field(col, fdef, member_path(fwhere, col)));
+	}
+
+	/* A "[]" in a field path must repeat the records path up to one of its levels. */
+	{
+		ListCell   *fc;
+
+		foreach(fc, t->fields)
+		{
+			ScalerFieldSpec *f = (ScalerFieldSpec *) lfirst(fc);
+			int			last_each = -1;
+			int			i = 0;
+			ListCell   *sc;
+
+			if (f->kind != FIELD_PATH)
+				continue;
+			foreach(sc, f->path)
+			{
+				if (((PathStep *) lfirst(sc))->kind == STEP_EACH)
+					last_each = i;
+				i++;
+			}
+			for (int k = 0; k <= last_each; k++)
+			{
+				PathStep   *a = (PathStep *) list_nth(f->path, k);
+				PathStep   *b = k < list_length(t->records) ? (PathStep *) list_nth(t->records, k) : NULL;
+
+				if (b == NULL || a->kind != b->kind ||
+					(a->kind == STEP_KEY && strcmp(a->key, b->key) != 0) ||
+					(a->kind == STEP_INDEX && a->index != b->index))
+					scaler_profile_error(member_path(fwhere, f->column),
+										 "A path with \"[]\" must repeat the records path \"%s\" up to one of its \"[]\"; found \"%s\".",
+										 t->records_text, f->path_text);
+			}
+		}
 	}
 
 	filters = get_object(def, "filters", where, false);

@@ -16,6 +16,7 @@
 #ifndef SCALER_PROFILE_H
 #define SCALER_PROFILE_H
 
+#include "datatype/timestamp.h"
 #include "nodes/pg_list.h"
 
 /* One step of a path into a JSON document. */
@@ -74,6 +75,8 @@ typedef struct ScalerFieldSpec
 	List	   *map_to;
 	char	   *map_default;	/* when no mapping matches; NULL keeps the value */
 	bool		has_map_default;
+	char	   *sql_type;		/* the column type IMPORT FOREIGN SCHEMA gives it */
+	Interval   *add;			/* added to a time (a period end from its start) */
 } ScalerFieldSpec;
 
 typedef enum PaginationKind

@@ -1,0 +1,1800 @@
+/*-------------------------------------------------------------------------
+ *
+ * units.c
+ *		  Exact unit conversion for energy, volume, mass and power in the
+ *		  unit vocabularies of providers; fuel quantities to energy; register
+ *		  readings to consumption.
+ *
+ * The catalog is five tables of schema scaler (unit, unit_alias, fuel,
+ * fuel_alias, fuel_heat_content) that users extend with rows.  A backend
+ * reads them once into a cache.  Row changes send no invalidation on their
+ * own, so a statement trigger on each table sends a relcache invalidation
+ * for it; our relcache callback counts those, and a cache read before the
+ * latest one is read again on next use: in the modifying backend after the
+ * modifying command, in the others after commit.  The tables are read with
+ * a fresh catalog snapshot, as system catalogs are, so a reload always sees
+ * every change whose invalidation has arrived.
+ *
+ * Exactness: factors are exact decimals.  A conversion multiplies by the
+ * ratio of the factors reduced to lowest terms N/D.  When N/D is a
+ * terminating decimal R, the result is value * R, exact.  Otherwise it is
+ * value * N / D by numeric division (at least 16 significant digits and
+ * never fewer decimal places than the value has), trailing zeros removed.
+ * So a -> b -> a returns the input whenever a -> b is exact (kWh -> MJ,
+ * ft3 -> m3), since the way back divides an exact product.
+ *
+ * Each call site keeps the ratios it has resolved in fn_extra, keyed by the
+ * bytes of its unit arguments, so converting a column costs one numeric
+ * multiplication a row.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "scaler_fdw.h"
+#include "units.h"
+
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_type.h"
+#include "commands/trigger.h"
+#include "funcapi.h"
+#include "mb/pg_wchar.h"
+#include "miscadmin.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/datum.h"
+#include "utils/fmgrprotos.h"
+#include "utils/hsearch.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+#include "utils/varlena.h"
+
+#define UNITS_SCHEMA		"scaler"
+#define UNIT_KEY_MAX		128 /* bytes of a matching key, with the NUL */
+#define COMMON_VOCABULARY	"common"
+#define ESPI_VOCABULARY		"espi"
+#define CALL_SLOTS			8	/* resolved argument sets kept per call site */
+#define MAX_SUGGESTIONS		3
+
+PG_FUNCTION_INFO_V1(scaler_unit_key);
+PG_FUNCTION_INFO_V1(scaler_convert);
+PG_FUNCTION_INFO_V1(scaler_normalize_unit);
+PG_FUNCTION_INFO_V1(scaler_espi_unit);
+PG_FUNCTION_INFO_V1(scaler_convert_fuel);
+PG_FUNCTION_INFO_V1(scaler_uk_gas_kwh);
+PG_FUNCTION_INFO_V1(scaler_register_consumption);
+PG_FUNCTION_INFO_V1(scaler_units_catalog_changed);
+
+/* ---------- the catalog cache ---------- */
+
+typedef struct UnitDef
+{
+	char		symbol[UNIT_KEY_MAX];	/* hash key */
+	char	   *dimension;
+	Numeric		factor;			/* exact, in the dimension's base unit */
+} UnitDef;
+
+/* One meaning of a matching key: the unit it stands for in a vocabulary. */
+typedef struct UnitTerm
+{
+	char	   *vocabulary;
+	char	   *alias;			/* as written in scaler.unit_alias */
+	UnitDef    *unit;
+	bool		builtin;
+} UnitTerm;
+
+typedef struct UnitKeyEntry
+{
+	char		key[UNIT_KEY_MAX];	/* hash key */
+	UnitDef    *symbol_unit;	/* the unit whose symbol has this key */
+	int			nterms;
+	int			maxterms;
+	UnitTerm   *terms;
+} UnitKeyEntry;
+
+typedef struct HeatContent
+{
+	char	   *country;
+	UnitDef    *per_unit;
+	Numeric		heat_content;
+	UnitDef    *heat_unit;
+	bool		reference;
+	bool		builtin;
+} HeatContent;
+
+typedef struct FuelDef
+{
+	char		name[UNIT_KEY_MAX]; /* hash key */
+	int			nrows;
+	int			maxrows;
+	HeatContent *rows;
+} FuelDef;
+
+typedef struct FuelKeyEntry
+{
+	char		key[UNIT_KEY_MAX];	/* hash key */
+	FuelDef    *fuel;
+	bool		is_name;		/* the fuel's own name, not an alias */
+} FuelKeyEntry;
+
+typedef struct UnitsCatalog
+{
+	MemoryContext cxt;			/* holds all of it */
+	uint64		inval_count;	/* catalog_inval_count when it was read */
+	uint64		generation;		/* which read this is, for call caches */
+	HTAB	   *units;			/* symbol -> UnitDef */
+	HTAB	   *keys;			/* unit key -> UnitKeyEntry */
+	HTAB	   *fuels;			/* fuel name -> FuelDef */
+	HTAB	   *fuel_keys;		/* fuel key -> FuelKeyEntry */
+	int			nvocabularies;
+	char	  **vocabularies;	/* sorted */
+} UnitsCatalog;
+
+static const char *const catalog_tables[] = {
+	"unit", "unit_alias", "fuel", "fuel_alias", "fuel_heat_content"
+};
+#define N_CATALOG_TABLES lengthof(catalog_tables)
+
+static UnitsCatalog *current_catalog = NULL;
+static Oid	catalog_relids[N_CATALOG_TABLES];
+static uint64 catalog_inval_count = 0;
+static uint64 catalog_generation = 0;
+static bool callback_registered = false;
+
+/* A ratio to multiply by: value * mul, or value * mul / div. */
+typedef struct UnitRatio
+{
+	Numeric		mul;
+	Numeric		div;			/* NULL when the ratio is a terminating decimal */
+	bool		identity;
+} UnitRatio;
+
+/* ---------- numeric helpers: all arithmetic is PostgreSQL's ---------- */
+
+static Numeric
+num_in(const char *s)
+{
+	return DatumGetNumeric(DirectFunctionCall3(numeric_in, CStringGetDatum(s),
+											   ObjectIdGetDatum(InvalidOid),
+											   Int32GetDatum(-1)));
+}
+
+static Numeric
+num_pow10(int e)
+{
+	char		buf[32];
+
+	snprintf(buf, sizeof(buf), "1e%d", e);
+	return num_in(buf);
+}
+
+static Numeric
+num_mul(Numeric a, Numeric b)
+{
+	return numeric_mul_opt_error(a, b, NULL);
+}
+
+static Numeric
+num_sub(Numeric a, Numeric b)
+{
+	return numeric_sub_opt_error(a, b, NULL);
+}
+
+static Numeric
+num_add(Numeric a, Numeric b)
+{
+	return numeric_add_opt_error(a, b, NULL);
+}
+
+static Numeric
+num_div_trunc(Numeric a, Numeric b)
+{
+	return DatumGetNumeric(DirectFunctionCall2(numeric_div_trunc,
+											   NumericGetDatum(a),
+											   NumericGetDatum(b)));
+}
+
+static int
+num_cmp(Numeric a, Numeric b)
+{
+	return DatumGetInt32(DirectFunctionCall2(numeric_cmp, NumericGetDatum(a),
+											 NumericGetDatum(b)));
+}
+
+static int
+num_sign(Numeric a)
+{
+	return num_cmp(a, int64_to_numeric(0));
+}
+
+static bool
+num_is_finite(Numeric a)
+{
+	return !numeric_is_nan(a) && !numeric_is_inf(a);
+}
+
+static int
+num_scale(Numeric a)
+{
+	return DatumGetInt32(DirectFunctionCall1(numeric_scale, NumericGetDatum(a)));
+}
+
+static Numeric
+num_trim(Numeric a)
+{
+	return DatumGetNumeric(DirectFunctionCall1(numeric_trim_scale,
+											   NumericGetDatum(a)));
+}
+
+static Numeric
+num_copy(Numeric a)
+{
+	return (Numeric) DatumGetPointer(datumCopy(NumericGetDatum(a), false, -1));
+}
+
+static char *
+num_out(Numeric a)
+{
+	return DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(a)));
+}
+
+/*
+ * num / den (both positive and finite) reduced to lowest terms.  When the
+ * denominator has no prime factors but 2 and 5 the quotient terminates and
+ * is computed exactly; otherwise the reduced integers are kept for a
+ * division per value.
+ */
+static void
+ratio_make(Numeric num, Numeric den, UnitRatio *r)
+{
+	static const int primes[2] = {2, 5};
+	int			powers[2] = {0, 0}; /* of 2 and of 5 in b */
+	int			k = Max(num_scale(num), num_scale(den));
+	Numeric		one = int64_to_numeric(1);
+	Numeric		a,
+				b,
+				g,
+				rest;
+
+	/* integers with the same ratio */
+	a = num_trim(num_mul(num, num_pow10(k)));
+	b = num_trim(num_mul(den, num_pow10(k)));
+	g = DatumGetNumeric(DirectFunctionCall2(numeric_gcd, NumericGetDatum(a),
+											NumericGetDatum(b)));
+	a = num_div_trunc(a, g);
+	b = num_div_trunc(b, g);
+
+	rest = b;
+	for (int i = 0; i < 2; i++)
+	{
+		Numeric		prime = int64_to_numeric(primes[i]);
+
+		for (;;)
+		{
+			Numeric		q = num_div_trunc(rest, prime);
+
+			CHECK_FOR_INTERRUPTS();
+			if (num_cmp(num_mul(q, prime), rest) != 0)
+				break;
+			rest = q;
+			powers[i]++;
+		}
+	}
+
+	if (num_cmp(rest, one) == 0)
+	{
+		int			d = Max(powers[0], powers[1]);
+
+		/* b divides 10^d, so a / b = a * (10^d / b) * 10^-d exactly */
+		r->mul = num_trim(num_mul(num_mul(a, num_div_trunc(num_pow10(d), b)),
+								  num_pow10(-d)));
+		r->div = NULL;
+	}
+	else
+	{
+		r->mul = a;
+		r->div = b;
+	}
+	r->identity = r->div == NULL && num_cmp(r->mul, one) == 0;
+}
+
+static Numeric
+ratio_apply(const UnitRatio *r, Numeric value)
+{
+	Numeric		x;
+
+	if (r->identity)
+		return value;
+	x = num_mul(value, r->mul);
+	if (r->div == NULL)
+		return x;
+	return num_trim(numeric_div_opt_error(x, r->div, NULL));
+}
+
+static void
+ratio_copy(const UnitRatio *from, UnitRatio *to)
+{
+	to->mul = num_copy(from->mul);
+	to->div = from->div ? num_copy(from->div) : NULL;
+	to->identity = from->identity;
+}
+
+/* ---------- matching keys ---------- */
+
+/*
+ * The matching key of a unit or fuel spelling: ASCII letters in lower case;
+ * white space and . - _ * ^ dropped; in UTF-8 (or SQL_ASCII), superscript
+ * two and three read as digits and the middle dot and no-break space dropped.  "KWH",
+ * "kW h" and "kWh" share a key, as do "m³", "m^3" and "M3".  Writes at most
+ * outsize bytes with the NUL; returns the key length, or -1 if it is longer.
+ */
+static int
+unit_key(const char *s, int len, char *out, int outsize)
+{
+	/* SQL_ASCII databases mostly hold UTF-8 too */
+	bool		utf8 = GetDatabaseEncoding() == PG_UTF8 ||
+		GetDatabaseEncoding() == PG_SQL_ASCII;
+	int			n = 0;
+
+	for (int i = 0; i < len; i++)
+	{
+		unsigned char c = (unsigned char) s[i];
+		char		k;
+
+		if (utf8 && c == 0xC2 && i + 1 < len)
+		{
+			unsigned char c2 = (unsigned char) s[i + 1];
+
+			if (c2 == 0xB7 || c2 == 0xA0)
+			{
+				i++;
+				continue;
+			}
+			if (c2 == 0xB2 || c2 == 0xB3)
+			{
+				i++;
+				c = c2 == 0xB2 ? '2' : '3';
+			}
+		}
+		if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' ||
+			c == '\v' || c == '.' || c == '-' || c == '_' || c == '*' || c == '^')
+			continue;
+		k = (c >= 'A' && c <= 'Z') ? (char) (c + ('a' - 'A')) : (char) c;
+		if (n >= outsize - 1)
+			return -1;
+		out[n++] = k;
+	}
+	out[n] = '\0';
+	return n;
+}
+
+Datum
+scaler_unit_key(PG_FUNCTION_ARGS)
+{
+	text	   *t = PG_GETARG_TEXT_PP(0);
+	int			len = VARSIZE_ANY_EXHDR(t);
+	char	   *out = palloc(len + 1);
+
+	unit_key(VARDATA_ANY(t), len, out, len + 1);
+	PG_RETURN_TEXT_P(cstring_to_text(out));
+}
+
+/* ---------- loading the catalog ---------- */
+
+static void
+units_relcache_callback(Datum arg, Oid relid)
+{
+	if (relid == InvalidOid)
+	{
+		catalog_inval_count++;
+		return;
+	}
+	for (int i = 0; i < (int) N_CATALOG_TABLES; i++)
+		if (catalog_relids[i] == relid)
+		{
+			catalog_inval_count++;
+			return;
+		}
+}
+
+static void
+catalog_broken(const char *table, const char *what) pg_attribute_noreturn();
+
+static void
+catalog_broken(const char *table, const char *what)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_DATA_CORRUPTED),
+			 errmsg("the units catalog table \"%s.%s\" is damaged: %s",
+					UNITS_SCHEMA, table, what),
+			 errhint("Reinstall the extension (DROP EXTENSION scaler_fdw; CREATE EXTENSION scaler_fdw), then restore your own rows.")));
+}
+
+static AttrNumber
+column_attnum(Relation rel, const char *column)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
+
+	for (int i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+
+		if (!att->attisdropped && strcmp(NameStr(att->attname), column) == 0)
+			return att->attnum;
+	}
+	catalog_broken(RelationGetRelationName(rel),
+				   psprintf("column \"%s\" is missing", column));
+	return InvalidAttrNumber;	/* keep compiler quiet */
+}
+
+typedef struct RowReader
+{
+	Relation	rel;
+	HeapTuple	tuple;
+} RowReader;
+
+static Datum
+row_datum(RowReader *r, const char *column, bool *isnull)
+{
+	return heap_getattr(r->tuple, column_attnum(r->rel, column),
+						RelationGetDescr(r->rel), isnull);
+}
+
+static char *
+row_text(RowReader *r, const char *column)
+{
+	bool		isnull;
+	Datum		d = row_datum(r, column, &isnull);
+
+	if (isnull)
+		return NULL;
+	return TextDatumGetCString(d);
+}
+
+static char *
+row_text_notnull(RowReader *r, const char *column)
+{
+	char	   *s = row_text(r, column);
+
+	if (s == NULL || strlen(s) >= UNIT_KEY_MAX)
+		catalog_broken(RelationGetRelationName(r->rel),
+					   psprintf("a value of column \"%s\" is missing or too long", column));
+	return s;
+}
+
+static bool
+row_bool(RowReader *r, const char *column)
+{
+	bool		isnull;
+	Datum		d = row_datum(r, column, &isnull);
+
+	return !isnull && DatumGetBool(d);
+}
+
+static Numeric
+row_factor(RowReader *r, const char *column)
+{
+	bool		isnull;
+	Datum		d = row_datum(r, column, &isnull);
+	Numeric		n;
+
+	if (isnull)
+		catalog_broken(RelationGetRelationName(r->rel),
+					   psprintf("a value of column \"%s\" is missing", column));
+	n = DatumGetNumericCopy(d);
+	if (!num_is_finite(n) || num_sign(n) <= 0)
+		catalog_broken(RelationGetRelationName(r->rel),
+					   psprintf("a value of column \"%s\" is not a positive number", column));
+	return n;
+}
+
+static HTAB *
+make_hash(const char *name, Size entrysize, MemoryContext cxt)
+{
+	HASHCTL		ctl;
+
+	ctl.keysize = UNIT_KEY_MAX;
+	ctl.entrysize = entrysize;
+	ctl.hcxt = cxt;
+	return hash_create(name, 256, &ctl, HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+}
+
+static UnitKeyEntry *
+key_entry(UnitsCatalog *cat, const char *spelling, const char *table)
+{
+	char		key[UNIT_KEY_MAX];
+	UnitKeyEntry *e;
+	bool		found;
+
+	if (unit_key(spelling, strlen(spelling), key, sizeof(key)) <= 0)
+		catalog_broken(table, psprintf("\"%s\" has no usable matching key", spelling));
+	e = hash_search(cat->keys, key, HASH_ENTER, &found);
+	if (!found)
+	{
+		e->symbol_unit = NULL;
+		e->nterms = 0;
+		e->maxterms = 0;
+		e->terms = NULL;
+	}
+	return e;
+}
+
+static void
+add_term(UnitKeyEntry *e, char *vocabulary, char *alias, UnitDef *unit, bool builtin)
+{
+	for (int i = 0; i < e->nterms; i++)
+		if (strcmp(e->terms[i].vocabulary, vocabulary) == 0)
+		{
+			/* a user's row overrides the built-in one */
+			if (e->terms[i].builtin && !builtin)
+			{
+				e->terms[i].alias = alias;
+				e->terms[i].unit = unit;
+				e->terms[i].builtin = false;
+			}
+			return;
+		}
+	if (e->nterms == e->maxterms)
+	{
+		e->maxterms = Max(2, e->maxterms * 2);
+		e->terms = e->terms ? repalloc(e->terms, e->maxterms * sizeof(UnitTerm))
+			: palloc(e->maxterms * sizeof(UnitTerm));
+	}
+	e->terms[e->nterms].vocabulary = vocabulary;
+	e->terms[e->nterms].alias = alias;
+	e->terms[e->nterms].unit = unit;
+	e->terms[e->nterms].builtin = builtin;
+	e->nterms++;
+}
+
+static int
+cmp_cstring_ptr(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *) a, *(const char *const *) b);
+}
+
+static void
+add_fuel_key(UnitsCatalog *cat, const char *spelling, FuelDef *fuel, bool is_name)
+{
+	char		key[UNIT_KEY_MAX];
+	FuelKeyEntry *e;
+	bool		found;
+
+	if (unit_key(spelling, strlen(spelling), key, sizeof(key)) <= 0)
+		catalog_broken("fuel_alias", psprintf("\"%s\" has no usable matching key", spelling));
+	e = hash_search(cat->fuel_keys, key, HASH_ENTER, &found);
+	/* a fuel's own name wins over another fuel's alias */
+	if (!found || (is_name && !e->is_name))
+	{
+		e->fuel = fuel;
+		e->is_name = is_name;
+	}
+}
+
+/* Read the five catalog tables into a new cache. */
+static UnitsCatalog *
+load_catalog(void)
+{
+	Relation	rels[N_CATALOG_TABLES];
+	Oid			nsp = get_namespace_oid(UNITS_SCHEMA, false);
+	uint64		inval_count;
+	Snapshot	snapshot;
+	MemoryContext cxt,
+				old;
+	UnitsCatalog *cat;
+	List	   *vocabularies = NIL;
+	ListCell   *lc;
+	int			i;
+
+	for (i = 0; i < (int) N_CATALOG_TABLES; i++)
+	{
+		Oid			relid = get_relname_relid(catalog_tables[i], nsp);
+
+		if (!OidIsValid(relid))
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_TABLE),
+					 errmsg("the units catalog table \"%s.%s\" does not exist",
+							UNITS_SCHEMA, catalog_tables[i]),
+					 errhint("Reinstall the extension: DROP EXTENSION scaler_fdw; CREATE EXTENSION scaler_fdw.")));
+		catalog_relids[i] = relid;
+	}
+	if (!callback_registered)
+	{
+		CacheRegisterRelcacheCallback(units_relcache_callback, (Datum) 0);
+		callback_registered = true;
+	}
+	/* Locking may process invalidations: count them only after it. */
+	for (i = 0; i < (int) N_CATALOG_TABLES; i++)
+		rels[i] = table_open(catalog_relids[i], AccessShareLock);
+	inval_count = catalog_inval_count;
+	snapshot = RegisterSnapshot(GetCatalogSnapshot(catalog_relids[0]));
+
+	/* Built under the caller's context, so an error frees the partial cache. */
+	cxt = AllocSetContextCreate(CurrentMemoryContext, "scaler units catalog",
+								ALLOCSET_DEFAULT_SIZES);
+	old = MemoryContextSwitchTo(cxt);
+	cat = palloc0(sizeof(UnitsCatalog));
+	cat->cxt = cxt;
+	cat->units = make_hash("scaler units", sizeof(UnitDef), cxt);
+	cat->keys = make_hash("scaler unit keys", sizeof(UnitKeyEntry), cxt);
+	cat->fuels = make_hash("scaler fuels", sizeof(FuelDef), cxt);
+	cat->fuel_keys = make_hash("scaler fuel keys", sizeof(FuelKeyEntry), cxt);
+
+	for (i = 0; i < (int) N_CATALOG_TABLES; i++)
+	{
+		SysScanDesc scan = systable_beginscan(rels[i], InvalidOid, false,
+											  snapshot, 0, NULL);
+		RowReader	r;
+
+		r.rel = rels[i];
+		while ((r.tuple = systable_getnext(scan)) != NULL)
+		{
+			CHECK_FOR_INTERRUPTS();
+			if (i == 0)			/* unit */
+			{
+				char	   *symbol = row_text_notnull(&r, "symbol");
+				UnitDef    *u = hash_search(cat->units, symbol, HASH_ENTER, NULL);
+				UnitKeyEntry *e;
+
+				u->dimension = row_text_notnull(&r, "dimension");
+				u->factor = row_factor(&r, "factor");
+				e = key_entry(cat, symbol, catalog_tables[i]);
+				if (e->symbol_unit == NULL)
+					e->symbol_unit = u;
+			}
+			else if (i == 1)	/* unit_alias */
+			{
+				char	   *alias = row_text_notnull(&r, "alias");
+				char	   *vocabulary = row_text_notnull(&r, "vocabulary");
+				char	   *symbol = row_text_notnull(&r, "symbol");
+				UnitDef    *u = hash_search(cat->units, symbol, HASH_FIND, NULL);
+
+				if (u == NULL)
+					catalog_broken(catalog_tables[i],
+								   psprintf("alias \"%s\" names unknown unit \"%s\"", alias, symbol));
+				add_term(key_entry(cat, alias, catalog_tables[i]), vocabulary, alias, u,
+						 row_bool(&r, "builtin"));
+				if (!list_member(vocabularies, makeString(vocabulary)))
+					vocabularies = lappend(vocabularies, makeString(vocabulary));
+			}
+			else if (i == 2)	/* fuel */
+			{
+				char	   *name = row_text_notnull(&r, "fuel");
+				FuelDef    *f = hash_search(cat->fuels, name, HASH_ENTER, NULL);
+
+				f->nrows = f->maxrows = 0;
+				f->rows = NULL;
+				add_fuel_key(cat, name, f, true);
+			}
+			else if (i == 3)	/* fuel_alias */
+			{
+				char	   *alias = row_text_notnull(&r, "alias");
+				char	   *name = row_text_notnull(&r, "fuel");
+				FuelDef    *f = hash_search(cat->fuels, name, HASH_FIND, NULL);
+
+				if (f == NULL)
+					catalog_broken(catalog_tables[i],
+								   psprintf("alias \"%s\" names unknown fuel \"%s\"", alias, name));
+				add_fuel_key(cat, alias, f, false);
+			}
+			else				/* fuel_heat_content */
+			{
+				char	   *name = row_text_notnull(&r, "fuel");
+				char	   *per_unit = row_text_notnull(&r, "per_unit");
+				char	   *heat_unit = row_text_notnull(&r, "heat_content_unit");
+				FuelDef    *f = hash_search(cat->fuels, name, HASH_FIND, NULL);
+				HeatContent *h;
+
+				if (f == NULL)
+					catalog_broken(catalog_tables[i],
+								   psprintf("a row names unknown fuel \"%s\"", name));
+				if (f->nrows == f->maxrows)
+				{
+					f->maxrows = Max(8, f->maxrows * 2);
+					f->rows = f->rows ? repalloc(f->rows, f->maxrows * sizeof(HeatContent))
+						: palloc(f->maxrows * sizeof(HeatContent));
+				}
+				h = &f->rows[f->nrows++];
+				h->country = row_text_notnull(&r, "country");
+				h->per_unit = hash_search(cat->units, per_unit, HASH_FIND, NULL);
+				h->heat_unit = hash_search(cat->units, heat_unit, HASH_FIND, NULL);
+				if (h->per_unit == NULL || h->heat_unit == NULL)
+					catalog_broken(catalog_tables[i],
+								   psprintf("a row of fuel \"%s\" names an unknown unit", name));
+				h->heat_content = row_factor(&r, "heat_content");
+				h->reference = row_bool(&r, "reference");
+				h->builtin = row_bool(&r, "builtin");
+			}
+		}
+		systable_endscan(scan);
+	}
+
+	cat->nvocabularies = list_length(vocabularies);
+	cat->vocabularies = palloc(Max(1, cat->nvocabularies) * sizeof(char *));
+	i = 0;
+	foreach(lc, vocabularies)
+		cat->vocabularies[i++] = strVal(lfirst(lc));
+	qsort(cat->vocabularies, cat->nvocabularies, sizeof(char *), cmp_cstring_ptr);
+
+	MemoryContextSwitchTo(old);
+	UnregisterSnapshot(snapshot);
+	for (i = 0; i < (int) N_CATALOG_TABLES; i++)
+		table_close(rels[i], AccessShareLock);
+
+	cat->inval_count = inval_count;
+	cat->generation = ++catalog_generation;
+	MemoryContextSetParent(cxt, CacheMemoryContext);
+	return cat;
+}
+
+/* The current catalog, read again if a catalog table changed since. */
+static UnitsCatalog *
+units_catalog(void)
+{
+	UnitsCatalog *cat;
+
+	if (likely(current_catalog != NULL &&
+			   current_catalog->inval_count == catalog_inval_count))
+		return current_catalog;
+	cat = load_catalog();
+	if (current_catalog != NULL)
+		MemoryContextDelete(current_catalog->cxt);
+	current_catalog = cat;
+	return cat;
+}
+
+Datum
+scaler_units_catalog_changed(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("function scaler.units_catalog_changed() must be called as a trigger")));
+	/* Reaches this backend at the next command, the others at commit. */
+	CacheInvalidateRelcache(trigdata->tg_relation);
+	return PointerGetDatum(NULL);
+}
+
+/* ---------- resolving unit spellings ---------- */
+
+static bool
+is_energy(const UnitDef *u)
+{
+	return strcmp(u->dimension, "energy") == 0;
+}
+
+static UnitTerm *
+find_term(UnitKeyEntry *e, const char *vocabulary)
+{
+	for (int i = 0; i < e->nterms; i++)
+		if (strcmp(e->terms[i].vocabulary, vocabulary) == 0)
+			return &e->terms[i];
+	return NULL;
+}
+
+/* Is the key usable without a vocabulary, or with this one? */
+static const char *
+visible_spelling(UnitKeyEntry *e, const char *vocabulary)
+{
+	UnitTerm   *t;
+
+	if (vocabulary && (t = find_term(e, vocabulary)) != NULL)
+		return t->alias;
+	if ((t = find_term(e, COMMON_VOCABULARY)) != NULL)
+		return t->alias;
+	if (e->symbol_unit)
+		return e->symbol_unit->symbol;
+	return NULL;
+}
+
+typedef struct Suggestions
+{
+	int			best;
+	int			n;
+	const char *names[MAX_SUGGESTIONS];
+} Suggestions;
+
+static void
+suggest(Suggestions *s, const char *input, int inputlen, const char *key,
+		const char *name)
+{
+	int			d;
+
+	if (name == NULL)
+		return;
+	d = varstr_levenshtein(input, inputlen, key, strlen(key), 1, 1, 1, true);
+	/* plausible typos only, the closest ones */
+	if (d > Max(2, inputlen / 3) || d > s->best)
+		return;
+	if (d < s->best)
+	{
+		s->best = d;
+		s->n = 0;
+	}
+	for (int i = 0; i < s->n; i++)
+		if (strcmp(s->names[i], name) == 0)
+			return;
+	if (s->n < MAX_SUGGESTIONS)
+		s->names[s->n++] = name;
+	else
+	{
+		/* keep the alphabetically first, for stable messages */
+		int			last = 0;
+
+		for (int i = 1; i < s->n; i++)
+			if (strcmp(s->names[i], s->names[last]) > 0)
+				last = i;
+		if (strcmp(name, s->names[last]) < 0)
+			s->names[last] = name;
+	}
+}
+
+static char *
+suggestion_hint(Suggestions *s)
+{
+	StringInfoData buf;
+
+	if (s->n == 0)
+		return NULL;
+	qsort(s->names, s->n, sizeof(char *), cmp_cstring_ptr);
+	initStringInfo(&buf);
+	appendStringInfoString(&buf, "Perhaps you meant ");
+	for (int i = 0; i < s->n; i++)
+		appendStringInfo(&buf, "%s\"%s\"", i == 0 ? "" : (i == s->n - 1 ? " or " : ", "),
+						 s->names[i]);
+	appendStringInfoChar(&buf, '.');
+	return buf.data;
+}
+
+static int
+cmp_term_vocabulary(const void *a, const void *b)
+{
+	return strcmp(((const UnitTerm *) a)->vocabulary, ((const UnitTerm *) b)->vocabulary);
+}
+
+/*
+ * "energy_star: short_ton; uk: long_ton", sorted by vocabulary; *first gets
+ * the first vocabulary.
+ */
+static char *
+term_list(UnitKeyEntry *e, const char **first)
+{
+	UnitTerm   *terms = palloc(e->nterms * sizeof(UnitTerm));
+	StringInfoData buf;
+
+	memcpy(terms, e->terms, e->nterms * sizeof(UnitTerm));
+	qsort(terms, e->nterms, sizeof(UnitTerm), cmp_term_vocabulary);
+	initStringInfo(&buf);
+	for (int i = 0; i < e->nterms; i++)
+		appendStringInfo(&buf, "%s%s: %s", i ? "; " : "", terms[i].vocabulary,
+						 terms[i].unit->symbol);
+	*first = terms[0].vocabulary;
+	return buf.data;
+}
+
+static char *
+vocabulary_list(UnitsCatalog *cat)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	appendStringInfoString(&buf, COMMON_VOCABULARY);
+	for (int i = 0; i < cat->nvocabularies; i++)
+		if (strcmp(cat->vocabularies[i], COMMON_VOCABULARY) != 0)
+			appendStringInfo(&buf, ", %s", cat->vocabularies[i]);
+	return buf.data;
+}
+
+/*
+ * A vocabulary argument: NULL or "common" mean none; otherwise it must be
+ * one the catalog uses (in lower case).
+ */
+static const char *
+resolve_vocabulary(UnitsCatalog *cat, text *arg)
+{
+	char	   *v;
+	Suggestions s = {INT_MAX, 0, {NULL}};
+
+	if (arg == NULL)
+		return NULL;
+	v = text_to_cstring(arg);
+	for (char *p = v; *p; p++)
+		*p = pg_ascii_tolower((unsigned char) *p);
+	if (strcmp(v, COMMON_VOCABULARY) == 0)
+		return NULL;
+	for (int i = 0; i < cat->nvocabularies; i++)
+		if (strcmp(cat->vocabularies[i], v) == 0)
+			return cat->vocabularies[i];
+	if (strlen(v) < UNIT_KEY_MAX)
+		for (int i = 0; i < cat->nvocabularies; i++)
+			suggest(&s, v, strlen(v), cat->vocabularies[i], cat->vocabularies[i]);
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("unknown unit vocabulary \"%s\"", text_to_cstring(arg)),
+			 errdetail("Known vocabularies: %s.", vocabulary_list(cat)),
+			 s.n ? errhint("%s", suggestion_hint(&s))
+			 : errhint("A vocabulary exists once scaler.unit_alias has a row for it.")));
+	return NULL;				/* keep compiler quiet */
+}
+
+/*
+ * The unit a spelling stands for.  With a vocabulary: its alias, else a
+ * common alias, else a symbol.  Without: a common alias or a symbol; a
+ * spelling only vocabularies define is an error, never a guess.
+ */
+static UnitDef *
+resolve_unit(UnitsCatalog *cat, const char *input, int len, const char *vocabulary)
+{
+	char		key[UNIT_KEY_MAX];
+	int			keylen = unit_key(input, len, key, sizeof(key));
+	UnitKeyEntry *e = NULL;
+	char	   *shown;
+	Suggestions s = {INT_MAX, 0, {NULL}};
+	char	   *hint;
+	char	   *list;
+	const char *first;
+
+	if (keylen > 0)
+		e = hash_search(cat->keys, key, HASH_FIND, NULL);
+	if (e != NULL)
+	{
+		UnitTerm   *t;
+
+		if (vocabulary && (t = find_term(e, vocabulary)) != NULL)
+			return t->unit;
+		if ((t = find_term(e, COMMON_VOCABULARY)) != NULL)
+			return t->unit;
+		if (e->symbol_unit)
+			return e->symbol_unit;
+
+		shown = pnstrdup(input, len);
+		/* only vocabularies define it */
+		list = term_list(e, &first);
+		if (vocabulary == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_AMBIGUOUS_ALIAS),
+					 errmsg("unit \"%s\" is ambiguous without a vocabulary", shown),
+					 errdetail("Vocabularies that define it: %s.", list),
+					 errhint("Pass the vocabulary of the data's source, for example vocabulary => '%s'.",
+							 first)));
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("unknown unit \"%s\" in vocabulary \"%s\"", shown, vocabulary),
+				 errdetail("Vocabularies that define it: %s.", list),
+				 errhint("Pass one of those vocabularies, or add the alias to vocabulary \"%s\" in scaler.unit_alias.",
+						 vocabulary)));
+	}
+
+	if (keylen > 0)
+	{
+		HASH_SEQ_STATUS status;
+		UnitKeyEntry *c;
+
+		hash_seq_init(&status, cat->keys);
+		while ((c = hash_seq_search(&status)) != NULL)
+			suggest(&s, key, keylen, c->key, visible_spelling(c, vocabulary));
+	}
+	hint = suggestion_hint(&s);
+	shown = pnstrdup(input, len);
+	if (keylen == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("unknown unit \"%s\"", shown),
+				 errdetail("A unit needs a letter or a digit besides spaces and the characters . - _ * ^."),
+				 errhint("A missing unit is NULL, and converts to NULL.")));
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 vocabulary ? errmsg("unknown unit \"%s\" in vocabulary \"%s\"", shown, vocabulary)
+			 : errmsg("unknown unit \"%s\"", shown),
+			 errdetail("Units are matched against scaler.unit and scaler.unit_alias, ignoring case, spaces and the characters . - _ * ^."),
+			 hint ? errhint("%s", hint)
+			 : errhint("Add it: INSERT INTO scaler.unit_alias (alias, symbol) VALUES (%s, '<symbol>').",
+					   quote_literal_cstr(shown))));
+	return NULL;				/* keep compiler quiet */
+}
+
+static UnitDef *
+resolve_unit_text(UnitsCatalog *cat, text *t, const char *vocabulary)
+{
+	return resolve_unit(cat, VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t), vocabulary);
+}
+
+static void
+require_same_dimension(UnitDef *from, const char *from_shown,
+					   UnitDef *to, const char *to_shown)
+{
+	bool		fuel_hint;
+	bool		power_hint;
+
+	if (strcmp(from->dimension, to->dimension) == 0)
+		return;
+	fuel_hint = (is_energy(from) || is_energy(to)) &&
+		(strcmp(from->dimension, "volume") == 0 || strcmp(from->dimension, "mass") == 0 ||
+		 strcmp(to->dimension, "volume") == 0 || strcmp(to->dimension, "mass") == 0);
+	power_hint = (is_energy(from) && strcmp(to->dimension, "power") == 0) ||
+		(is_energy(to) && strcmp(from->dimension, "power") == 0);
+	ereport(ERROR,
+			(errcode(ERRCODE_CANNOT_COERCE),
+			 errmsg("cannot convert %s \"%s\" to %s \"%s\"",
+					from->dimension, from_shown, to->dimension, to_shown),
+			 errdetail("Unit \"%s\" (%s) measures %s and unit \"%s\" (%s) measures %s; only units of one dimension convert.",
+					   from_shown, from->symbol, from->dimension,
+					   to_shown, to->symbol, to->dimension),
+			 fuel_hint ? errhint("A quantity of fuel becomes energy with scaler.convert_fuel(), given the fuel or its calorific value.")
+			 : power_hint ? errhint("Energy is power times time: multiply by the interval's length in hours first.")
+			 : 0));
+}
+
+/* ---------- per-call-site cache ---------- */
+
+typedef struct CallSlot
+{
+	char	   *key;
+	int			keylen;
+	UnitRatio	ratio;
+	text	   *result;			/* normalize_unit's answer */
+} CallSlot;
+
+typedef struct CallCache
+{
+	MemoryContext cxt;			/* the slots' contents */
+	uint64		generation;		/* catalog they were resolved against */
+	StringInfoData key;			/* this call's key */
+	int			nslots;
+	int			next;			/* slot to replace when all are used */
+	int			last;			/* slot of the last hit */
+	CallSlot	slots[CALL_SLOTS];
+} CallCache;
+
+static CallCache *
+call_cache(FunctionCallInfo fcinfo, UnitsCatalog *cat)
+{
+	CallCache  *cc = (CallCache *) fcinfo->flinfo->fn_extra;
+
+	if (cc == NULL)
+	{
+		MemoryContext old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
+
+		cc = palloc0(sizeof(CallCache));
+		cc->cxt = AllocSetContextCreate(fcinfo->flinfo->fn_mcxt,
+										"scaler units call cache",
+										ALLOCSET_SMALL_SIZES);
+		initStringInfo(&cc->key);
+		cc->generation = cat->generation;
+		MemoryContextSwitchTo(old);
+		fcinfo->flinfo->fn_extra = cc;
+	}
+	else if (cc->generation != cat->generation)
+	{
+		MemoryContextReset(cc->cxt);
+		cc->nslots = cc->next = cc->last = 0;
+		cc->generation = cat->generation;
+	}
+	resetStringInfo(&cc->key);
+	return cc;
+}
+
+/* Append argument argno's bytes (text or numeric) to this call's key. */
+static void
+call_key_add(CallCache *cc, FunctionCallInfo fcinfo, int argno)
+{
+	struct varlena *v;
+	int			len;
+
+	if (PG_ARGISNULL(argno))
+	{
+		appendStringInfoChar(&cc->key, 'n');
+		return;
+	}
+	v = PG_GETARG_VARLENA_PP(argno);
+	len = VARSIZE_ANY_EXHDR(v);
+	appendStringInfoChar(&cc->key, 'v');
+	appendBinaryStringInfo(&cc->key, (char *) &len, sizeof(len));
+	appendBinaryStringInfo(&cc->key, VARDATA_ANY(v), len);
+}
+
+static CallSlot *
+call_cache_find(CallCache *cc)
+{
+	for (int n = 0; n < cc->nslots; n++)
+	{
+		int			i = (cc->last + n) % cc->nslots;
+		CallSlot   *s = &cc->slots[i];
+
+		if (s->keylen == cc->key.len && memcmp(s->key, cc->key.data, s->keylen) == 0)
+		{
+			cc->last = i;
+			return s;
+		}
+	}
+	return NULL;
+}
+
+/*
+ * Keep a resolved ratio (or normalize_unit's answer) for this call's key.
+ * The key is set last, so a failure half way leaves no slot that matches.
+ */
+static void
+call_cache_store(CallCache *cc, const UnitRatio *ratio, const char *result)
+{
+	CallSlot   *s;
+	MemoryContext old;
+
+	if (cc->nslots < CALL_SLOTS)
+		s = &cc->slots[cc->nslots++];
+	else
+	{
+		/* free what the reused slot held: a query can cycle through many */
+		s = &cc->slots[cc->next];
+		cc->next = (cc->next + 1) % CALL_SLOTS;
+		if (s->key)
+			pfree(s->key);
+		if (s->ratio.mul)
+			pfree(s->ratio.mul);
+		if (s->ratio.div)
+			pfree(s->ratio.div);
+		if (s->result)
+			pfree(s->result);
+	}
+	memset(s, 0, sizeof(*s));
+	s->keylen = -1;
+	old = MemoryContextSwitchTo(cc->cxt);
+	if (ratio)
+		ratio_copy(ratio, &s->ratio);
+	if (result)
+		s->result = cstring_to_text(result);
+	s->key = palloc(cc->key.len);
+	memcpy(s->key, cc->key.data, cc->key.len);
+	MemoryContextSwitchTo(old);
+	s->keylen = cc->key.len;
+	cc->last = s - cc->slots;
+}
+
+static text *
+arg_text_or_null(FunctionCallInfo fcinfo, int argno)
+{
+	return PG_ARGISNULL(argno) ? NULL : PG_GETARG_TEXT_PP(argno);
+}
+
+/* ---------- scaler.convert, scaler.normalize_unit ---------- */
+
+static void
+unit_ratio(UnitDef *from, UnitDef *to, UnitRatio *r)
+{
+	if (from == to)
+	{
+		r->mul = int64_to_numeric(1);
+		r->div = NULL;
+		r->identity = true;
+		return;
+	}
+	ratio_make(from->factor, to->factor, r);
+}
+
+Datum
+scaler_convert(PG_FUNCTION_ARGS)
+{
+	UnitsCatalog *cat;
+	CallCache  *cc;
+	CallSlot   *slot;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
+		PG_RETURN_NULL();
+	cat = units_catalog();
+	cc = call_cache(fcinfo, cat);
+	call_key_add(cc, fcinfo, 1);
+	call_key_add(cc, fcinfo, 2);
+	call_key_add(cc, fcinfo, 3);
+	slot = call_cache_find(cc);
+	if (slot == NULL)
+	{
+		text	   *from_arg = PG_GETARG_TEXT_PP(1);
+		text	   *to_arg = PG_GETARG_TEXT_PP(2);
+		const char *vocabulary = resolve_vocabulary(cat, arg_text_or_null(fcinfo, 3));
+		UnitDef    *from = resolve_unit_text(cat, from_arg, vocabulary);
+		UnitDef    *to = resolve_unit_text(cat, to_arg, vocabulary);
+		UnitRatio	r;
+
+		require_same_dimension(from, text_to_cstring(from_arg), to, text_to_cstring(to_arg));
+		unit_ratio(from, to, &r);
+		call_cache_store(cc, &r, NULL);
+		PG_RETURN_NUMERIC(ratio_apply(&r, PG_GETARG_NUMERIC(0)));
+	}
+	PG_RETURN_NUMERIC(ratio_apply(&slot->ratio, PG_GETARG_NUMERIC(0)));
+}
+
+Datum
+scaler_normalize_unit(PG_FUNCTION_ARGS)
+{
+	UnitsCatalog *cat;
+	CallCache  *cc;
+	CallSlot   *slot;
+
+	if (PG_ARGISNULL(0))
+		PG_RETURN_NULL();
+	cat = units_catalog();
+	cc = call_cache(fcinfo, cat);
+	call_key_add(cc, fcinfo, 0);
+	call_key_add(cc, fcinfo, 1);
+	slot = call_cache_find(cc);
+	if (slot == NULL)
+	{
+		const char *vocabulary = resolve_vocabulary(cat, arg_text_or_null(fcinfo, 1));
+		UnitDef    *u = resolve_unit_text(cat, PG_GETARG_TEXT_PP(0), vocabulary);
+
+		call_cache_store(cc, NULL, u->symbol);
+		PG_RETURN_TEXT_P(cstring_to_text(u->symbol));
+	}
+	/* a copy: the slot may be reused while the result is still referenced */
+	PG_RETURN_TEXT_P(DatumGetTextPCopy(PointerGetDatum(slot->result)));
+}
+
+Numeric
+scaler_unit_convert(Numeric value, const char *from_unit, const char *to_unit,
+					const char *vocabulary)
+{
+	UnitsCatalog *cat = units_catalog();
+	text	   *voc = vocabulary ? cstring_to_text(vocabulary) : NULL;
+	const char *v = resolve_vocabulary(cat, voc);
+	UnitDef    *from = resolve_unit(cat, from_unit, strlen(from_unit), v);
+	UnitDef    *to = resolve_unit(cat, to_unit, strlen(to_unit), v);
+	UnitRatio	r;
+
+	require_same_dimension(from, from_unit, to, to_unit);
+	unit_ratio(from, to, &r);
+	return ratio_apply(&r, value);
+}
+
+char *
+scaler_unit_normalize(const char *unit, const char *vocabulary)
+{
+	UnitsCatalog *cat = units_catalog();
+	text	   *voc = vocabulary ? cstring_to_text(vocabulary) : NULL;
+	const char *v = resolve_vocabulary(cat, voc);
+
+	return pstrdup(resolve_unit(cat, unit, strlen(unit), v)->symbol);
+}
+
+/* ---------- scaler.espi_unit ---------- */
+
+static int
+cmp_espi_code(const void *a, const void *b)
+{
+	int			x = atoi(((const UnitTerm *) a)->alias);
+	int			y = atoi(((const UnitTerm *) b)->alias);
+
+	return (x > y) - (x < y);
+}
+
+/*
+ * Green Button / ESPI ReadingType: uom code and powerOfTenMultiplier to a
+ * unit and the exact multiplier a reading's value takes.
+ */
+Datum
+scaler_espi_unit(PG_FUNCTION_ARGS)
+{
+	int32		uom = PG_GETARG_INT32(0);
+	int32		power = PG_GETARG_INT32(1);
+	UnitsCatalog *cat = units_catalog();
+	char		code[UNIT_KEY_MAX];
+	UnitKeyEntry *e;
+	UnitTerm   *t = NULL;
+	TupleDesc	tupdesc;
+	Datum		values[2];
+	bool		nulls[2] = {false, false};
+
+	snprintf(code, sizeof(code), "%d", uom);
+	e = hash_search(cat->keys, code, HASH_FIND, NULL);
+	if (e != NULL)
+		t = find_term(e, ESPI_VOCABULARY);
+	if (t == NULL)
+	{
+		HASH_SEQ_STATUS status;
+		UnitKeyEntry *c;
+		UnitTerm   *codes = palloc(hash_get_num_entries(cat->keys) * sizeof(UnitTerm));
+		int			n = 0;
+		StringInfoData buf;
+
+		hash_seq_init(&status, cat->keys);
+		while ((c = hash_seq_search(&status)) != NULL)
+		{
+			UnitTerm   *ct = find_term(c, ESPI_VOCABULARY);
+
+			if (ct)
+				codes[n++] = *ct;
+		}
+		qsort(codes, n, sizeof(UnitTerm), cmp_espi_code);
+		initStringInfo(&buf);
+		for (int i = 0; i < n; i++)
+			appendStringInfo(&buf, "%s%s (%s)", i ? ", " : "", codes[i].alias,
+							 codes[i].unit->symbol);
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("unknown ESPI uom code %d", uom),
+				 errdetail("Known codes: %s.", n ? buf.data : "none"),
+				 errhint("Add it: INSERT INTO scaler.unit_alias (alias, vocabulary, symbol) VALUES ('%d', 'espi', '<symbol>').",
+						 uom)));
+	}
+	/* ESPI's UnitMultiplierKind runs from pico (-12) to tera (12) */
+	if (power < -12 || power > 12)
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("ESPI powerOfTenMultiplier %d is out of range", power),
+				 errdetail("ESPI multipliers run from -12 (pico) to 12 (tera).")));
+
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("function returning record called in context that cannot accept type record")));
+	tupdesc = BlessTupleDesc(tupdesc);
+	values[0] = CStringGetTextDatum(t->unit->symbol);
+	values[1] = NumericGetDatum(num_pow10(power));
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
+}
+
+/* ---------- scaler.convert_fuel, scaler.uk_gas_kwh ---------- */
+
+/* Joules in one unit, as num / den of exact decimals. */
+typedef struct EnergyPer
+{
+	Numeric		num;
+	Numeric		den;
+} EnergyPer;
+
+typedef struct FuelArgs
+{
+	FuelDef    *fuel;			/* NULL: not given */
+	char		country[3];
+	Numeric		cv;				/* calorific value, NULL: not given */
+	UnitDef    *cv_energy;
+	UnitDef    *cv_per;
+	const char *cv_unit_shown;
+} FuelArgs;
+
+static FuelDef *
+resolve_fuel(UnitsCatalog *cat, text *arg)
+{
+	char	   *shown = text_to_cstring(arg);
+	char		key[UNIT_KEY_MAX];
+	int			keylen = unit_key(VARDATA_ANY(arg), VARSIZE_ANY_EXHDR(arg), key, sizeof(key));
+	FuelKeyEntry *e = NULL;
+	Suggestions s = {INT_MAX, 0, {NULL}};
+	char	   *hint;
+
+	if (keylen > 0)
+		e = hash_search(cat->fuel_keys, key, HASH_FIND, NULL);
+	if (e != NULL)
+		return e->fuel;
+	if (keylen > 0)
+	{
+		HASH_SEQ_STATUS status;
+		FuelKeyEntry *c;
+
+		hash_seq_init(&status, cat->fuel_keys);
+		while ((c = hash_seq_search(&status)) != NULL)
+			suggest(&s, key, keylen, c->key, c->fuel->name);
+	}
+	hint = suggestion_hint(&s);
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("unknown fuel \"%s\"", shown),
+			 errdetail("Fuels are the rows of scaler.fuel and scaler.fuel_alias, matched ignoring case, spaces and the characters . - _ * ^."),
+			 hint ? errhint("%s", hint)
+			 : errhint("See SELECT fuel FROM scaler.fuel, or add the fuel and its heat contents.")));
+	return NULL;				/* keep compiler quiet */
+}
+
+static void
+check_positive(Numeric n, const char *what)
+{
+	if (!num_is_finite(n) || num_sign(n) <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must be a positive number, not %s", what, num_out(n))));
+}
+
+/*
+ * The heat content row for a quantity in unit u: the row for u itself, else
+ * the reference row of u's dimension.  Users' rows are searched before the
+ * built-in ones, so one user row overrides a fuel's built-in defaults.
+ */
+static HeatContent *
+heat_row(const FuelArgs *fa, UnitDef *u)
+{
+	const char **names = palloc(Max(1, fa->fuel->nrows) * sizeof(char *));
+	bool		country_known = false;
+	int			n = 0;
+	StringInfoData buf;
+
+	for (int pass = 0; pass < 2; pass++)
+	{
+		HeatContent *ref = NULL;
+
+		for (int i = 0; i < fa->fuel->nrows; i++)
+		{
+			HeatContent *h = &fa->fuel->rows[i];
+
+			if (h->builtin != (pass == 1) || strcmp(h->country, fa->country) != 0)
+				continue;
+			country_known = true;
+			if (h->per_unit == u)
+				return h;
+			if (h->reference && ref == NULL &&
+				strcmp(h->per_unit->dimension, u->dimension) == 0)
+				ref = h;
+		}
+		if (ref)
+			return ref;
+	}
+
+	/* what the fuel has: its countries, or its units in this country */
+	for (int i = 0; i < fa->fuel->nrows; i++)
+	{
+		HeatContent *h = &fa->fuel->rows[i];
+
+		if (!country_known)
+			names[n++] = h->country;
+		else if (strcmp(h->country, fa->country) == 0)
+			names[n++] = h->per_unit->symbol;
+	}
+	qsort(names, n, sizeof(char *), cmp_cstring_ptr);
+	initStringInfo(&buf);
+	for (int i = 0; i < n; i++)
+		if (i == 0 || strcmp(names[i], names[i - 1]) != 0)
+			appendStringInfo(&buf, "%s%s", buf.len ? ", " : "", names[i]);
+
+	if (!country_known)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("fuel \"%s\" has no default heat content for country \"%s\"",
+						fa->fuel->name, fa->country),
+				 buf.len ? errdetail("Countries with defaults for it: %s.", buf.data)
+				 : errdetail("No country has defaults for it."),
+				 errhint("Pass calorific_value and calorific_value_unit, such as 39.5 and 'MJ/m3'.")));
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("fuel \"%s\" has no default heat content per %s unit in country \"%s\"",
+					fa->fuel->name, u->dimension, fa->country),
+			 errdetail("Units with defaults: %s.", buf.data),
+			 errhint("Pass calorific_value and calorific_value_unit, or add a reference row to scaler.fuel_heat_content.")));
+	return NULL;				/* keep compiler quiet */
+}
+
+static EnergyPer
+energy_per(const FuelArgs *fa, UnitDef *u, const char *shown)
+{
+	EnergyPer	e;
+	HeatContent *h;
+
+	if (is_energy(u))
+	{
+		e.num = u->factor;
+		e.den = int64_to_numeric(1);
+		return e;
+	}
+	if (fa->cv)
+	{
+		if (strcmp(fa->cv_per->dimension, u->dimension) != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_CANNOT_COERCE),
+					 errmsg("calorific value unit \"%s\" is per %s but unit \"%s\" measures %s",
+							fa->cv_unit_shown, fa->cv_per->dimension, shown, u->dimension),
+					 errhint("Give the calorific value per %s unit.", u->dimension)));
+		/* cv energy units per cv_per unit, in joules per unit u */
+		e.num = num_mul(num_mul(fa->cv, fa->cv_energy->factor), u->factor);
+		e.den = fa->cv_per->factor;
+		return e;
+	}
+	if (fa->fuel == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("converting %s \"%s\" to or from energy needs a fuel or a calorific value",
+						u->dimension, shown),
+				 errhint("Pass fuel => 'natural_gas' (defaults from scaler.fuel_heat_content), or calorific_value => 39.5, calorific_value_unit => 'MJ/m3'.")));
+	h = heat_row(fa, u);
+	if (!is_energy(h->heat_unit))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("heat content of fuel \"%s\" per \"%s\" is in \"%s\", which is not an energy unit",
+						fa->fuel->name, h->per_unit->symbol, h->heat_unit->symbol),
+				 errhint("Correct the row in scaler.fuel_heat_content.")));
+	/* heat_content heat_units per per_unit, in joules per unit u */
+	e.num = num_mul(num_mul(h->heat_content, h->heat_unit->factor), u->factor);
+	e.den = h->per_unit->factor;
+	return e;
+}
+
+static void
+parse_fuel_args(UnitsCatalog *cat, FunctionCallInfo fcinfo, const char *vocabulary,
+				FuelArgs *fa)
+{
+	memset(fa, 0, sizeof(*fa));
+	if (!PG_ARGISNULL(3))
+		fa->fuel = resolve_fuel(cat, PG_GETARG_TEXT_PP(3));
+	/* ENERGY STAR's default country; NULL means the default too */
+	strcpy(fa->country, "US");
+	if (!PG_ARGISNULL(4))
+	{
+		char	   *c = text_to_cstring(PG_GETARG_TEXT_PP(4));
+		char		u0 = pg_ascii_toupper((unsigned char) c[0]);
+		char		u1 = c[0] ? pg_ascii_toupper((unsigned char) c[1]) : '\0';
+
+		if (strlen(c) != 2 || u0 < 'A' || u0 > 'Z' || u1 < 'A' || u1 > 'Z')
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("invalid country \"%s\"", c),
+					 errhint("Use an ISO 3166-1 alpha-2 code, such as US or CA.")));
+		fa->country[0] = u0;
+		fa->country[1] = u1;
+		fa->country[2] = '\0';
+	}
+	if (!PG_ARGISNULL(5))
+	{
+		text	   *unit_arg = arg_text_or_null(fcinfo, 6);
+		char	   *unit;
+		char	   *slash;
+
+		fa->cv = PG_GETARG_NUMERIC(5);
+		check_positive(fa->cv, "calorific_value");
+		if (unit_arg == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("calorific_value needs calorific_value_unit"),
+					 errhint("Pass an energy per volume or mass, such as 'MJ/m3', 'Btu/cf' or 'MJ/kg'.")));
+		unit = text_to_cstring(unit_arg);
+		fa->cv_unit_shown = unit;
+		slash = strchr(unit, '/');
+		if (slash == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("invalid calorific_value_unit \"%s\"", unit),
+					 errdetail("It must be an energy unit, a slash, and a volume or mass unit."),
+					 errhint("For example 'MJ/m3', 'Btu/cf' or 'MJ/kg'.")));
+		fa->cv_energy = resolve_unit(cat, unit, slash - unit, vocabulary);
+		fa->cv_per = resolve_unit(cat, slash + 1, strlen(slash + 1), vocabulary);
+		if (!is_energy(fa->cv_energy) || is_energy(fa->cv_per))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("invalid calorific_value_unit \"%s\"", unit),
+					 errdetail("It reads as %s per %s; a calorific value is energy per volume or mass.",
+							   fa->cv_energy->dimension, fa->cv_per->dimension),
+					 errhint("For example 'MJ/m3', 'Btu/cf' or 'MJ/kg'.")));
+	}
+}
+
+/*
+ * A quantity of fuel to energy, energy to a quantity of fuel, or one
+ * quantity to another of the same energy (liquid to gaseous propane).
+ */
+Datum
+scaler_convert_fuel(PG_FUNCTION_ARGS)
+{
+	UnitsCatalog *cat;
+	CallCache  *cc;
+	CallSlot   *slot;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
+		PG_RETURN_NULL();
+	cat = units_catalog();
+	cc = call_cache(fcinfo, cat);
+	for (int i = 1; i <= 7; i++)
+		call_key_add(cc, fcinfo, i);
+	slot = call_cache_find(cc);
+	if (slot == NULL)
+	{
+		const char *vocabulary = resolve_vocabulary(cat, arg_text_or_null(fcinfo, 7));
+		char	   *from_shown = text_to_cstring(PG_GETARG_TEXT_PP(1));
+		char	   *to_shown = text_to_cstring(PG_GETARG_TEXT_PP(2));
+		UnitDef    *from = resolve_unit_text(cat, PG_GETARG_TEXT_PP(1), vocabulary);
+		UnitDef    *to = resolve_unit_text(cat, PG_GETARG_TEXT_PP(2), vocabulary);
+		FuelArgs	fa;
+		EnergyPer	ef,
+					et;
+		UnitRatio	r;
+
+		parse_fuel_args(cat, fcinfo, vocabulary, &fa);
+		ef = energy_per(&fa, from, from_shown);
+		et = energy_per(&fa, to, to_shown);
+		/* (ef.num / ef.den) / (et.num / et.den) */
+		ratio_make(num_mul(ef.num, et.den), num_mul(ef.den, et.num), &r);
+		call_cache_store(cc, &r, NULL);
+		PG_RETURN_NUMERIC(ratio_apply(&r, PG_GETARG_NUMERIC(0)));
+	}
+	PG_RETURN_NUMERIC(ratio_apply(&slot->ratio, PG_GETARG_NUMERIC(0)));
+}
+
+/*
+ * UK gas billing (Gas (Calculation of Thermal Energy) Regulations 1996):
+ * kWh = m3 * volume correction * calorific value (MJ/m3) / 3.6; an imperial
+ * meter's hundreds of cubic feet become m3 exactly on the way.
+ */
+Datum
+scaler_uk_gas_kwh(PG_FUNCTION_ARGS)
+{
+	UnitsCatalog *cat = units_catalog();
+	CallCache  *cc = call_cache(fcinfo, cat);
+	CallSlot   *slot;
+
+	call_key_add(cc, fcinfo, 1);
+	call_key_add(cc, fcinfo, 2);
+	call_key_add(cc, fcinfo, 3);
+	slot = call_cache_find(cc);
+	if (slot == NULL)
+	{
+		text	   *unit_arg = PG_GETARG_TEXT_PP(1);
+		UnitDef    *u = resolve_unit_text(cat, unit_arg, NULL);
+		Numeric		cv = PG_GETARG_NUMERIC(2);
+		Numeric		correction = PG_GETARG_NUMERIC(3);
+		UnitRatio	r;
+
+		if (strcmp(u->dimension, "volume") != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_CANNOT_COERCE),
+					 errmsg("the UK gas formula takes a volume, not %s \"%s\"",
+							u->dimension, text_to_cstring(unit_arg)),
+					 errhint("Meters read in m3, or in hcf (hundreds of cubic feet) for imperial meters.")));
+		check_positive(cv, "calorific_value");
+		check_positive(correction, "volume_correction");
+		/* the volume unit's factor is in m3; 3.6 MJ make a kWh */
+		ratio_make(num_mul(num_mul(u->factor, correction), cv), num_in("3.6"), &r);
+		call_cache_store(cc, &r, NULL);
+		PG_RETURN_NUMERIC(ratio_apply(&r, PG_GETARG_NUMERIC(0)));
+	}
+	PG_RETURN_NUMERIC(ratio_apply(&slot->ratio, PG_GETARG_NUMERIC(0)));
+}
+
+/* ---------- scaler.register_consumption ---------- */
+
+typedef struct RegisterRead
+{
+	TimestampTz at;
+	Numeric		value;
+	int			index;			/* input position: ties keep input order */
+} RegisterRead;
+
+static int
+cmp_register_read(const void *a, const void *b)
+{
+	const RegisterRead *x = a;
+	const RegisterRead *y = b;
+
+	if (x->at != y->at)
+		return x->at < y->at ? -1 : 1;
+	return (x->index > y->index) - (x->index < y->index);
+}
+
+/*
+ * Cumulative register readings to the consumption of each period between
+ * consecutive readings.  A drop is a rollover when a register maximum is
+ * declared (rollover_at: the reading at which it wraps to zero) and the
+ * drop exceeds half of it; a reset when the new reading is below half the
+ * previous one; otherwise a negative delta.  Resets and negative deltas are
+ * flagged with a NULL consumption, never passed on.  Readings that are NULL
+ * or not finite are skipped: the period spans the gap.
+ */
+Datum
+scaler_register_consumption(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	ArrayType  *times_arr,
+			   *values_arr;
+	Datum	   *times,
+			   *values;
+	bool	   *times_null,
+			   *values_null;
+	int			ntimes,
+				nvalues,
+				n = 0;
+	Numeric		rollover_at = NULL;
+	Numeric		two = int64_to_numeric(2);
+	RegisterRead *reads;
+	MemoryContext rowcxt,
+				old;
+
+	InitMaterializedSRF(fcinfo, 0);
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		return (Datum) 0;
+	times_arr = PG_GETARG_ARRAYTYPE_P(0);
+	values_arr = PG_GETARG_ARRAYTYPE_P(1);
+	if (ARR_NDIM(times_arr) > 1 || ARR_NDIM(values_arr) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("read_times and readings must be one-dimensional arrays"),
+				 errhint("array_agg(... ORDER BY read_time) over the readings of one meter builds them.")));
+	if (!PG_ARGISNULL(2))
+	{
+		rollover_at = PG_GETARG_NUMERIC(2);
+		check_positive(rollover_at, "rollover_at");
+	}
+	deconstruct_array(times_arr, TIMESTAMPTZOID, sizeof(TimestampTz), FLOAT8PASSBYVAL,
+					  TYPALIGN_DOUBLE, &times, &times_null, &ntimes);
+	deconstruct_array(values_arr, NUMERICOID, -1, false, TYPALIGN_INT,
+					  &values, &values_null, &nvalues);
+	if (ntimes != nvalues)
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("read_times and readings differ in length: %d and %d", ntimes, nvalues),
+				 errhint("Pass one read time for each reading, in the same order.")));
+
+	reads = palloc(Max(1, ntimes) * sizeof(RegisterRead));
+	for (int i = 0; i < ntimes; i++)
+	{
+		Numeric		v;
+
+		if (times_null[i] || values_null[i])
+			continue;
+		v = DatumGetNumeric(values[i]);
+		if (!num_is_finite(v) || TIMESTAMP_NOT_FINITE(DatumGetTimestampTz(times[i])))
+			continue;
+		reads[n].at = DatumGetTimestampTz(times[i]);
+		reads[n].value = v;
+		reads[n].index = i;
+		n++;
+	}
+	qsort(reads, n, sizeof(RegisterRead), cmp_register_read);
+
+	rowcxt = AllocSetContextCreate(CurrentMemoryContext, "scaler register row",
+								   ALLOCSET_SMALL_SIZES);
+	for (int i = 1; i < n; i++)
+	{
+		RegisterRead *prev = &reads[i - 1];
+		RegisterRead *cur = &reads[i];
+		Datum		row[6];
+		bool		nulls[6] = {false, false, false, false, false, false};
+		const char *status;
+		Numeric		consumption = NULL;
+
+		CHECK_FOR_INTERRUPTS();
+		old = MemoryContextSwitchTo(rowcxt);
+		if (cur->at == prev->at)
+		{
+			/* a reading sent twice is harmless; two different ones conflict */
+			if (num_cmp(cur->value, prev->value) == 0)
+			{
+				MemoryContextSwitchTo(old);
+				continue;
+			}
+			status = "conflict";
+		}
+		else if (num_cmp(cur->value, prev->value) >= 0)
+		{
+			status = "ok";
+			consumption = num_sub(cur->value, prev->value);
+		}
+		else if (rollover_at != NULL &&
+				 num_sign(cur->value) >= 0 && num_sign(prev->value) >= 0 &&
+				 num_cmp(prev->value, rollover_at) < 0 &&
+				 num_cmp(num_mul(two, num_sub(prev->value, cur->value)), rollover_at) > 0)
+		{
+			status = "rollover";
+			consumption = num_add(num_sub(rollover_at, prev->value), cur->value);
+		}
+		else if (num_sign(cur->value) >= 0 &&
+				 num_cmp(num_mul(two, cur->value), prev->value) < 0)
+			status = "reset";
+		else
+			status = "negative";
+
+		row[0] = TimestampTzGetDatum(prev->at);
+		row[1] = TimestampTzGetDatum(cur->at);
+		row[2] = NumericGetDatum(prev->value);
+		row[3] = NumericGetDatum(cur->value);
+		if (consumption)
+			row[4] = NumericGetDatum(consumption);
+		else
+			nulls[4] = true;
+		row[5] = CStringGetTextDatum(status);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, row, nulls);
+		MemoryContextSwitchTo(old);
+		MemoryContextReset(rowcxt);
+	}
+	MemoryContextDelete(rowcxt);
+	return (Datum) 0;
+}
