@@ -35,6 +35,7 @@
 #include "common/jsonapi.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
+#include "common/hashfn.h"
 #include "utils/builtins.h"
 #include "utils/json.h"
 #include "utils/lsyscache.h"
@@ -44,17 +45,32 @@ typedef enum ValueKind
 {
 	VAL_NONE,					/* absent: NULL */
 	VAL_NULL,
-	VAL_STRING,					/* de-escaped string */
-	VAL_LEXEME,					/* number, true, false as written */
+	VAL_STRING,					/* a string: the span between its quotes */
+	VAL_ESCAPED,				/* the same, with backslash escapes to decode */
+	VAL_LEXEME,					/* number, true, false as written (a copy) */
 	VAL_RAW						/* object or array: span of the input */
 } ValueKind;
 
+/* Values point into the page body: nothing is copied until a column needs it. */
 typedef struct SlotValue
 {
 	ValueKind	kind;
-	int			len;			/* VAL_RAW only */
+	int			len;
 	char	   *str;
 } SlotValue;
+
+/* Timestamps repeat (one reading's end is the next one's start): remember recent ones. */
+#define TS_CACHE_SIZE	128
+#define TS_CACHE_KEYLEN	40
+
+typedef struct TsCacheEntry
+{
+	int			len;			/* 0: empty */
+	ValueFormat format;			/* how the value was read */
+	const char *timezone;
+	char		key[TS_CACHE_KEYLEN];
+	Datum		value;
+} TsCacheEntry;
 
 /* Where a value is captured: level and position in that level's slots. */
 typedef struct SlotRef
@@ -66,6 +82,7 @@ typedef struct SlotRef
 typedef struct TrieNode
 {
 	PathStep	step;
+	int			keylen;			/* STEP_KEY */
 	struct TrieNode *child;
 	struct TrieNode *sibling;
 	int			level_start;	/* > 0: an element of this level begins here */
@@ -158,6 +175,12 @@ struct RecordExtractor
 	int			nrecords;
 	int			records_cap;
 	const char *const *var_values;
+	char	   *value_start;	/* where the value about to be parsed begins */
+	TsCacheEntry *ts_cache;
+	MemoryContext cxt;			/* the extractor's: outlives pages */
+	Datum	   *row_values;		/* reused by every page */
+	bool	   *row_nulls;
+	int			rows_cap;
 	ColumnPlan *err_col;
 	const char *err_val;
 	int			err_record;
@@ -183,6 +206,8 @@ trie_child(TrieNode *node, const PathStep *step, bool create)
 		return NULL;
 	c = palloc0(sizeof(TrieNode));
 	c->step = *step;
+	if (step->kind == STEP_KEY)
+		c->keylen = strlen(step->key);
 	c->sibling = node->child;
 	node->child = c;
 	return c;
@@ -301,6 +326,7 @@ records_compile(TupleDesc tupdesc, List *columns, const ScalerTableSpec *table,
 	int			i;
 
 	ex->natts = tupdesc->natts;
+	ex->cxt = CurrentMemoryContext;
 	ex->records_text = table->records_text;
 	ex->root = palloc0(sizeof(TrieNode));
 
@@ -463,23 +489,45 @@ slot_value(LevelElem *elem, SlotRef ref)
 	return &elem->values[ref.index];
 }
 
-/* The text a slot holds, as a column's input function reads it; NULL for null. */
+/* A JSON string with escapes, decoded by PostgreSQL's own lexer. */
 static char *
-slot_text(const ColumnPlan *col, const SlotValue *v)
+decode_escaped(const SlotValue *v)
 {
-	if (v == NULL || v->kind == VAL_NONE || v->kind == VAL_NULL)
-		return NULL;
-	if (v->kind == VAL_RAW)
-		return pnstrdup(v->str, v->len);
-	if (v->kind == VAL_STRING && col->is_json)
-	{
-		StringInfoData buf;
+	/* The span between the quotes: the quotes themselves are just outside it. */
+	JsonLexContext *lex = makeJsonLexContextCstringLen(v->str - 1, v->len + 2,
+													  GetDatabaseEncoding(), true);
+	JsonParseErrorType rc = json_lex(lex);
 
-		initStringInfo(&buf);
-		escape_json(&buf, v->str);
-		return buf.data;
+	/* \u0000, or a code point the server encoding lacks */
+	if (rc != JSON_SUCCESS)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNTRANSLATABLE_CHARACTER),
+				 errmsg("unsupported escape in a JSON string of the response"),
+				 errdetail("%s", json_errdetail(rc, lex))));
+	return lex->strval->data;
+}
+
+/* The text a slot holds, NUL-terminated, as a column's input function reads it. */
+static char *
+slot_cstring(const ColumnPlan *col, const SlotValue *v)
+{
+	switch (v->kind)
+	{
+		case VAL_NONE:
+		case VAL_NULL:
+			return NULL;
+		case VAL_LEXEME:
+			return v->str;
+		case VAL_RAW:
+			return pnstrdup(v->str, v->len);
+		case VAL_STRING:
+		case VAL_ESCAPED:
+			/* For a json column, the string as written, quotes included. */
+			if (col && col->is_json)
+				return pnstrdup(v->str - 1, v->len + 2);
+			return v->kind == VAL_STRING ? pnstrdup(v->str, v->len) : decode_escaped(v);
 	}
-	return v->str;
+	return NULL;
 }
 
 static bool
@@ -551,10 +599,31 @@ column_datum(RecordExtractor *ex, ColumnPlan *col, char *text)
 	ex->err_val = text;
 	if (col->typid == TIMESTAMPTZOID)
 	{
-		Datum		t = timestamptz_datum(col, text);
+		int			len = strlen(text);
+		TsCacheEntry *e = NULL;
+		Datum		t;
 
+		/* Shared by every time column read the same way (start and end, say). */
+		if (len < TS_CACHE_KEYLEN && f->add == NULL)
+		{
+			e = &ex->ts_cache[hash_bytes((const unsigned char *) text, len) % TS_CACHE_SIZE];
+			if (e->len == len && e->format == f->format &&
+				(e->timezone == f->timezone ||
+				 (e->timezone && f->timezone && strcmp(e->timezone, f->timezone) == 0)) &&
+				memcmp(e->key, text, len) == 0)
+				return e->value;
+		}
+		t = timestamptz_datum(col, text);
 		if (f->add)
 			t = DirectFunctionCall2(timestamptz_pl_interval, t, IntervalPGetDatum(f->add));
+		if (e)
+		{
+			e->len = len;
+			e->format = f->format;
+			e->timezone = f->timezone;
+			memcpy(e->key, text, len);
+			e->value = t;
+		}
 		return t;
 	}
 	return InputFunctionCall(&col->infunc, text, col->ioparam, col->typmod);
@@ -569,8 +638,22 @@ emit_records(RecordExtractor *ex)
 	page->nrows = ex->nrecords;
 	if (ex->nrecords == 0)
 		return;
-	page->values = palloc_extended(sizeof(Datum) * natts * ex->nrecords, MCXT_ALLOC_HUGE);
-	page->nulls = palloc_extended(sizeof(bool) * natts * ex->nrecords, MCXT_ALLOC_HUGE);
+	/* Row arrays are reused from page to page: no allocation per page. */
+	if (ex->nrecords > ex->rows_cap)
+	{
+		if (ex->row_values)
+		{
+			pfree(ex->row_values);
+			pfree(ex->row_nulls);
+		}
+		ex->rows_cap = Max(ex->nrecords, ex->rows_cap * 2);
+		ex->row_values = MemoryContextAllocExtended(ex->cxt, sizeof(Datum) * natts * ex->rows_cap,
+													MCXT_ALLOC_HUGE);
+		ex->row_nulls = MemoryContextAllocExtended(ex->cxt, sizeof(bool) * natts * ex->rows_cap,
+												   MCXT_ALLOC_HUGE);
+	}
+	page->values = ex->row_values;
+	page->nulls = ex->row_nulls;
 	for (int r = 0; r < ex->nrecords; r++)
 	{
 		LevelElem  *rec = ex->records[r];
@@ -587,8 +670,20 @@ emit_records(RecordExtractor *ex)
 			switch (col->source)
 			{
 				case SRC_SLOT:
-					text = slot_text(col, slot_value(rec, col->slot));
-					break;
+					{
+						SlotValue  *v = slot_value(rec, col->slot);
+
+						/* text straight from the body: what textin would do, minus a copy */
+						if (v->kind == VAL_STRING && col->typid == TEXTOID &&
+							col->field->map_from == NIL)
+						{
+							values[col->attidx] = PointerGetDatum(cstring_to_text_with_len(v->str, v->len));
+							nulls[col->attidx] = false;
+							continue;
+						}
+						text = slot_cstring(col, v);
+						break;
+					}
 				case SRC_CONST:
 					text = col->const_value;
 					break;
@@ -610,12 +705,10 @@ emit_records(RecordExtractor *ex)
 								continue;
 							}
 							v = slot_value(rec, col->parts[p].slot);
-							if (v == NULL || v->kind == VAL_NONE || v->kind == VAL_NULL)
+							if (v->kind == VAL_NONE || v->kind == VAL_NULL)
 								buf.data = NULL;	/* a missing part makes the whole value NULL */
-							else if (v->kind == VAL_RAW)
-								appendBinaryStringInfo(&buf, v->str, v->len);
 							else
-								appendStringInfoString(&buf, v->str);
+								appendStringInfoString(&buf, slot_cstring(NULL, v));
 						}
 						text = buf.data;
 						break;
@@ -739,7 +832,8 @@ end_container(RecordExtractor *ex)
 			{
 				ex->records_cap = Max(ex->records_cap * 2, 256);
 				ex->records = ex->records ? repalloc_huge(ex->records, sizeof(LevelElem *) * ex->records_cap)
-					: palloc_extended(sizeof(LevelElem *) * ex->records_cap, MCXT_ALLOC_HUGE);
+					: MemoryContextAllocExtended(ex->cxt, sizeof(LevelElem *) * ex->records_cap,
+												 MCXT_ALLOC_HUGE);
 			}
 			ex->records[ex->nrecords++] = e;
 		}
@@ -776,19 +870,73 @@ on_container_end(void *state)
 	end_container((RecordExtractor *) state);
 }
 
+/*
+ * The parser runs without de-escaping (PostgreSQL 15 copies every string
+ * character by character when it does), so the key is read from the body:
+ * it is the string token just before the colon the parser has consumed.
+ */
+static TrieNode *
+match_key(RecordExtractor *ex, TrieNode *parent)
+{
+	char	   *end = ex->lex->prev_token_terminator - 1;	/* the colon */
+	char	   *close;
+	char	   *open;
+	int			len;
+	bool		escaped = false;
+	TrieNode   *c;
+
+	while (end > ex->lex->input && (end[-1] == ' ' || end[-1] == '\t' ||
+									end[-1] == '\n' || end[-1] == '\r'))
+		end--;
+	close = end - 1;			/* the key's closing quote */
+	open = close - 1;
+	for (;;)
+	{
+		if (*open == '"')
+		{
+			int			backslashes = 0;
+
+			while (open - backslashes - 1 >= ex->lex->input && open[-backslashes - 1] == '\\')
+				backslashes++;
+			if (backslashes % 2 == 0)
+				break;
+		}
+		if (*open == '\\')
+			escaped = true;
+		open--;
+	}
+	len = close - open - 1;
+	if (escaped)
+	{
+		SlotValue	v;
+		char	   *key;
+
+		v.kind = VAL_ESCAPED;
+		v.str = open + 1;
+		v.len = len;
+		key = decode_escaped(&v);
+		for (c = parent->child; c; c = c->sibling)
+			if (c->step.kind == STEP_KEY && strcmp(c->step.key, key) == 0)
+				return c;
+		return NULL;
+	}
+	for (c = parent->child; c; c = c->sibling)
+		if (c->step.kind == STEP_KEY && c->keylen == len && memcmp(c->step.key, open + 1, len) == 0)
+			return c;
+	return NULL;
+}
+
 static void
 on_field_start(void *state, char *fname, bool isnull)
 {
 	RecordExtractor *ex = (RecordExtractor *) state;
 	TrieNode   *parent = ex->stack[ex->depth - 1].node;
-	PathStep	step;
 
 	ex->cur = NULL;
+	ex->value_start = ex->lex->token_start;
 	if (parent == NULL || parent->child == NULL)
 		return;
-	step.kind = STEP_KEY;
-	step.key = fname;
-	ex->cur = trie_child(parent, &step, false);
+	ex->cur = match_key(ex, parent);
 }
 
 static void
@@ -800,6 +948,7 @@ on_element_start(void *state, bool isnull)
 
 	ex->cur = NULL;
 	ex->cur_is_record = false;
+	ex->value_start = ex->lex->token_start;
 	if (f->kind == FRAME_RECORDS_ARRAY)
 	{
 		ex->cur = f->node->record_root;
@@ -842,11 +991,19 @@ on_scalar(void *state, char *token, JsonTokenType tokentype)
 											 ex->records_text));
 		ex->page->saw_records = true;
 	}
-	if (cur->nslots > 0)
-		store(ex, cur,
-			  tokentype == JSON_TOKEN_NULL ? VAL_NULL :
-			  tokentype == JSON_TOKEN_STRING ? VAL_STRING : VAL_LEXEME,
-			  token, 0);
+	if (cur->nslots == 0)
+		return;
+	if (tokentype == JSON_TOKEN_STRING)
+	{
+		/* The token ends where the parser stopped; between the quotes is the value. */
+		char	   *str = ex->value_start + 1;
+		int			len = (int) (ex->lex->prev_token_terminator - ex->value_start) - 2;
+
+		store(ex, cur, memchr(str, '\\', len) ? VAL_ESCAPED : VAL_STRING, str, len);
+	}
+	else
+		store(ex, cur, tokentype == JSON_TOKEN_NULL ? VAL_NULL : VAL_LEXEME,
+			  token, token ? (int) strlen(token) : 0);
 }
 
 static char *
@@ -861,7 +1018,9 @@ envelope_text(RecordExtractor *ex, LevelElem *root, SlotRef ref, const char *wha
 		return NULL;
 	if (v->kind == VAL_RAW)
 		records_shape_error(ex, psprintf("The %s must be a string or a number.", what));
-	return v->str[0] ? v->str : NULL;
+	if (v->len == 0)
+		return NULL;
+	return slot_cstring(NULL, v);
 }
 
 /*
@@ -892,16 +1051,16 @@ records_parse_page(RecordExtractor *ex, char *body, size_t len, RecordPage *page
 		len = strlen(body);
 	}
 
-	ex->lex = makeJsonLexContextCstringLen(body, (int) len, GetDatabaseEncoding(), true);
+	ex->lex = makeJsonLexContextCstringLen(body, (int) len, GetDatabaseEncoding(), false);
 	ex->page = page;
 	ex->request_desc = request_desc;
 	ex->var_values = var_values;
 	ex->depth = 0;
 	ex->cur = ex->root;
 	ex->cur_is_record = false;
-	ex->records = NULL;
+	ex->value_start = body;
+	ex->ts_cache = palloc0(sizeof(TsCacheEntry) * TS_CACHE_SIZE);
 	ex->nrecords = 0;
-	ex->records_cap = 0;
 	ex->err_col = NULL;
 	root = palloc0(offsetof(LevelElem, values) + sizeof(SlotValue) * Max(ex->level_nslots[0], 1));
 	ex->elem = root;
