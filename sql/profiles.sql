@@ -236,6 +236,22 @@ EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF)
    WHERE meter_id = 'M00002' AND period_start >= '2025-01-01' AND period_start < '2025-01-31';
 SELECT count(*), min(period_start), max(period_start) FROM readings
  WHERE meter_id = 'M00002' AND period_start >= '2025-01-01' AND period_start < '2025-01-31';
+-- fan-out requests go out max_concurrency at a time (default 4); the rows are
+-- the same at any setting
+ALTER SERVER styles OPTIONS (ADD max_concurrency '1');
+SELECT asset_id, count(*), sum(value) FROM readings GROUP BY 1 ORDER BY 1;
+ALTER SERVER styles OPTIONS (SET max_concurrency '16');
+SELECT asset_id, count(*), sum(value) FROM readings GROUP BY 1 ORDER BY 1;
+ALTER SERVER styles OPTIONS (SET max_concurrency '0');
+ALTER SERVER styles OPTIONS (SET max_concurrency '65');
+-- a first page that fails in a concurrent batch is retried on its own: every
+-- meter's first request answers 500, then the provider recovers
+ALTER SERVER styles OPTIONS (ADD max_retry_wait '100ms', ADD profile_override
+  '{"tables": {"readings": {"request": {"path": "/run=fanfail/fault=500/faultn=1/meters/{meter_id}/consumption"}}}}');
+EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT count(*) FROM readings;
+SELECT count(*), sum(value) FROM readings;
+ALTER SERVER styles OPTIONS (DROP max_retry_wait, DROP profile_override, DROP max_concurrency);
+
 -- a variable the query cannot supply is a clear error
 ALTER SERVER styles OPTIONS (ADD profile_override '{"tables": {"readings": {"parent": null}}}');
 SELECT count(*) FROM readings;

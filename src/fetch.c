@@ -19,6 +19,8 @@
 #include "miscadmin.h"
 #include "utils/memutils.h"
 
+static void prefetch_first_pages(TableFetch *f);
+
 /* {name} in a template, replaced by the request variable of that name. */
 char *
 scaler_fill_template(const char *tmpl, List *var_names, const char *const *var_values,
@@ -104,6 +106,15 @@ fetch_restart(TableFetch *f, List *sets)
 {
 	MemoryContextReset(f->page_cxt);
 	memset(&f->page, 0, sizeof(f->page));
+	/* Pages fetched ahead for the old sets are of no use now. */
+	if (f->prefetched)
+	{
+		for (int i = 0; i < list_length(f->sets); i++)
+			if (f->prefetched[i])
+				MemoryContextDelete(f->prefetched[i]->body.cxt);
+		pfree(f->prefetched);
+		f->prefetched = NULL;
+	}
 	f->next_row = 0;
 	f->sets = sets;
 	f->set_index = -1;
@@ -123,21 +134,25 @@ start_set(TableFetch *f)
 	f->page_no = pg->start;
 	f->offset = 0;
 	f->request_sets_run++;
+	prefetch_first_pages(f);
 }
 
-/* The URL of the next page of the current request set. */
+/* The URL of the next page of request set set_index (its first, if first). */
 static char *
-page_url(TableFetch *f)
+page_url(TableFetch *f, int set_index, bool first)
 {
 	const ScalerTableSpec *spec = f->spec;
 	const ScalerPaginationSpec *pg = &spec->pagination;
-	RequestSet *set = (RequestSet *) list_nth(f->sets, f->set_index);
+	RequestSet *set = (RequestSet *) list_nth(f->sets, set_index);
 	List	   *names = NIL;
 	List	   *values = NIL;
 	ListCell   *a,
 			   *b;
+	int64		page_no = first ? pg->start : f->page_no;
+	int64		offset = first ? 0 : f->offset;
+	char	   *cursor = first ? NULL : f->cursor;
 
-	if (f->next_url)
+	if (!first && f->next_url)
 		return f->next_url;
 
 	forboth(a, spec->query_names, b, spec->query_values)
@@ -154,17 +169,17 @@ page_url(TableFetch *f)
 	{
 		case PAGINATE_PAGE:
 			names = lappend(names, pg->param);
-			values = lappend(values, psprintf(INT64_FORMAT, f->page_no));
+			values = lappend(values, psprintf(INT64_FORMAT, page_no));
 			break;
 		case PAGINATE_OFFSET:
 			names = lappend(names, pg->param);
-			values = lappend(values, psprintf(INT64_FORMAT, f->offset));
+			values = lappend(values, psprintf(INT64_FORMAT, offset));
 			break;
 		case PAGINATE_CURSOR:
-			if (f->cursor)
+			if (cursor)
 			{
 				names = lappend(names, pg->param);
-				values = lappend(values, f->cursor);
+				values = lappend(values, cursor);
 			}
 			break;
 		default:
@@ -207,23 +222,34 @@ fetch_page(TableFetch *f)
 	char	   *next = NULL;
 	bool		more = false;
 
+	ScalerHttpResponse *resp = &f->resp;
+	MemoryContext prefetch_cxt = NULL;
+
 	MemoryContextReset(f->page_cxt);
 	old = MemoryContextSwitchTo(f->page_cxt);
 
-	url = page_url(f);
+	url = page_url(f, f->set_index, f->pages_in_set == 0);
 	if (pg->max_pages > 0 && f->pages >= pg->max_pages)
 		page_limit_error(f, url);
 	desc = psprintf("GET %s on server \"%s\"", scaler_display_url(srv, url), srv->servername);
 
-	scaler_http_get(srv, url, &f->resp, &f->stats);
-	scaler_http_report_status(srv, url, &f->resp);
+	if (f->pages_in_set == 0 && f->prefetched && f->prefetched[f->set_index])
+	{
+		/* Fetched together with the first pages of the sets after it. */
+		resp = f->prefetched[f->set_index];
+		prefetch_cxt = resp->body.cxt;
+		f->prefetched[f->set_index] = NULL;
+	}
+	else
+		scaler_http_get(srv, url, resp, &f->stats);
+	scaler_http_report_status(srv, url, resp);
 	f->pages++;
 	f->pages_in_set++;
 
-	if (f->resp.status == 204)
+	if (resp->status == 204)
 		memset(&f->page, 0, sizeof(f->page));
 	else
-		records_parse_page(f->ex, f->resp.body.data, f->resp.body.len, &f->page, desc,
+		records_parse_page(f->ex, resp->body.data, resp->body.len, &f->page, desc,
 						   (const char *const *) set->var_values);
 	f->next_row = 0;
 	f->rows += f->page.nrows;
@@ -234,14 +260,14 @@ fetch_page(TableFetch *f)
 			break;
 		case PAGINATE_NEXT_URL:
 			if (f->page.next_url)
-				next = scaler_resolve_next_url(srv, f->resp.final_url, f->page.next_url);
+				next = scaler_resolve_next_url(srv, resp->final_url, f->page.next_url);
 			break;
 		case PAGINATE_LINK_HEADER:
 			{
-				char	   *link = scaler_link_next(&f->resp);
+				char	   *link = scaler_link_next(resp);
 
 				if (link)
-					next = scaler_resolve_next_url(srv, f->resp.final_url, link);
+					next = scaler_resolve_next_url(srv, resp->final_url, link);
 				break;
 			}
 		case PAGINATE_PAGE:
@@ -279,6 +305,48 @@ fetch_page(TableFetch *f)
 	f->set_done = !(next != NULL || more);
 	if (!f->set_done && pg->max_pages > 0 && f->pages >= pg->max_pages)
 		page_limit_error(f, f->next_url);
+	MemoryContextSwitchTo(old);
+	/* The page is parsed into datums: its body is no longer needed. */
+	if (prefetch_cxt)
+		MemoryContextDelete(prefetch_cxt);
+}
+
+/*
+ * Fetch the first pages of the next request sets at once, up to
+ * max_concurrency of them: a fan-out over many meters waits for one round
+ * trip per batch, not per meter.
+ */
+static void
+prefetch_first_pages(TableFetch *f)
+{
+	int			nsets = list_length(f->sets);
+	int			n = 0;
+	char	  **urls;
+	ScalerHttpResponse **resps;
+	MemoryContext old;
+
+	if (f->srv->max_concurrency <= 1 || nsets - f->set_index < 2 ||
+		(f->prefetched && f->prefetched[f->set_index]))
+		return;
+	old = MemoryContextSwitchTo(f->cxt);
+	if (f->prefetched == NULL)
+		f->prefetched = palloc0(sizeof(ScalerHttpResponse *) * nsets);
+	urls = palloc(sizeof(char *) * f->srv->max_concurrency);
+	resps = palloc(sizeof(ScalerHttpResponse *) * f->srv->max_concurrency);
+	for (int i = f->set_index; i < nsets && n < f->srv->max_concurrency; i++)
+	{
+		MemoryContext cxt = AllocSetContextCreate(f->cxt, "scaler_fdw prefetched page",
+												  ALLOCSET_DEFAULT_SIZES);
+
+		MemoryContextSwitchTo(cxt);
+		resps[n] = palloc0(sizeof(ScalerHttpResponse));
+		scaler_http_init_response(resps[n], cxt, f->srv->max_response_bytes);
+		urls[n] = page_url(f, i, true);
+		f->prefetched[i] = resps[n];
+		n++;
+	}
+	MemoryContextSwitchTo(f->cxt);
+	scaler_http_get_batch(f->srv, urls, resps, n, &f->stats);
 	MemoryContextSwitchTo(old);
 }
 

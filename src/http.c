@@ -841,22 +841,27 @@ attempts_suffix(int attempts)
 	return attempts > 1 ? psprintf(" after %d attempts", attempts) : "";
 }
 
+/* Did the transfer get a connection?  (To tell a connect timeout from a slow answer.) */
+static bool
+transfer_connected(CURL *easy)
+{
+	curl_off_t	connect_us = 0;
+	long		new_connections = 0;
+
+	/* A reused keep-alive connection reports no connect time of its own. */
+	curl_easy_getinfo(easy, CURLINFO_CONNECT_TIME_T, &connect_us);
+	curl_easy_getinfo(easy, CURLINFO_NUM_CONNECTS, &new_connections);
+	return connect_us > 0 || new_connections == 0;
+}
+
 static void
 report_transfer_error(const ScalerServerOptions *srv, const char *url,
-					  CURL *easy, CURLcode rc, const char *errbuf,
+					  bool connected, CURLcode rc, const char *errbuf,
 					  const ScalerHttpResponse *resp, int attempts)
 {
 	char	   *shown = scaler_display_url(srv, url);
 	char	   *detail = scaler_redact(srv, errbuf[0] ? errbuf : curl_easy_strerror(rc));
 	const char *after = attempts_suffix(attempts);
-	curl_off_t	connect_us = 0;
-	long		new_connections = 0;
-	bool		connected;
-
-	/* A reused keep-alive connection reports no connect time of its own. */
-	curl_easy_getinfo(easy, CURLINFO_CONNECT_TIME_T, &connect_us);
-	curl_easy_getinfo(easy, CURLINFO_NUM_CONNECTS, &new_connections);
-	connected = connect_us > 0 || new_connections == 0;
 
 	switch (rc)
 	{
@@ -1009,6 +1014,41 @@ is_redirect(long status)
 	return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
 }
 
+/*
+ * Wait before the next attempt: as long as the provider asked (Retry-After;
+ * every backend of the server pauses), or an exponential backoff with full
+ * jitter.  A request to wait longer than max_retry_wait is an ERROR.
+ */
+static void
+wait_before_retry(const ScalerServerOptions *srv, const char *method, const char *url,
+				  CURLcode rc, const ScalerHttpResponse *resp, int attempts,
+				  ScalerHttpStats *stats)
+{
+	long		wait_ms = rc == CURLE_OK ? retry_after_ms(resp) : -1;
+	instr_time	wait_start,
+				waited;
+
+	if (wait_ms > srv->max_retry_wait_ms)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("server \"%s\" answered HTTP %ld to %s %s and asked to retry after %ld s, longer than max_retry_wait (%d ms)",
+						srv->servername, resp->status, method, scaler_display_url(srv, url),
+						(wait_ms + 999) / 1000, srv->max_retry_wait_ms),
+				 errhint("Try again later, or raise the server option \"max_retry_wait\".")));
+	INSTR_TIME_SET_CURRENT(wait_start);
+	if (wait_ms >= 0)
+		scaler_rate_pause(srv, TimestampTzPlusMilliseconds(GetCurrentTimestamp(), wait_ms));
+	else
+		scaler_sleep_ms(backoff_ms(srv, attempts));
+	INSTR_TIME_SET_CURRENT(waited);
+	INSTR_TIME_SUBTRACT(waited, wait_start);
+	if (stats)
+	{
+		stats->retries++;
+		stats->wait_ms += INSTR_TIME_GET_MILLISEC(waited);
+	}
+}
+
 /* GET url with the server's API authentication: see scaler_http_request. */
 void
 scaler_http_get(const ScalerServerOptions *srv, const char *url,
@@ -1046,7 +1086,7 @@ scaler_http_request(const ScalerServerOptions *srv, const ScalerRequest *request
 		char	   *cur = pstrdup(url);
 		bool		credentials = true;
 		bool		token_refreshed = false;
-		int			attempts = 1;
+		int			attempts = 1 + req.prior_attempts;
 		int			redirects = 0;
 
 		check_request_url(srv, cur, &first);
@@ -1054,7 +1094,6 @@ scaler_http_request(const ScalerServerOptions *srv, const ScalerRequest *request
 		for (;;)
 		{
 			CURLcode	rc;
-			long		wait_ms;
 			instr_time	wait_start,
 						waited;
 
@@ -1117,36 +1156,16 @@ scaler_http_request(const ScalerServerOptions *srv, const ScalerRequest *request
 					break;
 			}
 			else if (!transport_retryable(rc))
-				report_transfer_error(srv, cur, easy, rc, errbuf, resp, attempts);
+				report_transfer_error(srv, cur, transfer_connected(easy), rc, errbuf, resp, attempts);
 
 			if (attempts > srv->max_retries)
 			{
 				if (rc != CURLE_OK)
-					report_transfer_error(srv, cur, easy, rc, errbuf, resp, attempts);
+					report_transfer_error(srv, cur, transfer_connected(easy), rc, errbuf, resp, attempts);
 				break;
 			}
 
-			wait_ms = rc == CURLE_OK ? retry_after_ms(resp) : -1;
-			if (wait_ms > srv->max_retry_wait_ms)
-				ereport(ERROR,
-						(errcode(ERRCODE_FDW_ERROR),
-						 errmsg("server \"%s\" answered HTTP %ld to %s %s and asked to retry after %ld s, longer than max_retry_wait (%d ms)",
-								srv->servername, resp->status, req.method, scaler_display_url(srv, cur),
-								(wait_ms + 999) / 1000, srv->max_retry_wait_ms),
-						 errhint("Try again later, or raise the server option \"max_retry_wait\".")));
-			INSTR_TIME_SET_CURRENT(wait_start);
-			if (wait_ms >= 0)
-				/* Every backend using this server waits, not only this one. */
-				scaler_rate_pause(srv, TimestampTzPlusMilliseconds(GetCurrentTimestamp(), wait_ms));
-			else
-				scaler_sleep_ms(backoff_ms(srv, attempts));
-			INSTR_TIME_SET_CURRENT(waited);
-			INSTR_TIME_SUBTRACT(waited, wait_start);
-			if (stats)
-			{
-				stats->retries++;
-				stats->wait_ms += INSTR_TIME_GET_MILLISEC(waited);
-			}
+			wait_before_retry(srv, req.method, cur, rc, resp, attempts, stats);
 			attempts++;
 		}
 		resp->attempts = attempts;
@@ -1250,4 +1269,167 @@ scaler_resolve_next_url(const ScalerServerOptions *srv, const char *current,
 				 errdetail("The URL was \"%s\"; credentials are sent only to the origin of the request.",
 						   scaler_redact(srv, result))));
 	return result;
+}
+
+/* ---------- concurrent first requests ---------- */
+
+/*
+ * GET n URLs at once (n is at most the server's max_concurrency): the
+ * fan-out of a scan over many meters.  Each finishes as scaler_http_get
+ * would: a response that is final on the first attempt (a 2xx, or an error
+ * status that is not retried) is kept; anything else, a redirect, a
+ * retryable failure, an expired token, is taken over by scaler_http_get,
+ * with all its rules.  Rate budgets apply to every request.
+ */
+void
+scaler_http_get_batch(const ScalerServerOptions *srv, char **urls,
+					  ScalerHttpResponse **resps, int n, ScalerHttpStats *stats)
+{
+	CURLM	   *multi = get_multi();
+	CURL	  **easies = palloc0(sizeof(CURL *) * n);
+	struct curl_slist **headers = palloc0(sizeof(struct curl_slist *) * n);
+	char	  **errbufs = palloc(sizeof(char *) * n);
+	CURLcode   *rcs = palloc(sizeof(CURLcode) * n);
+	bool	   *done = palloc0(sizeof(bool) * n);
+	bool	   *connected = palloc0(sizeof(bool) * n);
+	ScalerRequest req;
+	instr_time	start,
+				duration;
+
+	memset(&req, 0, sizeof(req));
+	req.method = "GET";
+	req.api_auth = true;
+	INSTR_TIME_SET_CURRENT(start);
+
+	PG_TRY();
+	{
+		int			remaining = n;
+
+		for (int i = 0; i < n; i++)
+		{
+			UrlOrigin	o;
+			char	   *full = request_url(srv, urls[i]);
+
+			check_request_url(srv, urls[i], &o);
+			scaler_rate_acquire(srv);
+			errbufs[i] = palloc0(CURL_ERROR_SIZE);
+			buffer_reset(&resps[i]->body);
+			buffer_reset(&resps[i]->headers);
+			resps[i]->status = 0;
+			resps[i]->method = "GET";
+			headers[i] = request_headers(srv, &req, true);
+			easies[i] = easy_acquire();
+			configure_easy(easies[i], srv, &req, full, true, resps[i], headers[i], errbufs[i]);
+			if (curl_multi_add_handle(multi, easies[i]) != CURLM_OK)
+				ereport(ERROR,
+						(errcode(ERRCODE_FDW_ERROR),
+						 errmsg("could not start HTTP request")));
+		}
+		while (remaining > 0)
+		{
+			int			running;
+			CURLMsg    *msg;
+			int			queued;
+			CURLMcode	mc;
+
+			CHECK_FOR_INTERRUPTS();
+			if (!PostmasterIsAlive())
+				proc_exit(1);
+			mc = curl_multi_perform(multi, &running);
+			if (mc != CURLM_OK)
+				ereport(ERROR,
+						(errcode(ERRCODE_FDW_ERROR),
+						 errmsg("HTTP transfer failed: %s", curl_multi_strerror(mc))));
+			while ((msg = curl_multi_info_read(multi, &queued)) != NULL)
+			{
+				if (msg->msg != CURLMSG_DONE)
+					continue;
+				for (int i = 0; i < n; i++)
+					if (easies[i] == msg->easy_handle && !done[i])
+					{
+						done[i] = true;
+						rcs[i] = msg->data.result;
+						connected[i] = transfer_connected(easies[i]);
+						if (rcs[i] == CURLE_OK)
+							curl_easy_getinfo(easies[i], CURLINFO_RESPONSE_CODE, &resps[i]->status);
+						remaining--;
+					}
+			}
+			if (remaining == 0)
+				break;
+			pgstat_report_wait_start(PG_WAIT_EXTENSION);
+			mc = curl_multi_poll(multi, NULL, 0, POLL_INTERVAL_MS, NULL);
+			pgstat_report_wait_end();
+			if (mc != CURLM_OK)
+				ereport(ERROR,
+						(errcode(ERRCODE_FDW_ERROR),
+						 errmsg("HTTP transfer failed: %s", curl_multi_strerror(mc))));
+		}
+	}
+	PG_FINALLY();
+	{
+		for (int i = 0; i < n; i++)
+		{
+			if (easies[i] == NULL)
+				continue;
+			curl_multi_remove_handle(multi, easies[i]);
+			curl_easy_setopt(easies[i], CURLOPT_HTTPHEADER, NULL);
+			curl_slist_free_all(headers[i]);
+			easy_release(easies[i]);
+		}
+	}
+	PG_END_TRY();
+
+	INSTR_TIME_SET_CURRENT(duration);
+	INSTR_TIME_SUBTRACT(duration, start);
+	if (stats)
+	{
+		stats->requests += n;
+		stats->elapsed_ms += INSTR_TIME_GET_MILLISEC(duration);
+	}
+
+	/* Finish each as the sequential path would, from its second attempt on. */
+	for (int i = 0; i < n; i++)
+	{
+		ScalerHttpResponse *r = resps[i];
+		bool		token_expired = rcs[i] == CURLE_OK && r->status == 401 &&
+			(srv->auth == SCALER_AUTH_OAUTH2 || srv->auth == SCALER_AUTH_LOGIN);
+		bool		retryable = rcs[i] == CURLE_OK ? status_retryable(r->status) : transport_retryable(rcs[i]);
+
+		if (rcs[i] == CURLE_OK)
+			observe_rate_headers(srv, r);
+		if (token_expired || (rcs[i] == CURLE_OK && is_redirect(r->status)))
+		{
+			/* Not a failure: a new token or the redirect target, with every rule. */
+			memset(&req, 0, sizeof(req));
+			req.method = "GET";
+			req.url = urls[i];
+			req.api_auth = true;
+			if (token_expired)
+				scaler_auth_invalidate(srv);
+			scaler_http_request(srv, &req, r, stats);
+		}
+		else if (rcs[i] != CURLE_OK && (!retryable || srv->max_retries == 0))
+			report_transfer_error(srv, urls[i], connected[i], rcs[i], errbufs[i], r, 1);
+		else if (retryable && srv->max_retries > 0)
+		{
+			wait_before_retry(srv, "GET", urls[i], rcs[i], r, 1, stats);
+			memset(&req, 0, sizeof(req));
+			req.method = "GET";
+			req.url = urls[i];
+			req.api_auth = true;
+			req.prior_attempts = 1;
+			scaler_http_request(srv, &req, r, stats);
+		}
+		else
+		{
+			/* Final on the first attempt: a 2xx, or a status the caller reports. */
+			r->attempts = 1;
+			r->final_url = urls[i];
+			if (stats)
+				stats->bytes += r->body.len;
+			if (r->body.data == NULL)
+				buffer_append(&r->body, "", 0);
+		}
+	}
 }

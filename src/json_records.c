@@ -117,6 +117,8 @@ typedef struct ColumnPlan
 	TemplateRef *parts;
 	int			nparts;
 	int			var_index;
+	bool		has_duration;	/* a time plus seconds read from the record */
+	SlotRef		duration_slot;
 	const ScalerFieldSpec *field;
 	Oid			typid;
 	FmgrInfo	infunc;
@@ -405,6 +407,11 @@ records_compile(TupleDesc tupdesc, List *columns, const ScalerTableSpec *table,
 				col->source = SRC_SLOT;
 				col->path_text = f->path_text;
 				col->slot = field_slot(ex, levels, records, f->path_text, where);
+				if (f->duration_path)
+				{
+					col->has_duration = true;
+					col->duration_slot = field_slot(ex, levels, records, f->duration_path, where);
+				}
 				break;
 			case FIELD_CONST:
 				col->source = SRC_CONST;
@@ -718,6 +725,27 @@ emit_records(RecordExtractor *ex)
 				continue;
 			values[col->attidx] = column_datum(ex, col, text);
 			nulls[col->attidx] = false;
+			if (col->has_duration)
+			{
+				char	   *secs = slot_cstring(NULL, slot_value(rec, col->duration_slot));
+				char	   *end;
+				double		d;
+
+				if (secs == NULL)
+				{
+					nulls[col->attidx] = true;	/* no duration, no end */
+					continue;
+				}
+				ex->err_val = secs;
+				errno = 0;
+				d = strtod(secs, &end);
+				if (errno != 0 || end == secs || *end != '\0' || isnan(d) || isinf(d))
+					ereport(ERROR,
+							(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+							 errmsg("invalid duration in seconds: \"%s\"", secs)));
+				values[col->attidx] = TimestampTzGetDatum(DatumGetTimestampTz(values[col->attidx]) +
+														  (int64) rint(d * USECS_PER_SEC));
+			}
 		}
 		if ((r & 1023) == 0)
 			CHECK_FOR_INTERRUPTS();

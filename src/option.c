@@ -74,6 +74,7 @@ static const ScalerOption scaler_options[] = {
 	{"ca_file", ForeignServerRelationId, OPT_ABS_PATH, NULL, false},
 	{"max_retries", ForeignServerRelationId, OPT_INT, NULL, false},
 	{"max_retry_wait", ForeignServerRelationId, OPT_DURATION, NULL, false},
+	{"max_concurrency", ForeignServerRelationId, OPT_INT, NULL, false},
 	{"rate_limit", ForeignServerRelationId, OPT_RATE, NULL, false},
 	{"rate_burst", ForeignServerRelationId, OPT_INT, NULL, false},
 	{"daily_limit", ForeignServerRelationId, OPT_INT, NULL, false},
@@ -110,6 +111,8 @@ static const ScalerOption scaler_options[] = {
 #define DEFAULT_ESTIMATED_ROWS		1000
 #define DEFAULT_MAX_RETRIES			3
 #define DEFAULT_MAX_RETRY_WAIT_MS	60000
+#define DEFAULT_MAX_CONCURRENCY		4
+#define MAX_CONCURRENCY				64
 
 PG_FUNCTION_INFO_V1(scaler_fdw_validator);
 
@@ -355,6 +358,9 @@ check_value(const ScalerOption *opt, DefElem *def)
 
 				if (!parse_int(value, &v, 0, &hint) || v < 0)
 					invalid_value(opt->name, value, "Expected a non-negative integer.");
+				if (strcmp(opt->name, "max_concurrency") == 0 && (v < 1 || v > MAX_CONCURRENCY))
+					invalid_value(opt->name, value,
+								  psprintf("Expected a number of requests from 1 to %d.", MAX_CONCURRENCY));
 				break;
 			}
 		case OPT_BOOL:
@@ -575,6 +581,7 @@ scaler_get_server_options(Oid serverid, Oid userid, ScalerServerOptions *opts)
 	opts->ssl_verify = true;
 	opts->max_retries = DEFAULT_MAX_RETRIES;
 	opts->max_retry_wait_ms = DEFAULT_MAX_RETRY_WAIT_MS;
+	opts->max_concurrency = DEFAULT_MAX_CONCURRENCY;
 
 	foreach(lc, server->options)
 	{
@@ -631,6 +638,8 @@ scaler_get_server_options(Oid serverid, Oid userid, ScalerServerOptions *opts)
 			opts->max_retries = pg_strtoint32(defGetString(def));
 		else if (strcmp(name, "max_retry_wait") == 0)
 			opts->max_retry_wait_ms = duration_option(def);
+		else if (strcmp(name, "max_concurrency") == 0)
+			opts->max_concurrency = Max(1, pg_strtoint32(defGetString(def)));
 		else if (strcmp(name, "rate_limit") == 0)
 			(void) parse_rate(defGetString(def), &opts->rate_per_sec);
 		else if (strcmp(name, "rate_burst") == 0)

@@ -363,7 +363,7 @@ compile_template(const char *text, const char *where)
 				scaler_profile_error(where, "Expected \"{path}\" placeholders in template \"%s\".", text);
 			part = palloc0(sizeof(TemplatePart));
 			part->path_text = pnstrdup(open + 1, close - open - 1);
-			part->path = scaler_parse_path(part->path_text, where, false);
+			part->path = scaler_parse_path(part->path_text, where, true);
 			parts = lappend(parts, part);
 			p = close + 1;
 		}
@@ -375,7 +375,7 @@ static ScalerFieldSpec *
 compile_field(const char *column, struct json_object *def, const char *where)
 {
 	static const char *const keys[] = {"path", "const", "template", "var", "format",
-	"timezone", "map", "default", "add", "type", "description", NULL};
+	"timezone", "map", "default", "add", "duration", "type", "description", NULL};
 	ScalerFieldSpec *f = palloc0(sizeof(ScalerFieldSpec));
 	int			sources = 0;
 	struct json_object *map;
@@ -448,6 +448,15 @@ compile_field(const char *column, struct json_object *def, const char *where)
 		f->add = DatumGetIntervalP(DirectFunctionCall3(interval_in, CStringGetDatum(text),
 													   ObjectIdGetDatum(InvalidOid),
 													   Int32GetDatum(-1)));
+		if (f->format == FMT_AUTO)
+			f->format = FMT_ISO8601;
+	}
+	if (get_member(def, "duration"))
+	{
+		f->duration_path = get_string(def, "duration", where, true, NULL);
+		(void) scaler_parse_path(f->duration_path, member_path(where, "duration"), true);
+		if (f->kind != FIELD_PATH)
+			scaler_profile_error(member_path(where, "duration"), "\"duration\" goes with \"path\".");
 		if (f->format == FMT_AUTO)
 			f->format = FMT_ISO8601;
 	}
@@ -566,6 +575,34 @@ compile_filter(const char *column, struct json_object *def, const char *where)
 	return f;
 }
 
+/* A path with "[]" must repeat the records path up to one of its "[]". */
+static void
+check_level_path(ScalerTableSpec *t, ScalerPath *path, const char *path_text, const char *where)
+{
+	int			last_each = -1;
+	int			i = 0;
+	ListCell   *sc;
+
+	foreach(sc, path)
+	{
+		if (((PathStep *) lfirst(sc))->kind == STEP_EACH)
+			last_each = i;
+		i++;
+	}
+	for (int k = 0; k <= last_each; k++)
+	{
+		PathStep   *a = (PathStep *) list_nth(path, k);
+		PathStep   *b = k < list_length(t->records) ? (PathStep *) list_nth(t->records, k) : NULL;
+
+		if (b == NULL || a->kind != b->kind ||
+			(a->kind == STEP_KEY && strcmp(a->key, b->key) != 0) ||
+			(a->kind == STEP_INDEX && a->index != b->index))
+			scaler_profile_error(where,
+								 "A path with \"[]\" must repeat the records path \"%s\" up to one of its \"[]\"; found \"%s\".",
+								 t->records_text, path_text);
+	}
+}
+
 static ScalerTableSpec *
 compile_table(const char *name, struct json_object *def, const char *where)
 {
@@ -605,29 +642,16 @@ compile_table(const char *name, struct json_object *def, const char *where)
 		foreach(fc, t->fields)
 		{
 			ScalerFieldSpec *f = (ScalerFieldSpec *) lfirst(fc);
-			int			last_each = -1;
-			int			i = 0;
-			ListCell   *sc;
+			ListCell   *pc;
 
-			if (f->kind != FIELD_PATH)
-				continue;
-			foreach(sc, f->path)
+			if (f->kind == FIELD_PATH)
+				check_level_path(t, f->path, f->path_text, member_path(fwhere, f->column));
+			foreach(pc, f->template_parts)
 			{
-				if (((PathStep *) lfirst(sc))->kind == STEP_EACH)
-					last_each = i;
-				i++;
-			}
-			for (int k = 0; k <= last_each; k++)
-			{
-				PathStep   *a = (PathStep *) list_nth(f->path, k);
-				PathStep   *b = k < list_length(t->records) ? (PathStep *) list_nth(t->records, k) : NULL;
+				TemplatePart *tp = (TemplatePart *) lfirst(pc);
 
-				if (b == NULL || a->kind != b->kind ||
-					(a->kind == STEP_KEY && strcmp(a->key, b->key) != 0) ||
-					(a->kind == STEP_INDEX && a->index != b->index))
-					scaler_profile_error(member_path(fwhere, f->column),
-										 "A path with \"[]\" must repeat the records path \"%s\" up to one of its \"[]\"; found \"%s\".",
-										 t->records_text, f->path_text);
+				if (tp->path)
+					check_level_path(t, tp->path, tp->path_text, member_path(fwhere, f->column));
 			}
 		}
 	}

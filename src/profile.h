@@ -76,6 +76,7 @@ typedef struct ScalerFieldSpec
 	char	   *map_default;	/* when no mapping matches; NULL keeps the value */
 	bool		has_map_default;
 	char	   *sql_type;		/* the column type IMPORT FOREIGN SCHEMA gives it */
+	char	   *duration_path;	/* seconds, read from the record, added to a time */
 	Interval   *add;			/* added to a time (a period end from its start) */
 } ScalerFieldSpec;
 

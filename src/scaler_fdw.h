@@ -60,6 +60,7 @@ typedef struct ScalerServerOptions
 	char	   *ca_file;
 	int			max_retries;
 	int			max_retry_wait_ms;
+	int			max_concurrency;	/* request sets fetched at once */
 	double		rate_per_sec;	/* 0: no rate limit */
 	int			rate_burst;
 	int64		daily_limit;	/* 0: none */
@@ -124,10 +125,13 @@ typedef struct ScalerRequest
 	bool		api_auth;		/* send the server's API credentials */
 	const char *basic_user;		/* else: explicit Basic credentials, if any */
 	const char *basic_password;
+	int			prior_attempts; /* made elsewhere (a concurrent batch) */
 } ScalerRequest;
 
 extern void scaler_http_request(const ScalerServerOptions *srv, const ScalerRequest *req,
 								ScalerHttpResponse *resp, ScalerHttpStats *stats);
+extern void scaler_http_get_batch(const ScalerServerOptions *srv, char **urls,
+								  ScalerHttpResponse **resps, int n, ScalerHttpStats *stats);
 extern void scaler_http_init_response(ScalerHttpResponse *resp,
 									  MemoryContext cxt, int64 max_body);
 extern void scaler_http_get(const ScalerServerOptions *srv, const char *url,
@@ -226,6 +230,7 @@ typedef struct TableFetch
 	MemoryContext cxt;			/* the fetch's life */
 	MemoryContext page_cxt;		/* one page */
 	ScalerHttpResponse resp;
+	ScalerHttpResponse **prefetched;	/* per set: its first page, fetched ahead */
 	RecordPage	page;
 	int			next_row;
 	int			pages;

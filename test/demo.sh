@@ -16,5 +16,5 @@ export SANDBOX_URL="http://127.0.0.1:$SANDBOX_PORT"
 echo "   provider: $PROVIDER_URL   Scaler sandbox: $SANDBOX_URL"
 
 echo "== running the demo in a throwaway cluster"
-pg_virtualenv -v "$PG_MAJOR" psql -X -a -v ON_ERROR_STOP=1 -f "$ROOT/test/demo.sql"
+pg_virtualenv -t -v "$PG_MAJOR" psql -X -a -v ON_ERROR_STOP=1 -f "$ROOT/test/demo.sql"
 echo "== demo finished; cluster and servers removed"

@@ -6,7 +6,8 @@ Europe/London and America/Los_Angeles).  Binds 127.0.0.1 only.  HTTP/1.1 (or
 HTTPS, see TLS) with keep-alive; every response carries Content-Length (except
 the deliberate ``reset``/``truncate``/``stall`` faults).  Besides its generic
 API it reproduces three real providers' APIs (Octopus Energy, UtilityAPI,
-Enode) over the same portfolio: see "Provider reproductions" below.
+Enode) and serves a made-up one (GridPulse, the README's worked example) over
+the same portfolio: see "Provider reproductions" below.
 
 Command line
 ------------
@@ -77,8 +78,8 @@ Resources (below the optional switch prefix; GET only, else 405)
                                   offset or "Z" (a literal "+" must be sent as
                                   %2B), or YYYY-MM-DD = midnight UTC; anything
                                   else -> 400.
-  /octopus/..., /utilityapi/..., /enode/..., /enode-oauth/...
-                                  the provider reproductions (see below)
+  /octopus/..., /utilityapi/..., /enode/..., /enode-oauth/...,
+  /gridpulse/...                  the provider reproductions (see below)
   anything else -> 404 {"error": "not found", "path": ...}
 Every list resource is paged with the selected pagination style.
 
@@ -182,9 +183,10 @@ switch prefix, whose run= then is the default namespace)
 
 Provider reproductions
 ----------------------
-Three real providers' APIs, shaped after shared/reference/provider-apis.md
-and served from the same portfolio under path prefixes below the optional
-switch prefix (e.g. /run=x/latency=50/octopus/v1/accounts/A-1B2C3D4E/).
+Three real providers' APIs, shaped after shared/reference/provider-apis.md,
+and a made-up one (GridPulse), served from the same portfolio under path
+prefixes below the optional switch prefix (e.g.
+/run=x/latency=50/octopus/v1/accounts/A-1B2C3D4E/).
 Switches: run, latency, fault, faultn, retry, stall, rps, to and gzip work
 as on the generic API (the fault bodies are the generic ones); ttl sets the
 lifetime of Enode tokens; auth, keyname and pages are ignored (each provider
@@ -193,7 +195,7 @@ in every 3rd record of a list (and in single objects), the first of the
 fields consumption, kwhSum, kwh, value, bill_total_volume, is_activated to
 "n/a", and in the 5th record (and single objects) the first of
 interval_start, start, date, bill_start_date to "not-a-date" (where such a
-field exists).  Order of checks: latency, fault=ratelimit and status faults,
+field exists); GridPulse's positional records: see there.  Order of checks: latency, fault=ratelimit and status faults,
 route (unknown path 404, method 405, Octopus slash redirect 301), then
 authentication (401), then parameters (400) and object lookup (404).
 Credentials are module constants (below).  Numbers are JSON numbers with 3
@@ -366,6 +368,45 @@ Enode  /enode/... (API host)  and  /enode-oauth/... (OAuth host)
         buckets; a reading counts in the bucket of its start; empty buckets
         left out) -> {"data": [{"date": "2025-01-01T00:00:00Z", "kwhSum"}],
         "pagination"} oldest first, paginated as above.
+
+GridPulse  /gridpulse/v3/...   (made up: the README's worked example of a
+           provider without a built-in profile; real base URL in the README:
+           https://api.gridpulse.example/v3)
+  Auth  Authorization: Bearer GRIDPULSE_TOKEN "gp-tok-3c5e", else 401
+        {"error": "unauthorized"} with WWW-Authenticate: Bearer
+        realm="gridpulse".  Unknown path (also other versions than v3) -> 404
+        {"error": "not found"}; other methods -> 405 {"error": "method not
+        allowed"}; a trailing "/" is optional.  Parameters are checked before
+        the meter lookup.
+  GET /gridpulse/v3/sites?page=N&per_page=M
+        page 1-based (default 1; not a positive integer -> 400 {"error":
+        "page must be a positive integer"}); per_page 1..100 (default 50;
+        else 400 {"error": "per_page must be 1..100"})
+        -> {"page": N, "per_page": M, "total_pages": ceil(assets / M),
+            "sites": [{"id": "S<n>" (asset number n without padding: A0001 ->
+            "S1"), "meters": [{"mid": meter number as an integer (M00017 ->
+            17), "kind": "ELEC" | "GAS" | "H2O" | "HEAT" (electricity, gas,
+            water, heat), "uom": the meter's unit (kWh, m3, m3, MWh),
+            "serial": serial_number}], "label": asset name, "city"}]}
+        one site per asset in portfolio order, its meters in portfolio
+        order; "meters" comes before "label" on purpose (clients must not
+        rely on key order).  A page past the end -> "sites": [] with the same
+        total_pages.
+  GET /gridpulse/v3/meters/{mid}/series?since=YYYY-MM-DD&until=YYYY-MM-DD
+        since (inclusive) / until (exclusive) on the reading start, both
+        optional, dates at midnight UTC (a date only: anything else, or an
+        impossible date -> 400 {"error": "since must be a date
+        YYYY-MM-DD"}); with both, until - since > 366 days -> 400 {"error":
+        "range too long", "max_days": 366}; until <= since gives no points
+        (own).  mid: the decimal meter number without leading zeros, else or
+        unknown -> 404 {"error": "no such meter"}.
+        -> {"meter": mid, "uom": unit, "points": [[start (epoch seconds,
+            integer), duration (seconds, integer = --interval), value (the
+            portfolio's consumption), quality "E" (estimated) | "A"
+            (actual)], ...]} oldest first, not paginated.
+  fault=wrongtype: in every 3rd point the value, in the 5th point the start
+  becomes "n/a" / "not-a-date"; in every 3rd site the first meter's mid
+  becomes "n/a".
 """
 
 from __future__ import annotations
@@ -422,7 +463,12 @@ ENODE_CLIENT_SECRET = "enode-secret-5a1b"
 ENODE_PAGE_SIZE = 50
 ENODE_MAX_PAGE_SIZE = 100
 PROBLEM_CT = "application/problem+json"
-PROVIDERS = ("octopus", "utilityapi", "enode", "enode-oauth")
+GRIDPULSE_TOKEN = "gp-tok-3c5e"
+GRIDPULSE_PER_PAGE = 50
+GRIDPULSE_MAX_PER_PAGE = 100
+GRIDPULSE_MAX_DAYS = 366
+GRIDPULSE_KINDS = {"electricity": "ELEC", "gas": "GAS", "water": "H2O", "heat": "HEAT"}
+PROVIDERS = ("octopus", "utilityapi", "enode", "enode-oauth", "gridpulse")
 LONDON = zoneinfo.ZoneInfo("Europe/London")
 LOS_ANGELES = zoneinfo.ZoneInfo("America/Los_Angeles")
 
@@ -662,6 +708,7 @@ class Portfolio:
         self._build_octopus()
         self._build_utilityapi()
         self._build_enode()
+        self._build_gridpulse()
 
     def render_readings(self, meter: int, lo: int, hi: int, out: list) -> None:
         """Append the JSON text of readings lo..hi-1 of one meter to out."""
@@ -906,6 +953,24 @@ class Portfolio:
                 keys.append(key)
                 sums.append(v)
         return keys, sums
+
+
+    def _build_gridpulse(self) -> None:
+        """GridPulse sites (one per asset, with nested meters) and the mid index."""
+        self.gp_sites: list[dict] = []
+        self.gp_index: dict[int, int] = {}          # mid -> meter index
+        for a, asset in enumerate(self.assets, 1):
+            meters = []
+            for idx in self.meters_by_asset[asset["asset_id"]]:
+                m = self.meters[idx]
+                mid = int(m["meter_id"][1:])
+                self.gp_index[mid] = idx
+                meters.append({"mid": mid, "kind": GRIDPULSE_KINDS[m["resource"]], "uom": m["unit"],
+                               "serial": m["serial_number"]})
+            # "meters" before "label" on purpose (module docstring)
+            self.gp_sites.append({"id": f"S{a}", "meters": meters, "label": asset["name"],
+                                  "city": asset["city"]})
+        self.gp_site_json = [_dumps(x) for x in self.gp_sites]
 
 
 class Listing:
@@ -1234,7 +1299,7 @@ def _enode_uncursor(tag: str, name: str, value: str) -> int:
 
 
 class ProviderAPIs:
-    """Request-handler mixin: the /octopus, /utilityapi and /enode reproductions."""
+    """Request-handler mixin: the /octopus, /utilityapi, /enode and /gridpulse APIs."""
 
     # -- routing and authentication ------------------------------------------
     def _provider_route(self, sc: Scenario, rest: list[str], slash: bool, query: str) -> tuple:
@@ -1267,6 +1332,17 @@ class ProviderAPIs:
             if method != "GET":
                 raise HTTPFail(405, {"error": "Method not allowed"}, [("Allow", "GET")])
             return route
+        if p[0] == "gridpulse":
+            route = None
+            if p[1:] == ["v3", "sites"]:
+                route = ("gp_sites",)
+            elif len(p) == 5 and p[1:3] == ["v3", "meters"] and p[4] == "series":
+                route = ("gp_series", p[3])
+            if route is None:
+                raise HTTPFail(404, {"error": "not found"})
+            if method != "GET":
+                raise HTTPFail(405, {"error": "method not allowed"}, [("Allow", "GET")])
+            return route
         # enode
         route = None
         if p[1:] == ["meters"]:
@@ -1292,6 +1368,9 @@ class ProviderAPIs:
         elif provider == "utilityapi":
             if self._bearer() != UAPI_TOKEN:
                 raise HTTPFail(401, {"error": "Unauthorized"})
+        elif provider == "gridpulse":
+            if self._bearer() != GRIDPULSE_TOKEN:
+                raise HTTPFail(401, {"error": "unauthorized"}, [("WWW-Authenticate", 'Bearer realm="gridpulse"')])
         elif not self.server.live(self.server.enode_tokens, self._bearer()):
             raise enode_problem(401, "unauthorized", "Unauthorized")
 
@@ -1610,6 +1689,67 @@ class ProviderAPIs:
         recs = ['{"date":"%s","kwhSum":%s}' % (time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(k)), _milli(v))
                 for k, v in zip(keys[a:b], sums[a:b])]
         return '{"data":[%s],"pagination":%s}' % (",".join(self._wrong_records(recs, wrong)), pagination)
+
+    # -- GridPulse (made up) -------------------------------------------------------------
+    def _gp_sites(self, sc, path, route, q, pairs, wrong) -> str:
+        pf = self.server.portfolio
+        try:
+            page = int(q.get("page", "1"))
+            if page < 1:
+                raise ValueError
+        except ValueError:
+            raise HTTPFail(400, {"error": "page must be a positive integer"}) from None
+        try:
+            size = int(q.get("per_page", str(GRIDPULSE_PER_PAGE)))
+            if not 1 <= size <= GRIDPULSE_MAX_PER_PAGE:
+                raise ValueError
+        except ValueError:
+            raise HTTPFail(400, {"error": f"per_page must be 1..{GRIDPULSE_MAX_PER_PAGE}"}) from None
+        total = len(pf.gp_sites)
+        lo, hi = min(total, (page - 1) * size), min(total, page * size)
+        if wrong:
+            recs = []
+            for p, k in enumerate(range(lo, hi)):
+                site = pf.gp_sites[k]
+                if p % 3 == 2 and site["meters"]:
+                    meters = [dict(site["meters"][0], mid="n/a")] + site["meters"][1:]
+                    recs.append(_dumps(dict(site, meters=meters)))
+                else:
+                    recs.append(pf.gp_site_json[k])
+        else:
+            recs = pf.gp_site_json[lo:hi]
+        return '{"page":%d,"per_page":%d,"total_pages":%d,"sites":[%s]}' % (
+            page, size, -(-total // size), ",".join(recs))
+
+    def _gp_series(self, sc, path, route, q, pairs, wrong) -> str:
+        pf = self.server.portfolio
+        days = {}
+        for name in ("since", "until"):
+            days[name] = None
+            if q.get(name):
+                try:
+                    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", q[name]):
+                        raise ValueError
+                    days[name] = dt.date.fromisoformat(q[name])
+                except ValueError:
+                    raise HTTPFail(400, {"error": f"{name} must be a date YYYY-MM-DD"}) from None
+        if days["since"] and days["until"] and (days["until"] - days["since"]).days > GRIDPULSE_MAX_DAYS:
+            raise HTTPFail(400, {"error": "range too long", "max_days": GRIDPULSE_MAX_DAYS})
+        ident = route[1]
+        idx = pf.gp_index.get(int(ident)) if re.fullmatch(r"[1-9][0-9]*", ident) else None
+        if idx is None:
+            raise HTTPFail(404, {"error": "no such meter"})
+        bounds = [None if d is None else epoch_us(dt.datetime(d.year, d.month, d.day, tzinfo=dt.timezone.utc))
+                  for d in (days["since"], days["until"])]
+        lo, hi = pf.index_range(*bounds)
+        points = []
+        for p, (i, v) in enumerate(zip(range(lo, hi), pf.milli_values(idx, lo, hi))):
+            start = (pf.start_us + i * pf.interval_us) // 1_000_000
+            value = '"n/a"' if wrong and p % 3 == 2 else _milli(v)
+            stamp = '"not-a-date"' if wrong and p == 4 else str(start)
+            points.append('[%s,%d,%s,"%s"]' % (stamp, pf.interval, value, "E" if i % 10 == 9 else "A"))
+        mid = int(ident)
+        return '{"meter":%d,"uom":"%s","points":[%s]}' % (mid, pf.meters[idx]["unit"], ",".join(points))
 
 
 class PlainListener(http.server.ThreadingHTTPServer):

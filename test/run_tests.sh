@@ -35,10 +35,20 @@ if { [ "$rc" -ne 0 ] || [ "$ran" -eq 0 ]; } && [ "$bad" -eq 0 ]; then bad=1; fi
 [ "$bad" -gt 0 ] && cat "$out"
 report "server self-test" $((ran - bad > 0 ? ran - bad : 0)) "$bad"
 
+# The README's worked example is run by sql/readme_example.sql: the two
+# copies of its profile must not drift apart.
+extract() { sed -n '/^CREATE SERVER gridpulse FOREIGN DATA WRAPPER/,/^\$json\$);/p' "$1"; }
+if [ -n "$(extract "$ROOT/README.md")" ] && diff <(extract "$ROOT/README.md") <(extract "$ROOT/sql/readme_example.sql") >/dev/null; then
+  report "README example is the tested one" 1 0
+else
+  echo "README.md's worked example differs from sql/readme_example.sql"
+  report "README example is the tested one" 0 1
+fi
+
 # 2. pg_regress
 out="$SCALER_TMP/regress.out"
 rm -rf "$ROOT/results" "$ROOT/regression.diffs" "$ROOT/regression.out"
-pg_virtualenv -v "$PG_MAJOR" make -s -C "$ROOT" PG_CONFIG="$PG_CONFIG" installcheck >"$out" 2>&1
+pg_virtualenv -t -v "$PG_MAJOR" make -s -C "$ROOT" PG_CONFIG="$PG_CONFIG" installcheck >"$out" 2>&1
 grep -E '\.\.\. ' "$out"
 ok=$(grep -cE '\.\.\. +ok' "$out")
 bad=$(grep -cE '\.\.\. +FAILED|\.\.\. +failed' "$out")

@@ -604,6 +604,9 @@ OCTO_ACCOUNT = "/octopus/v1/accounts/A-1B2C3D4E/"
 UAPI = {"Authorization": "Bearer uapi-tok-91c2"}
 UAPI_V2 = "/utilityapi/api/v2"
 ENODE_CLIENT = ("enode-client", "enode-secret-5a1b")
+GP = {"Authorization": "Bearer gp-tok-3c5e"}
+GP_V3 = "/gridpulse/v3"
+GP_KINDS = {"electricity": "ELEC", "gas": "GAS", "water": "H2O", "heat": "HEAT"}
 UTC = dt.timezone.utc
 BST_START = dt.datetime(2025, 3, 30, 1, tzinfo=UTC)      # clocks go forward in London
 PDT_START = dt.datetime(2025, 3, 9, 10, tzinfo=UTC)      # ... and in Los Angeles
@@ -1162,6 +1165,153 @@ class ProviderAPIsTest(unittest.TestCase):
             self.assertEqual(self.enode_json(f"{path}?{bad}", auth, 400)["title"], "Bad Request", bad)
         self.assertEqual(self.enode_json("/enode/meters/nope/statistics", auth, 404)["title"], "Not Found")
 
+    # -- GridPulse (made up) ---------------------------------------------------------
+    def gp_sites(self, per_page: int) -> tuple[list, list[bytes]]:
+        """All sites, walking the pages of per_page sites; also the raw bodies."""
+        sites, bodies, page, total_pages = [], [], 1, None
+        while True:
+            r = self.get(f"{GP_V3}/sites?page={page}&per_page={per_page}", GP)
+            self.assertEqual(r.status, 200, r.body[:300])
+            body = r.json()
+            self.assertEqual((body["page"], body["per_page"]), (page, per_page))
+            if total_pages is None:
+                total_pages = body["total_pages"]
+            self.assertEqual(body["total_pages"], total_pages)
+            if not body["sites"]:
+                break
+            self.assertLessEqual(len(body["sites"]), per_page)
+            sites += body["sites"]
+            bodies.append(r.body)
+            page += 1
+        self.assertEqual(page - 1, total_pages)
+        return sites, bodies
+
+    def test_gridpulse_auth(self):
+        series = f"{GP_V3}/meters/1/series"
+        for target in (f"{GP_V3}/sites", series):
+            for headers in ({}, {"Authorization": "Bearer gp-tok-nope"}, {"Authorization": "gp-tok-3c5e"},
+                            UAPI, basic("gp-tok-3c5e", "")):
+                r = self.get(target, headers)
+                self.assertEqual((r.status, r.json()), (401, {"error": "unauthorized"}), (target, headers))
+                self.assertEqual(r.headers["WWW-Authenticate"], 'Bearer realm="gridpulse"')
+            self.assertEqual(self.get(target, GP).status, 200)
+            self.assertEqual(self.get(target + "/", GP).status, 200)
+        self.assertEqual(self.get_json(f"{GP_V3}/nope", GP, 404), {"error": "not found"})
+        self.assertEqual(self.get_json("/gridpulse/v2/sites", GP, 404), {"error": "not found"})
+        self.assertEqual(call(self.port, "POST", f"{GP_V3}/sites", GP, body="").status, 405)
+
+    def test_gridpulse_sites(self):
+        assets = json.loads(self.get("/pages=none/assets").body)["data"]
+        sites, bodies = self.gp_sites(2)
+        self.assertEqual(len(sites), len(assets))
+        self.assertEqual(self.gp_sites(100)[0], sites)
+        self.assertEqual(self.get_json(f"{GP_V3}/sites", GP), self.get_json(f"{GP_V3}/sites?page=1&per_page=50", GP))
+        past = self.get_json(f"{GP_V3}/sites?page=9&per_page=2", GP)
+        self.assertEqual(past, {"page": 9, "per_page": 2, "total_pages": 2, "sites": []})
+        meters = [m for site in sites for m in site["meters"]]
+        self.assertEqual(len(meters), len(self.meters))
+        self.assertEqual(len({m["mid"] for m in meters}), len(meters))
+        for site, asset in zip(sites, assets):
+            self.assertEqual(site["id"], "S%d" % int(asset["asset_id"][1:]))
+            self.assertEqual((site["label"], site["city"]), (asset["name"], asset["city"]))
+            generic = [m for m in self.meters if m["asset_id"] == asset["asset_id"]]
+            self.assertEqual(site["meters"], [{"mid": int(m["meter_id"][1:]), "kind": GP_KINDS[m["resource"]],
+                                               "uom": m["unit"], "serial": m["serial_number"]} for m in generic])
+        self.assertEqual(sites[0]["id"], "S1")
+        self.assertIs(type(meters[0]["mid"]), int)
+        # key order: "meters" before "label" in every raw site object
+        for body in bodies:
+            orders = []
+            json.loads(body, object_pairs_hook=lambda kv: orders.append([k for k, _ in kv]) or dict(kv))
+            site_orders = [keys for keys in orders if "label" in keys]
+            self.assertTrue(site_orders)
+            for keys in site_orders:
+                self.assertEqual(keys, ["id", "meters", "label", "city"])
+            self.assertLess(body.index(b'"meters"'), body.index(b'"label"'))
+        for bad in ("per_page=0", "per_page=101", "per_page=x", "per_page="):
+            self.assertEqual(self.get_json(f"{GP_V3}/sites?{bad}", GP, 400), {"error": "per_page must be 1..100"})
+        self.assertEqual(self.get_json(f"{GP_V3}/sites?per_page=100", GP)["total_pages"], 1)
+        for bad in ("page=0", "page=-1", "page=one"):
+            self.assertEqual(self.get_json(f"{GP_V3}/sites?{bad}", GP, 400)["error"],
+                             "page must be a positive integer")
+
+    def test_gridpulse_series(self):
+        meter = self.meters[4]                          # M00005, electricity
+        mid = int(meter["meter_id"][1:])
+        generic = self.get_json(f"/pages=none/meters/{meter['meter_id']}/consumption")["data"]
+        body = self.get_json(f"{GP_V3}/meters/{mid}/series", GP)
+        self.assertEqual((body["meter"], body["uom"]), (mid, meter["unit"]))
+        points = body["points"]
+        self.assertEqual(len(points), len(generic))
+        for (start, seconds, value, quality), r in zip(points, generic):
+            self.assertIs(type(start), int)
+            self.assertIs(type(seconds), int)
+            self.assertEqual(start, int(utc(r["interval_start"]).timestamp()))
+            self.assertEqual(start + seconds, int(utc(r["interval_end"]).timestamp()))
+            self.assertEqual(dec(value), dec(r["consumption"]))
+            self.assertEqual(quality, "E" if r["estimated"] else "A")
+        self.assertIn("E", {p[3] for p in points})
+        # every meter's series against the generic readings
+        for m in self.meters:
+            got = self.get_json(f"{GP_V3}/meters/{int(m['meter_id'][1:])}/series", GP)
+            self.assertEqual(got["uom"], m["unit"])
+            self.assertEqual({dt.datetime.fromtimestamp(p[0], UTC): dec(p[2]) for p in got["points"]},
+                             {k: dec(v) for k, v in self.generic[m["meter_id"]].items()})
+        # since (inclusive) / until (exclusive), dates at midnight UTC
+        day0 = int(self.day(0).timestamp())
+
+        def starts(query: str) -> list[int]:
+            return [(p[0] - day0) // 86400 for p in self.get_json(f"{GP_V3}/meters/{mid}/series?{query}", GP)["points"]]
+        self.assertEqual(starts("since=2025-02-01&until=2025-02-11"), list(range(31, 41)))
+        self.assertEqual(starts("since=2025-04-25"), list(range(114, 120)))
+        self.assertEqual(starts("until=2025-01-04"), [0, 1, 2])
+        self.assertEqual(starts("since=2025-02-01&until=2025-02-01"), [])
+        self.assertEqual(starts("since=2025-02-05&until=2025-02-01"), [])
+        self.assertEqual(starts("since=2024-06-01&until=2025-01-03"), [0, 1])
+        self.assertEqual(starts("since=2025-01-01&until=2026-01-02"), list(range(120)))     # 366 days
+        window = self.get_json(f"{GP_V3}/meters/{mid}/series?since=2025-02-01&until=2025-02-11", GP)["points"]
+        self.assertEqual(window, points[31:41])
+        for query in ("since=2025-01-01&until=2026-01-03", "since=2024-01-01&until=2025-02-01"):
+            self.assertEqual(self.get_json(f"{GP_V3}/meters/{mid}/series?{query}", GP, 400),
+                             {"error": "range too long", "max_days": 366})
+        for query in ("since=2025-02-30", "until=2025-02-01T00:00:00Z", "since=yesterday", "until=20250201"):
+            self.assertEqual(self.get_json(f"{GP_V3}/meters/{mid}/series?{query}", GP, 400)["error"],
+                             "%s must be a date YYYY-MM-DD" % query.split("=")[0], query)
+        for bad in ("9999", "0", "05", "M00005", "abc", "-5"):
+            self.assertEqual(self.get_json(f"{GP_V3}/meters/{bad}/series", GP, 404), {"error": "no such meter"}, bad)
+
+    def test_gridpulse_switches_and_log(self):
+        series = f"{GP_V3}/meters/5/series"
+        r = self.get(f"/run=gpx/fault=503/retry=3{series}")            # faults come before authentication
+        self.assertEqual((r.status, r.headers["Retry-After"]), (503, "3"))
+        self.assertEqual([self.get(f"/run=gpx/fault=500/faultn=1{GP_V3}/sites", GP).status for _ in range(2)],
+                         [500, 200])
+        points = self.get_json(f"/fault=wrongtype{series}?until=2025-01-11", GP)["points"]
+        self.assertEqual([p[2] == "n/a" for p in points], [k % 3 == 2 for k in range(10)])
+        self.assertEqual([p[0] == "not-a-date" for p in points], [k == 4 for k in range(10)])
+        sites = self.get_json(f"/fault=wrongtype{GP_V3}/sites", GP)["sites"]
+        self.assertEqual([s["meters"][0]["mid"] == "n/a" for s in sites], [k % 3 == 2 for k in range(len(sites))])
+        broken = self.get(f"/fault=malformed{GP_V3}/sites", GP).body
+        self.assertEqual(len(broken), len(self.get(f"{GP_V3}/sites", GP).body) - 1)
+        self.assertRaises(ValueError, json.loads, broken)
+        packed = self.get(f"/gzip=1{series}", {**GP, "Accept-Encoding": "gzip"})
+        self.assertEqual(packed.headers["Content-Encoding"], "gzip")
+        self.assertEqual(gzip.decompress(packed.body), self.get(series, GP).body)
+        self.assertEqual(self.get(f"/auth=header/pages=link{GP_V3}/sites", GP).status, 200)   # ignored switches
+        r = self.get(f"/run=gpx/fault=redirect{series}?since=2025-01-02", GP)
+        self.assertEqual(r.headers["Location"], f"http://{HOST}:{self.port}/run=gpx{series}?since=2025-01-02")
+        call(self.port, "DELETE", "/_requests?run=gplog")
+        t0 = time.monotonic()
+        self.get(f"/run=gplog/latency=150{GP_V3}/sites?per_page=2", GP)
+        self.assertGreaterEqual(time.monotonic() - t0, 0.15)
+        self.get(f"/run=gplog{series}/?since=2025-01-02", GP)
+        self.get(f"/run=gplog{series}")
+        log = self.get_json("/_requests?run=gplog")
+        self.assertEqual([(e["path"], e["prefix"], e["query"], e["status"]) for e in log],
+                         [(f"{GP_V3}/sites", "/run=gplog/latency=150", {"per_page": ["2"]}, 200),
+                          (f"{series}/", "/run=gplog", {"since": ["2025-01-02"]}, 200),
+                          (series, "/run=gplog", {}, 401)])
+
     # -- switches, log, determinism --------------------------------------------------
     def test_provider_switches_and_log(self):
         fuel, point, serial = self.octo_points()[0]
@@ -1200,7 +1350,8 @@ class ProviderAPIsTest(unittest.TestCase):
         urls = [(OCTO_ACCOUNT, OCTO), (self.octo_path(fuel, point, serial) + "?page_size=30&group_by=week", OCTO),
                 (f"{UAPI_V2}/meters?limit=3", UAPI), (f"{UAPI_V2}/intervals?meters={uids}&limit=5", UAPI),
                 (f"{UAPI_V2}/bills?meters={uids}", UAPI), ("/enode/meters?pageSize=2", None),
-                (f"/enode/meters/{meter}/statistics?pageSize=20", None)]
+                (f"/enode/meters/{meter}/statistics?pageSize=20", None),
+                (f"{GP_V3}/sites?per_page=2", GP), (f"{GP_V3}/meters/7/series?since=2025-02-01", GP)]
         twin = ServerProcess("provider_server.py", "--readings", str(self.READINGS))
         try:
             token = json.loads(call(twin.port, "POST", "/enode-oauth/oauth2/token",
