@@ -22,6 +22,19 @@ scaler_start_server SANDBOX scaler_sandbox.py
 export PROVIDER_URL="http://127.0.0.1:$PROVIDER_PORT"
 export SANDBOX_URL="http://127.0.0.1:$SANDBOX_PORT"
 
+# The same provider over TLS, with a throwaway self-signed certificate, and a
+# plain-HTTP twin for redirects from https to http.
+tls="$SCALER_TMP/tls"
+mkdir -p "$tls"
+openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 \
+  -addext subjectAltName=IP:127.0.0.1 -days 2 \
+  -keyout "$tls/key.pem" -out "$tls/cert.pem" >/dev/null 2>&1
+chmod 644 "$tls"/*.pem
+scaler_start_server TLS_PROVIDER provider_server.py --tls-cert "$tls/cert.pem" --tls-key "$tls/key.pem" \
+  --also-http-port-file "$tls/http.port"
+export TLS_PROVIDER_URL="https://127.0.0.1:$TLS_PROVIDER_PORT"
+export TLS_CA_FILE="$tls/cert.pem"
+
 # 1. server self-test
 out="$SCALER_TMP/servers.out"
 "$PYTHON" "$ROOT/test/test_servers.py" >"$out" 2>&1

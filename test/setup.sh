@@ -8,7 +8,7 @@ PACKAGES=(
   postgresql-15 postgresql-server-dev-15 postgresql-15-cron
   libcurl4-openssl-dev libjson-c-dev
   libipc-run-perl perl
-  python3 curl procps
+  python3 curl procps openssl
 )
 
 missing=()

@@ -43,7 +43,7 @@ if grep -qE 'SUMS DIFFER|RESULTS DIFFER' "$SCALER_TMP/bench.out"; then
   echo "benchmark pipelines disagree on the data; figures not recorded" >&2
   exit 1
 fi
-eval "$(grep -E '^[a-z_]+=[0-9.]+$' "$SCALER_TMP/bench.out")"
+eval "$(grep -E '^[a-z0-9_]+=[0-9.]+$' "$SCALER_TMP/bench.out")"
 
 fdw_rate=$(awk "BEGIN {printf \"%.0f\", $TOTAL / $fdw_scan_s}")
 {
