@@ -729,64 +729,84 @@ configure_easy(CURL *easy, const ScalerServerOptions *srv, const ScalerRequest *
 	SETOPT(easy, CURLOPT_HTTPHEADER, headers);
 }
 
-/* Run one transfer to completion, checking for interrupts while it waits. */
-static CURLcode
-perform_interruptible(CURL *easy)
+/*
+ * Drive the multi handle until every one of these transfers (already added
+ * to it) is done, checking for interrupts while it waits.
+ */
+static void
+run_transfers(CURL **easies, CURLcode *results, int n)
 {
 	CURLM	   *multi = get_multi();
-	CURLMcode	mc;
-	volatile CURLcode result = CURLE_OK;
-	volatile bool done = false;
+	bool	   *done = palloc0(sizeof(bool) * n);
+	int			remaining = n;
 
-	mc = curl_multi_add_handle(multi, easy);
+	while (remaining > 0)
+	{
+		int			running;
+		CURLMsg    *msg;
+		int			queued;
+		CURLMcode	mc;
+
+		CHECK_FOR_INTERRUPTS();
+		if (!PostmasterIsAlive())
+			proc_exit(1);
+		mc = curl_multi_perform(multi, &running);
+		if (mc != CURLM_OK)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_ERROR),
+					 errmsg("HTTP transfer failed: %s", curl_multi_strerror(mc))));
+		while ((msg = curl_multi_info_read(multi, &queued)) != NULL)
+		{
+			if (msg->msg != CURLMSG_DONE)
+				continue;
+			for (int i = 0; i < n; i++)
+				if (easies[i] == msg->easy_handle && !done[i])
+				{
+					done[i] = true;
+					results[i] = msg->data.result;
+					remaining--;
+				}
+		}
+		if (remaining == 0)
+			break;
+		/* Returns at once when a socket is ready; the bound keeps cancel prompt. */
+		pgstat_report_wait_start(PG_WAIT_EXTENSION);
+		mc = curl_multi_poll(multi, NULL, 0, POLL_INTERVAL_MS, NULL);
+		pgstat_report_wait_end();
+		if (mc != CURLM_OK)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_ERROR),
+					 errmsg("HTTP transfer failed: %s", curl_multi_strerror(mc))));
+	}
+}
+
+static void
+add_transfer(CURL *easy)
+{
+	CURLMcode	mc = curl_multi_add_handle(get_multi(), easy);
+
 	if (mc != CURLM_OK)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_ERROR),
 				 errmsg("could not start HTTP request: %s", curl_multi_strerror(mc))));
+}
 
+/* Run one transfer to completion. */
+static CURLcode
+perform_interruptible(CURL *easy)
+{
+	CURLcode	result = CURLE_OK;
+
+	add_transfer(easy);
 	PG_TRY();
 	{
-		while (!done)
-		{
-			int			running;
-			CURLMsg    *msg;
-			int			queued;
-
-			CHECK_FOR_INTERRUPTS();
-			if (!PostmasterIsAlive())
-				proc_exit(1);
-
-			mc = curl_multi_perform(multi, &running);
-			if (mc != CURLM_OK)
-				ereport(ERROR,
-						(errcode(ERRCODE_FDW_ERROR),
-						 errmsg("HTTP transfer failed: %s", curl_multi_strerror(mc))));
-			while ((msg = curl_multi_info_read(multi, &queued)) != NULL)
-			{
-				if (msg->msg == CURLMSG_DONE && msg->easy_handle == easy)
-				{
-					result = msg->data.result;
-					done = true;
-				}
-			}
-			if (done)
-				break;
-			/* Returns at once when a socket is ready; the bound keeps cancel prompt. */
-			pgstat_report_wait_start(PG_WAIT_EXTENSION);
-			mc = curl_multi_poll(multi, NULL, 0, POLL_INTERVAL_MS, NULL);
-			pgstat_report_wait_end();
-			if (mc != CURLM_OK)
-				ereport(ERROR,
-						(errcode(ERRCODE_FDW_ERROR),
-						 errmsg("HTTP transfer failed: %s", curl_multi_strerror(mc))));
-		}
+		run_transfers(&easy, &result, 1);
 	}
 	PG_FINALLY();
 	{
-		curl_multi_remove_handle(multi, easy);
+		curl_multi_remove_handle(get_multi(), easy);
 	}
 	PG_END_TRY();
-
 	return result;
 }
 
@@ -1290,7 +1310,6 @@ scaler_http_get_batch(const ScalerServerOptions *srv, char **urls,
 	struct curl_slist **headers = palloc0(sizeof(struct curl_slist *) * n);
 	char	  **errbufs = palloc(sizeof(char *) * n);
 	CURLcode   *rcs = palloc(sizeof(CURLcode) * n);
-	bool	   *done = palloc0(sizeof(bool) * n);
 	bool	   *connected = palloc0(sizeof(bool) * n);
 	ScalerRequest req;
 	instr_time	start,
@@ -1303,8 +1322,6 @@ scaler_http_get_batch(const ScalerServerOptions *srv, char **urls,
 
 	PG_TRY();
 	{
-		int			remaining = n;
-
 		for (int i = 0; i < n; i++)
 		{
 			UrlOrigin	o;
@@ -1320,50 +1337,14 @@ scaler_http_get_batch(const ScalerServerOptions *srv, char **urls,
 			headers[i] = request_headers(srv, &req, true);
 			easies[i] = easy_acquire();
 			configure_easy(easies[i], srv, &req, full, true, resps[i], headers[i], errbufs[i]);
-			if (curl_multi_add_handle(multi, easies[i]) != CURLM_OK)
-				ereport(ERROR,
-						(errcode(ERRCODE_FDW_ERROR),
-						 errmsg("could not start HTTP request")));
+			add_transfer(easies[i]);
 		}
-		while (remaining > 0)
+		run_transfers(easies, rcs, n);
+		for (int i = 0; i < n; i++)
 		{
-			int			running;
-			CURLMsg    *msg;
-			int			queued;
-			CURLMcode	mc;
-
-			CHECK_FOR_INTERRUPTS();
-			if (!PostmasterIsAlive())
-				proc_exit(1);
-			mc = curl_multi_perform(multi, &running);
-			if (mc != CURLM_OK)
-				ereport(ERROR,
-						(errcode(ERRCODE_FDW_ERROR),
-						 errmsg("HTTP transfer failed: %s", curl_multi_strerror(mc))));
-			while ((msg = curl_multi_info_read(multi, &queued)) != NULL)
-			{
-				if (msg->msg != CURLMSG_DONE)
-					continue;
-				for (int i = 0; i < n; i++)
-					if (easies[i] == msg->easy_handle && !done[i])
-					{
-						done[i] = true;
-						rcs[i] = msg->data.result;
-						connected[i] = transfer_connected(easies[i]);
-						if (rcs[i] == CURLE_OK)
-							curl_easy_getinfo(easies[i], CURLINFO_RESPONSE_CODE, &resps[i]->status);
-						remaining--;
-					}
-			}
-			if (remaining == 0)
-				break;
-			pgstat_report_wait_start(PG_WAIT_EXTENSION);
-			mc = curl_multi_poll(multi, NULL, 0, POLL_INTERVAL_MS, NULL);
-			pgstat_report_wait_end();
-			if (mc != CURLM_OK)
-				ereport(ERROR,
-						(errcode(ERRCODE_FDW_ERROR),
-						 errmsg("HTTP transfer failed: %s", curl_multi_strerror(mc))));
+			connected[i] = transfer_connected(easies[i]);
+			if (rcs[i] == CURLE_OK)
+				curl_easy_getinfo(easies[i], CURLINFO_RESPONSE_CODE, &resps[i]->status);
 		}
 	}
 	PG_FINALLY();
