@@ -68,5 +68,32 @@ EXCEPTION WHEN invalid_authorization_specification THEN
 END
 $$;
 
-DROP SCHEMA uapi, enode CASCADE;
-DROP SERVER uapi, enode CASCADE;
+-- ---------- Octopus Energy ----------
+\set octo_url :provider_url '/octopus/v1'
+CREATE SERVER octopus FOREIGN DATA WRAPPER scaler_fdw
+  OPTIONS (provider 'octopus', base_url :'octo_url', profile_vars '{"account": "A-1B2C3D4E"}');
+-- Basic with the API key as username and an empty password
+CREATE USER MAPPING FOR CURRENT_USER SERVER octopus OPTIONS (api_key 'sk_live_octo7f3a');
+CREATE SCHEMA octopus;
+IMPORT FOREIGN SCHEMA octopus FROM SERVER octopus INTO octopus;
+SELECT asset_id, name, city, postcode, country FROM octopus.assets ORDER BY asset_id;
+-- electricity and gas meter points, from two arrays of one response; a meter
+-- point with a replacement meter has two meters
+SELECT resource, unit, kind, count(*), count(DISTINCT meter_point) AS points
+  FROM octopus.meters GROUP BY 1, 2, 3 ORDER BY 1;
+SELECT meter_id ~ '^[0-9]{13}/SN-[0-9]{8}$' AS mpan_and_serial, count(*)
+  FROM octopus.meters WHERE resource = 'electricity' GROUP BY 1;
+SELECT meter_point, count(*) AS meters FROM octopus.meters GROUP BY 1 HAVING count(*) > 1;
+-- consumption per meter point and serial; the times carry London offsets
+SELECT meter_id AS octo_meter FROM octopus.meters WHERE resource = 'gas' ORDER BY meter_id LIMIT 1 \gset
+EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF)
+  SELECT * FROM octopus.consumption
+   WHERE meter_id = :'octo_meter' AND period_start >= '2025-03-28' AND period_start < '2025-04-01';
+SELECT period_start, period_end, value, unit FROM octopus.consumption
+ WHERE meter_id = :'octo_meter' AND period_start >= '2025-03-28' AND period_start < '2025-04-01'
+ ORDER BY 1;
+SELECT m.resource, count(*), count(DISTINCT c.meter_id), round(sum(c.value), 3)
+  FROM octopus.consumption c JOIN octopus.meters m USING (meter_id) GROUP BY 1 ORDER BY 1;
+
+DROP SCHEMA uapi, enode, octopus CASCADE;
+DROP SERVER uapi, enode, octopus CASCADE;

@@ -88,6 +88,7 @@ typedef struct TrieNode
 	int			level_start;	/* > 0: an element of this level begins here */
 	bool		records;		/* the records node: array of records, or one */
 	struct TrieNode *record_root;	/* records: the node of each record */
+	int			source;			/* record roots: which record source */
 	SlotRef    *slots;			/* values captured here */
 	int			nslots;
 } TrieNode;
@@ -132,6 +133,7 @@ typedef struct LevelElem
 {
 	struct LevelElem *parent;
 	int			level;
+	int			source;			/* records: which record source */
 	SlotValue	values[FLEXIBLE_ARRAY_MEMBER];
 } LevelElem;
 
@@ -150,18 +152,34 @@ typedef struct Frame
 	int			next_index;		/* arrays: position of the next element */
 } Frame;
 
+typedef struct LevelStart
+{
+	TrieNode   *node;
+	int			depth;			/* steps of the records path before it */
+} LevelStart;
+
+/* One records path of a table, and how its records fill the columns. */
+typedef struct RecordSource
+{
+	const char *records_text;
+	ScalerPath *records;
+	int			nlevels;		/* its records are at this level; 0 is the envelope */
+	LevelStart *levels;
+	ColumnPlan *cols;			/* one per column of the extractor */
+} RecordSource;
+
 struct RecordExtractor
 {
 	int			natts;
 	int			ncols;
-	ColumnPlan *cols;
+	RecordSource *sources;
+	int			nsources;
 	TrieNode   *root;
-	int			nlevels;		/* records level is nlevels; 0 is the envelope */
+	char	   *records_text;	/* every records path, for messages */
 	int		   *level_nslots;
 	SlotRef		next_slot;		/* pagination captures, level 0 (index -1: none) */
 	SlotRef		total_slot;
 	SlotRef		cursor_slot;
-	const char *records_text;
 
 	/* state of the page being parsed */
 	JsonLexContext *lex;
@@ -242,12 +260,6 @@ add_slot(RecordExtractor *ex, TrieNode *node, int level)
 	return ref;
 }
 
-typedef struct LevelStart
-{
-	TrieNode   *node;
-	int			depth;			/* steps of the records path before it */
-} LevelStart;
-
 /*
  * Resolve a field path to a slot.  "$.a.b" is absolute from the document;
  * a path that repeats the records path up to one of its "[]" steps
@@ -255,11 +267,12 @@ typedef struct LevelStart
  * else is relative to the record.
  */
 static SlotRef
-field_slot(RecordExtractor *ex, LevelStart *levels, ScalerPath *records,
-		   const char *path_text, const char *where)
+field_slot(RecordExtractor *ex, RecordSource *src, const char *path_text, const char *where)
 {
+	LevelStart *levels = src->levels;
+	ScalerPath *records = src->records;
 	ScalerPath *path;
-	int			level = ex->nlevels;
+	int			level = src->nlevels;
 	ListCell   *lc;
 	int			skip = 0;
 
@@ -271,7 +284,7 @@ field_slot(RecordExtractor *ex, LevelStart *levels, ScalerPath *records,
 	path = scaler_parse_path(path_text, where, true);
 
 	/* The longest prefix of the records path ending in "[]" that this path repeats. */
-	for (int l = ex->nlevels - 1; l >= 1; l--)
+	for (int l = src->nlevels - 1; l >= 1; l--)
 	{
 		int			n = levels[l].depth;
 		bool		match = list_length(path) > n;
@@ -298,8 +311,8 @@ field_slot(RecordExtractor *ex, LevelStart *levels, ScalerPath *records,
 			if (((PathStep *) lfirst(lc))->kind == STEP_EACH)
 				scaler_profile_error(where,
 									 "\"[]\" in a field path must repeat the records path \"%s\" up to one of its \"[]\".",
-									 ex->records_text);
-		return add_slot(ex, trie_walk(levels[ex->nlevels].node, path), level);
+									 src->records_text);
+		return add_slot(ex, trie_walk(levels[src->nlevels].node, path), level);
 	}
 	{
 		TrieNode   *node = levels[level].node;
@@ -315,33 +328,24 @@ field_slot(RecordExtractor *ex, LevelStart *levels, ScalerPath *records,
 	}
 }
 
-RecordExtractor *
-records_compile(TupleDesc tupdesc, List *columns, const ScalerTableSpec *table,
-				List *var_names)
+/* Build the trie nodes of one records path, and its levels. */
+static void
+build_source(RecordExtractor *ex, RecordSource *src, int index, const char *records_text,
+			 ScalerPath *path)
 {
-	RecordExtractor *ex = palloc0(sizeof(RecordExtractor));
-	ScalerPath *records = list_copy(table->records);
-	LevelStart *levels;
-	TrieNode   *node;
+	ScalerPath *records = list_copy(path);
+	int			nsteps = list_length(records);
+	TrieNode   *node = ex->root;
 	ListCell   *lc;
-	int			nsteps;
-	int			i;
-
-	ex->natts = tupdesc->natts;
-	ex->cxt = CurrentMemoryContext;
-	ex->records_text = table->records_text;
-	ex->root = palloc0(sizeof(TrieNode));
+	int			i = 0;
 
 	/* "results[]" means the same as "results": the last "[]" is implicit. */
-	nsteps = list_length(records);
 	if (nsteps > 0 && ((PathStep *) llast(records))->kind == STEP_EACH)
 		records = list_truncate(records, --nsteps);
-
-	/* Levels: one per "[]" of the records path, then the records themselves. */
-	levels = palloc0(sizeof(LevelStart) * (nsteps + 2));
-	levels[0].node = ex->root;
-	node = ex->root;
-	i = 0;
+	src->records_text = records_text;
+	src->records = records;
+	src->levels = palloc0(sizeof(LevelStart) * (nsteps + 2));
+	src->levels[0].node = ex->root;
 	foreach(lc, records)
 	{
 		PathStep   *step = (PathStep *) lfirst(lc);
@@ -350,38 +354,49 @@ records_compile(TupleDesc tupdesc, List *columns, const ScalerTableSpec *table,
 		i++;
 		if (step->kind == STEP_EACH)
 		{
-			ex->nlevels++;
-			node->level_start = ex->nlevels;
-			levels[ex->nlevels].node = node;
-			levels[ex->nlevels].depth = i;
+			src->nlevels++;
+			node->level_start = src->nlevels;
+			src->levels[src->nlevels].node = node;
+			src->levels[src->nlevels].depth = i;
 		}
 	}
+	if (node->records)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+				 errmsg("records path \"%s\" is given twice", records_text)));
 	node->records = true;
 	node->record_root = palloc0(sizeof(TrieNode));
-	ex->nlevels++;
-	node->record_root->level_start = ex->nlevels;
-	levels[ex->nlevels].node = node->record_root;
-	levels[ex->nlevels].depth = nsteps;
-	ex->level_nslots = palloc0(sizeof(int) * (ex->nlevels + 1));
+	src->nlevels++;
+	node->record_root->level_start = src->nlevels;
+	node->record_root->source = index;
+	src->levels[src->nlevels].node = node->record_root;
+	src->levels[src->nlevels].depth = nsteps;
+}
 
-	ex->next_slot.index = ex->total_slot.index = ex->cursor_slot.index = -1;
-	if (table->pagination.kind == PAGINATE_NEXT_URL)
-		ex->next_slot = add_slot(ex, trie_walk(ex->root, scaler_parse_path(table->pagination.next_path, "pagination.path", false)), 0);
-	if (table->pagination.total_path)
-		ex->total_slot = add_slot(ex, trie_walk(ex->root, scaler_parse_path(table->pagination.total_path, "pagination.total_path", false)), 0);
-	if (table->pagination.kind == PAGINATE_CURSOR)
-		ex->cursor_slot = add_slot(ex, trie_walk(ex->root, scaler_parse_path(table->pagination.cursor_path, "pagination.cursor_path", false)), 0);
+/* How the records of one source fill the columns. */
+static void
+compile_columns(RecordExtractor *ex, RecordSource *src, TupleDesc tupdesc, List *columns,
+				List *overrides, List *var_names)
+{
+	ListCell   *lc;
+	int			i = 0;
 
-	ex->cols = palloc0(sizeof(ColumnPlan) * Max(list_length(columns), 1));
-	i = 0;
+	src->cols = palloc0(sizeof(ColumnPlan) * Max(list_length(columns), 1));
 	foreach(lc, columns)
 	{
 		RecordColumn *rc = (RecordColumn *) lfirst(lc);
 		const ScalerFieldSpec *f = rc->field;
-		ColumnPlan *col = &ex->cols[i++];
+		ColumnPlan *col = &src->cols[i++];
 		Form_pg_attribute att = TupleDescAttr(tupdesc, rc->attnum - 1);
 		char	   *where = psprintf("field \"%s\"", rc->name);
 		Oid			infuncid;
+		ListCell   *oc;
+
+		/* A source's own field wins, unless the column names its path itself. */
+		if (!rc->explicit_path)
+			foreach(oc, overrides)
+				if (strcmp(((ScalerFieldSpec *) lfirst(oc))->column, rc->name) == 0)
+					f = (ScalerFieldSpec *) lfirst(oc);
 
 		col->attidx = rc->attnum - 1;
 		col->name = pstrdup(rc->name);
@@ -406,11 +421,11 @@ records_compile(TupleDesc tupdesc, List *columns, const ScalerTableSpec *table,
 			case FIELD_PATH:
 				col->source = SRC_SLOT;
 				col->path_text = f->path_text;
-				col->slot = field_slot(ex, levels, records, f->path_text, where);
+				col->slot = field_slot(ex, src, f->path_text, where);
 				if (f->duration_path)
 				{
 					col->has_duration = true;
-					col->duration_slot = field_slot(ex, levels, records, f->duration_path, where);
+					col->duration_slot = field_slot(ex, src, f->duration_path, where);
 				}
 				break;
 			case FIELD_CONST:
@@ -433,7 +448,7 @@ records_compile(TupleDesc tupdesc, List *columns, const ScalerTableSpec *table,
 						if (tp->literal)
 							col->parts[n].literal = tp->literal;
 						else
-							col->parts[n].slot = field_slot(ex, levels, records, tp->path_text, where);
+							col->parts[n].slot = field_slot(ex, src, tp->path_text, where);
 						n++;
 					}
 					col->nparts = n;
@@ -458,12 +473,60 @@ records_compile(TupleDesc tupdesc, List *columns, const ScalerTableSpec *table,
 								(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
 								 errmsg("field \"%s\" reads request variable \"%s\", which this table does not have",
 										rc->name, f->path_text),
-								 errhint("Variables come from the table's parent (\"parent.vars\") or from path filters.")));
+								 errhint("Variables come from the table's parent (\"parent.vars\"), path filters, or the server option \"profile_vars\".")));
 					break;
 				}
 		}
 	}
-	ex->ncols = i;
+}
+
+RecordExtractor *
+records_compile(TupleDesc tupdesc, List *columns, const ScalerTableSpec *table,
+				List *var_names)
+{
+	RecordExtractor *ex = palloc0(sizeof(RecordExtractor));
+	ListCell   *lc;
+	int			maxlevels = 0;
+	int			i;
+
+	ex->natts = tupdesc->natts;
+	ex->cxt = CurrentMemoryContext;
+	ex->root = palloc0(sizeof(TrieNode));
+
+	/* The table's records path, and any more it reads records from. */
+	ex->nsources = 1 + list_length(table->more_sources);
+	ex->sources = palloc0(sizeof(RecordSource) * ex->nsources);
+	build_source(ex, &ex->sources[0], 0, table->records_text, table->records);
+	i = 1;
+	foreach(lc, table->more_sources)
+	{
+		ScalerRecordSource *ms = (ScalerRecordSource *) lfirst(lc);
+
+		build_source(ex, &ex->sources[i], i, ms->records_text, ms->records);
+		i++;
+	}
+	for (i = 0; i < ex->nsources; i++)
+		maxlevels = Max(maxlevels, ex->sources[i].nlevels);
+	ex->records_text = pstrdup(table->records_text);
+	foreach(lc, table->more_sources)
+		ex->records_text = psprintf("%s\" or \"%s", ex->records_text,
+									((ScalerRecordSource *) lfirst(lc))->records_text);
+	ex->level_nslots = palloc0(sizeof(int) * (maxlevels + 1));
+
+	ex->next_slot.index = ex->total_slot.index = ex->cursor_slot.index = -1;
+	if (table->pagination.kind == PAGINATE_NEXT_URL)
+		ex->next_slot = add_slot(ex, trie_walk(ex->root, scaler_parse_path(table->pagination.next_path, "pagination.path", false)), 0);
+	if (table->pagination.total_path)
+		ex->total_slot = add_slot(ex, trie_walk(ex->root, scaler_parse_path(table->pagination.total_path, "pagination.total_path", false)), 0);
+	if (table->pagination.kind == PAGINATE_CURSOR)
+		ex->cursor_slot = add_slot(ex, trie_walk(ex->root, scaler_parse_path(table->pagination.cursor_path, "pagination.cursor_path", false)), 0);
+
+	compile_columns(ex, &ex->sources[0], tupdesc, columns, NIL, var_names);
+	i = 1;
+	foreach(lc, table->more_sources)
+		compile_columns(ex, &ex->sources[i++], tupdesc, columns,
+						((ScalerRecordSource *) lfirst(lc))->fields, var_names);
+	ex->ncols = list_length(columns);
 	ex->stack_cap = 16;
 	ex->stack = palloc(sizeof(Frame) * ex->stack_cap);
 	return ex;
@@ -666,12 +729,14 @@ emit_records(RecordExtractor *ex)
 		LevelElem  *rec = ex->records[r];
 		Datum	   *values = page->values + (size_t) r * natts;
 		bool	   *nulls = page->nulls + (size_t) r * natts;
+		ColumnPlan *cols = ex->sources[rec->source].cols;
 
 		memset(nulls, true, sizeof(bool) * natts);
 		ex->err_record = r + 1;
+
 		for (int i = 0; i < ex->ncols; i++)
 		{
-			ColumnPlan *col = &ex->cols[i];
+			ColumnPlan *col = &cols[i];
 			char	   *text = NULL;
 
 			switch (col->source)
@@ -794,6 +859,14 @@ push_frame(RecordExtractor *ex, FrameKind kind, TrieNode *node)
 	f->next_index = 0;
 }
 
+static inline bool
+is_record_root(RecordExtractor *ex, TrieNode *node)
+{
+	RecordSource *src = &ex->sources[node->source];
+
+	return src->levels[src->nlevels].node == node;
+}
+
 static void
 open_level(RecordExtractor *ex, TrieNode *node)
 {
@@ -803,6 +876,7 @@ open_level(RecordExtractor *ex, TrieNode *node)
 
 	e->parent = ex->elem;
 	e->level = level;
+	e->source = node->source;
 	ex->elem = e;
 }
 
@@ -854,7 +928,7 @@ end_container(RecordExtractor *ex)
 	{
 		LevelElem  *e = ex->elem;
 
-		if (f->node->level_start == ex->nlevels)
+		if (is_record_root(ex, f->node))
 		{
 			if (ex->nrecords == ex->records_cap)
 			{

@@ -81,6 +81,7 @@ static const ScalerOption scaler_options[] = {
 	{"provider", ForeignServerRelationId, OPT_TEXT, NULL, false},
 	{"profile", ForeignServerRelationId, OPT_JSON, NULL, false},
 	{"profile_override", ForeignServerRelationId, OPT_JSON, NULL, false},
+	{"profile_vars", ForeignServerRelationId, OPT_JSON, NULL, false},
 
 	/* user mapping: the only place credentials may live */
 	{"username", UserMappingRelationId, OPT_TEXT, NULL, true},
@@ -475,6 +476,13 @@ scaler_fdw_validator(PG_FUNCTION_ARGS)
 			profile = defGetString(def);
 		else if (strcmp(opt->name, "profile_override") == 0)
 			override = defGetString(def);
+		else if (strcmp(opt->name, "profile_vars") == 0)
+		{
+			List	   *n,
+					   *v;
+
+			scaler_parse_profile_vars(defGetString(def), &n, &v);
+		}
 	}
 
 	if (catalog == ForeignServerRelationId)
@@ -646,6 +654,8 @@ scaler_get_server_options(Oid serverid, Oid userid, ScalerServerOptions *opts)
 			opts->rate_burst = pg_strtoint32(defGetString(def));
 		else if (strcmp(name, "daily_limit") == 0)
 			opts->daily_limit = pg_strtoint32(defGetString(def));
+		else if (strcmp(name, "profile_vars") == 0)
+			scaler_parse_profile_vars(defGetString(def), &opts->var_names, &opts->var_values);
 	}
 	/* By default a bucket holds one second's worth of requests, at least one. */
 	if (opts->rate_burst <= 0)

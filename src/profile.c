@@ -575,9 +575,79 @@ compile_filter(const char *column, struct json_object *def, const char *where)
 	return f;
 }
 
+static void check_level_path(ScalerTableSpec *t, ScalerPath *records, const char *records_text,
+							 ScalerPath *path, const char *path_text, const char *where);
+
+/*
+ * "more_records": records from other paths of the same response, such as
+ * gas meters beside electricity meters: [{"records": ..., "fields": {...}}],
+ * each field given there replacing the table's field of that name.
+ */
+static void
+compile_more_records(ScalerTableSpec *t, struct json_object *more, const char *where)
+{
+	static const char *const keys[] = {"records", "fields", NULL};
+
+	if (more == NULL)
+		return;
+	if (json_object_get_type(more) != json_type_array)
+		scaler_profile_error(where, "Expected an array of {\"records\": ..., \"fields\": {...}}, found %s.",
+							 json_type_name(more));
+	for (size_t i = 0; i < json_object_array_length(more); i++)
+	{
+		struct json_object *def = json_object_array_get_idx(more, i);
+		char	   *w = psprintf("%s[%zu]", where, i);
+		ScalerRecordSource *src = palloc0(sizeof(ScalerRecordSource));
+		struct json_object *fields;
+		ListCell   *lc;
+
+		if (json_object_get_type(def) != json_type_object)
+			scaler_profile_error(w, "Expected an object, found %s.", json_type_name(def));
+		check_keys(def, w, keys);
+		src->records_text = get_string(def, "records", w, true, NULL);
+		src->records = scaler_parse_path(src->records_text, member_path(w, "records"), true);
+		fields = get_object(def, "fields", w, false);
+		if (fields)
+		{
+			json_object_object_foreach(fields, col, fdef)
+			{
+				char	   *fw = member_path(member_path(w, "fields"), col);
+
+				if (scaler_table_field(t, col) == NULL)
+					scaler_profile_error(fw, "No field \"%s\" in the table's \"fields\" to replace.", col);
+				src->fields = lappend(src->fields, compile_field(col, fdef, fw));
+			}
+		}
+		/* Paths through "[]" follow this source's records path. */
+		foreach(lc, t->fields)
+		{
+			ScalerFieldSpec *f = (ScalerFieldSpec *) lfirst(lc);
+			ListCell   *oc;
+			bool		replaced = false;
+
+			foreach(oc, src->fields)
+				if (strcmp(((ScalerFieldSpec *) lfirst(oc))->column, f->column) == 0)
+					replaced = true;
+			if (!replaced && f->kind == FIELD_PATH)
+				check_level_path(t, src->records, src->records_text, f->path, f->path_text,
+								 member_path(member_path(w, "fields"), f->column));
+		}
+		foreach(lc, src->fields)
+		{
+			ScalerFieldSpec *f = (ScalerFieldSpec *) lfirst(lc);
+
+			if (f->kind == FIELD_PATH)
+				check_level_path(t, src->records, src->records_text, f->path, f->path_text,
+								 member_path(member_path(w, "fields"), f->column));
+		}
+		t->more_sources = lappend(t->more_sources, src);
+	}
+}
+
 /* A path with "[]" must repeat the records path up to one of its "[]". */
 static void
-check_level_path(ScalerTableSpec *t, ScalerPath *path, const char *path_text, const char *where)
+check_level_path(ScalerTableSpec *t, ScalerPath *records, const char *records_text,
+				 ScalerPath *path, const char *path_text, const char *where)
 {
 	int			last_each = -1;
 	int			i = 0;
@@ -592,14 +662,14 @@ check_level_path(ScalerTableSpec *t, ScalerPath *path, const char *path_text, co
 	for (int k = 0; k <= last_each; k++)
 	{
 		PathStep   *a = (PathStep *) list_nth(path, k);
-		PathStep   *b = k < list_length(t->records) ? (PathStep *) list_nth(t->records, k) : NULL;
+		PathStep   *b = k < list_length(records) ? (PathStep *) list_nth(records, k) : NULL;
 
 		if (b == NULL || a->kind != b->kind ||
 			(a->kind == STEP_KEY && strcmp(a->key, b->key) != 0) ||
 			(a->kind == STEP_INDEX && a->index != b->index))
 			scaler_profile_error(where,
 								 "A path with \"[]\" must repeat the records path \"%s\" up to one of its \"[]\"; found \"%s\".",
-								 t->records_text, path_text);
+								 records_text, path_text);
 	}
 }
 
@@ -607,7 +677,7 @@ static ScalerTableSpec *
 compile_table(const char *name, struct json_object *def, const char *where)
 {
 	static const char *const keys[] = {"description", "request", "pagination", "records",
-	"fields", "filters", "parent", "rows", NULL};
+	"more_records", "fields", "filters", "parent", "rows", NULL};
 	static const char *const req_keys[] = {"path", "query", NULL};
 	static const char *const parent_keys[] = {"table", "vars", NULL};
 	ScalerTableSpec *t = palloc0(sizeof(ScalerTableSpec));
@@ -634,6 +704,7 @@ compile_table(const char *name, struct json_object *def, const char *where)
 		json_object_object_foreach(fields, col, fdef)
 			t->fields = lappend(t->fields, compile_field(col, fdef, member_path(fwhere, col)));
 	}
+	compile_more_records(t, get_member(def, "more_records"), member_path(where, "more_records"));
 
 	/* A "[]" in a field path must repeat the records path up to one of its levels. */
 	{
@@ -645,13 +716,15 @@ compile_table(const char *name, struct json_object *def, const char *where)
 			ListCell   *pc;
 
 			if (f->kind == FIELD_PATH)
-				check_level_path(t, f->path, f->path_text, member_path(fwhere, f->column));
+				check_level_path(t, t->records, t->records_text, f->path, f->path_text,
+								 member_path(fwhere, f->column));
 			foreach(pc, f->template_parts)
 			{
 				TemplatePart *tp = (TemplatePart *) lfirst(pc);
 
 				if (tp->path)
-					check_level_path(t, tp->path, tp->path_text, member_path(fwhere, f->column));
+					check_level_path(t, t->records, t->records_text, tp->path, tp->path_text,
+									 member_path(fwhere, f->column));
 			}
 		}
 	}
@@ -1003,6 +1076,42 @@ scaler_table_filter(ScalerTableSpec *table, const char *column)
 		if (strcmp(((ScalerFilterSpec *) lfirst(lc))->column, column) == 0)
 			return (ScalerFilterSpec *) lfirst(lc);
 	return NULL;
+}
+
+/*
+ * Server option "profile_vars": {"account": "A-1B2C3D4E"}, request
+ * variables every table of the profile can use in its templates.
+ */
+void
+scaler_parse_profile_vars(const char *text, List **names, List **values)
+{
+	struct json_object *root = parse_json(text, "option \"profile_vars\"");
+	char	   *error = NULL;
+
+	*names = NIL;
+	*values = NIL;
+	if (json_object_get_type(root) != json_type_object)
+		error = psprintf("Expected an object, found %s.", json_type_name(root));
+	else
+	{
+		json_object_object_foreach(root, k, v)
+		{
+			if (json_object_get_type(v) != json_type_string && json_object_get_type(v) != json_type_int)
+			{
+				error = psprintf("Expected a string at \"%s\", found %s.", k, json_type_name(v));
+				break;
+			}
+			*names = lappend(*names, pstrdup(k));
+			*values = lappend(*values, pstrdup(json_object_get_string(v)));
+		}
+	}
+	json_object_put(root);
+	if (error)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+				 errmsg("invalid value for option \"profile_vars\""),
+				 errdetail("%s", error),
+				 errhint("Give a JSON object of variable names and values, such as {\"account\": \"A-1234\"}.")));
 }
 
 /* ---------- built-in profiles, for SQL ---------- */

@@ -124,6 +124,14 @@ typedef struct ScalerFilterSpec
 	int64		max_window_secs;	/* RANGE: longest span one request may ask */
 } ScalerFilterSpec;
 
+/* More records of a table, from another path of the same response. */
+typedef struct ScalerRecordSource
+{
+	char	   *records_text;
+	ScalerPath *records;
+	List	   *fields;			/* fields that differ from the table's */
+} ScalerRecordSource;
+
 typedef struct ScalerTableSpec
 {
 	char	   *name;
@@ -133,6 +141,7 @@ typedef struct ScalerTableSpec
 	ScalerPaginationSpec pagination;
 	char	   *records_text;
 	ScalerPath *records;
+	List	   *more_sources;	/* of ScalerRecordSource */
 	List	   *fields;			/* of ScalerFieldSpec */
 	List	   *filters;		/* of ScalerFilterSpec */
 	char	   *parent_table;	/* fan-out: one request set per parent row */
@@ -192,6 +201,7 @@ extern ScalerFieldSpec *scaler_table_field(ScalerTableSpec *table, const char *c
 extern ScalerFilterSpec *scaler_table_filter(ScalerTableSpec *table, const char *column);
 extern ScalerPath *scaler_parse_path(const char *text, const char *where, bool allow_each);
 extern const char *scaler_builtin_profile_text(const char *name);
+extern void scaler_parse_profile_vars(const char *text, List **names, List **values);
 extern List *scaler_builtin_profile_names(void);
 
 #endif							/* SCALER_PROFILE_H */

@@ -49,6 +49,8 @@ typedef struct ScalerServerOptions
 	Oid			userid;			/* whose user mapping, if any was read */
 	char	   *servername;
 	ScalerProfile *profile;		/* NULL for a server without one */
+	List	   *var_names;		/* profile_vars: request variables of every table */
+	List	   *var_values;
 	char	   *base_url;
 	ScalerAuthKind auth;
 	char	   *api_key_name;	/* header or query parameter name */
@@ -181,7 +183,8 @@ typedef struct RecordColumn
 {
 	int			attnum;
 	const char *name;
-	const struct ScalerFieldSpec *field;
+	const ScalerFieldSpec *field;
+	bool		explicit_path;	/* from the column's json_path option */
 } RecordColumn;
 
 typedef struct RecordPage

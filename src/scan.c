@@ -345,12 +345,24 @@ column_field(Oid relid, ScalerTableSpec *spec, AttrNumber attnum, const char *at
 	return f;
 }
 
-/* Request variables: the parent's, then path filters'. */
+/* Request variables: the parent's, then path filters', then the server's profile_vars. */
 static List *
-table_var_names(ScalerTableSpec *spec)
+table_var_names(ScalerTableSpec *spec, const ScalerServerOptions *srv)
 {
 	List	   *names = list_copy(spec->parent_vars);
 	ListCell   *lc;
+
+	foreach(lc, srv->var_names)
+	{
+		bool		found = false;
+		ListCell   *nc;
+
+		foreach(nc, names)
+			if (strcmp((char *) lfirst(nc), (char *) lfirst(lc)) == 0)
+				found = true;
+		if (!found)
+			names = lappend(names, lfirst(lc));
+	}
 
 	foreach(lc, spec->filters)
 	{
@@ -397,7 +409,7 @@ scalerBeginForeignScan(ForeignScanState *node, int eflags)
 	st->spec = scaler_get_table_spec(relid, &st->server);
 	st->tupdesc = RelationGetDescr(rel);
 	st->pushed = (List *) lsecond(fsplan->fdw_private);
-	st->var_names = table_var_names(st->spec);
+	st->var_names = table_var_names(st->spec, &st->server);
 
 	if (!explain_only)
 	{
@@ -409,6 +421,7 @@ scalerBeginForeignScan(ForeignScanState *node, int eflags)
 			rc->attnum = attnum;
 			rc->name = NameStr(TupleDescAttr(st->tupdesc, attnum - 1)->attname);
 			rc->field = column_field(relid, st->spec, attnum, rc->name);
+			rc->explicit_path = scaler_get_column_option(relid, attnum, "json_path") != NULL;
 			columns = lappend(columns, rc);
 		}
 		st->extractor = records_compile(st->tupdesc, columns, st->spec, st->var_names);
@@ -770,11 +783,17 @@ parent_alternatives(ScalerScanState *st, List *bound)
 	}
 	{
 		RequestSet *set = palloc0(sizeof(RequestSet));
+		ListCell   *vc;
 
 		set->param_names = params->param_names;
 		set->param_values = params->param_values;
-		ex = records_compile(desc, columns, parent, NIL);
-		fetch_init(&pf, &st->server, parent, ex, n, NIL, list_make1(set), CurrentMemoryContext);
+		set->var_values = palloc0(sizeof(char *) * Max(list_length(st->server.var_values), 1));
+		i = 0;
+		foreach(vc, st->server.var_values)
+			set->var_values[i++] = (char *) lfirst(vc);
+		ex = records_compile(desc, columns, parent, st->server.var_names);
+		fetch_init(&pf, &st->server, parent, ex, n, st->server.var_names, list_make1(set),
+				   CurrentMemoryContext);
 	}
 
 	while (fetch_next(&pf, &values, &nulls))
@@ -907,6 +926,10 @@ build_request_sets(ForeignScanState *node, ScalerScanState *st)
 			ListCell   *an,
 					   *av;
 
+			/* The server's profile_vars, unless the query or a parent says otherwise */
+			forboth(an, st->server.var_names, av, st->server.var_values)
+				if (strcmp((char *) lfirst(an), (char *) lfirst(nc)) == 0)
+					set->var_values[i] = (char *) lfirst(av);
 			forboth(an, alt->var_names, av, alt->var_values)
 				if (strcmp((char *) lfirst(an), (char *) lfirst(nc)) == 0)
 					set->var_values[i] = (char *) lfirst(av);
