@@ -119,9 +119,22 @@ SET enable_mergejoin = off;
 SET enable_material = off;
 SELECT m.meter_id, (SELECT count(*) FROM cons c WHERE c.meter_id = m.meter_id) AS readings
   FROM gen.meters m WHERE m.asset_id = 'A0001' ORDER BY 1;
+-- a parameterized path: each outer meter's id goes to the API as meter_id=...
+EXPLAIN (COSTS OFF)
+  SELECT m.meter_id, count(*), sum(c.value)
+    FROM gen.meters m JOIN cons c ON c.meter_id = m.meter_id
+   WHERE m.asset_id = 'A0002' GROUP BY 1;
+SELECT m.meter_id, count(*), sum(c.value)
+  FROM gen.meters m JOIN cons c ON c.meter_id = m.meter_id
+ WHERE m.asset_id = 'A0002' GROUP BY 1 ORDER BY 1;
+SELECT query->'meter_id' AS meter_id, status FROM request_log ORDER BY seq DESC LIMIT 4;
 RESET enable_hashjoin;
 RESET enable_mergejoin;
 RESET enable_material;
+-- the same answer from a hash join over one full scan
+SELECT m.meter_id, count(*), sum(c.value)
+  FROM gen.meters m JOIN cons c ON c.meter_id = m.meter_id
+ WHERE m.asset_id = 'A0002' GROUP BY 1 ORDER BY 1;
 
 -- ---------- pagination styles, fields of every kind, fan-out ----------
 CREATE SERVER styles FOREIGN DATA WRAPPER scaler_fdw

@@ -30,6 +30,7 @@
 #include "optimizer/cost.h"
 #include "optimizer/optimizer.h"
 #include "optimizer/pathnode.h"
+#include "optimizer/paths.h"
 #include "optimizer/planmain.h"
 #include "optimizer/restrictinfo.h"
 #include "parser/parsetree.h"
@@ -141,7 +142,10 @@ classify_qual(PlannerInfo *root, RelOptInfo *baserel, Oid relid,
 		left = (Node *) ((RelabelType *) left)->arg;
 	if (IsA(right, RelabelType))
 		right = (Node *) ((RelabelType *) right)->arg;
-	if (!in_list && IsA(right, Var) && !IsA(left, Var))
+	/* Our column on the left: swap when it is on the right ("m.meter_id = c.meter_id"). */
+	if (!in_list && IsA(right, Var) && (Index) ((Var *) right)->varno == baserel->relid &&
+		((Var *) right)->varlevelsup == 0 &&
+		!(IsA(left, Var) && (Index) ((Var *) left)->varno == baserel->relid))
 	{
 		Node	   *t = left;
 
@@ -155,8 +159,12 @@ classify_qual(PlannerInfo *root, RelOptInfo *baserel, Oid relid,
 	var = (Var *) left;
 	other = right;
 	pq->expr = (Expr *) other;
-	/* The other side is fixed for the scan: a constant or a parameter. */
-	if (!IsA(other, Const) && !IsA(other, Param))
+	/*
+	 * The other side is fixed for one scan: a constant, a parameter, or (on a
+	 * parameterized path) an expression of the outer relations of a join.
+	 */
+	if (contain_volatile_functions(other) ||
+		bms_is_member(baserel->relid, pull_varnos(root, other)))
 		return false;
 
 	opname = get_opname(opno);
@@ -207,47 +215,41 @@ classify_qual(PlannerInfo *root, RelOptInfo *baserel, Oid relid,
 	return (pq->op == PUSH_EQ || pq->op == PUSH_IN) && var->vartype != TIMESTAMPTZOID;
 }
 
-typedef struct PlanInfo
-{
-	ScalerTableSpec *spec;
-	List	   *pushed;			/* PushedQual */
-} PlanInfo;
-
 static void
 scalerGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 {
 	ScalerServerOptions srv;
-	PlanInfo   *info = palloc0(sizeof(PlanInfo));
-	ListCell   *lc;
+	ScalerTableSpec *spec;
 
 	scaler_get_server_options(scan_server(foreigntableid), InvalidOid, &srv);
-	info->spec = scaler_get_table_spec(foreigntableid, &srv);
-	foreach(lc, baserel->baserestrictinfo)
-	{
-		RestrictInfo *ri = (RestrictInfo *) lfirst(lc);
-		PushedQual	pq;
-
-		memset(&pq, 0, sizeof(pq));
-		if (classify_qual(root, baserel, foreigntableid, info->spec, ri->clause, &pq))
-		{
-			PushedQual *copy = palloc(sizeof(PushedQual));
-
-			*copy = pq;
-			info->pushed = lappend(info->pushed, copy);
-		}
-	}
-	baserel->fdw_private = info;
-	baserel->tuples = info->spec->rows_estimate;
-	baserel->rows = clamp_row_est(info->spec->rows_estimate *
+	spec = scaler_get_table_spec(foreigntableid, &srv);
+	baserel->fdw_private = spec;
+	baserel->tuples = spec->rows_estimate;
+	baserel->rows = clamp_row_est(spec->rows_estimate *
 								  clauselist_selectivity(root, baserel->baserestrictinfo,
 														 0, JOIN_INNER, NULL));
+}
+
+/* For generate_implied_equalities_for_column: is em this column of rel? */
+static bool
+ec_member_is_column(PlannerInfo *root, RelOptInfo *rel, EquivalenceClass *ec,
+					EquivalenceMember *em, void *arg)
+{
+	Expr	   *e = em->em_expr;
+
+	if (IsA(e, RelabelType))
+		e = ((RelabelType *) e)->arg;
+	return IsA(e, Var) && (Index) ((Var *) e)->varno == rel->relid &&
+		((Var *) e)->varlevelsup == 0 && ((Var *) e)->varattno == *(AttrNumber *) arg;
 }
 
 static void
 scalerGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 {
+	ScalerTableSpec *spec = (ScalerTableSpec *) baserel->fdw_private;
 	Cost		startup = REQUEST_STARTUP_COST;
 	Cost		total = startup + baserel->rows * (cpu_tuple_cost + PER_ROW_PARSE_COST);
+	ListCell   *lc;
 
 	add_path(baserel, (Path *)
 			 create_foreignscan_path(root, baserel, NULL, baserel->rows,
@@ -256,6 +258,46 @@ scalerGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid
 									 NIL,
 #endif
 									 NIL));
+
+	/*
+	 * Parameterized paths: a join on a column the API filters by (meters to
+	 * consumption on meter_id) can send each outer row's value as a request
+	 * parameter, one small request per outer row.
+	 */
+	foreach(lc, spec->filters)
+	{
+		ScalerFilterSpec *f = (ScalerFilterSpec *) lfirst(lc);
+		AttrNumber	attno;
+		List	   *clauses;
+		ListCell   *cc;
+
+		if (f->kind == FILTER_RANGE)
+			continue;
+		attno = get_attnum(foreigntableid, f->column);
+		if (attno == InvalidAttrNumber)
+			continue;
+		clauses = generate_implied_equalities_for_column(root, baserel, ec_member_is_column,
+														 &attno, baserel->lateral_referencers);
+		foreach(cc, clauses)
+		{
+			RestrictInfo *ri = (RestrictInfo *) lfirst(cc);
+			Relids		required_outer = bms_difference(ri->clause_relids, baserel->relids);
+			ParamPathInfo *ppi;
+
+			if (bms_is_empty(required_outer))
+				continue;
+			ppi = get_baserel_parampathinfo(root, baserel, required_outer);
+			add_path(baserel, (Path *)
+					 create_foreignscan_path(root, baserel, NULL, ppi->ppi_rows,
+											 startup,
+											 startup + ppi->ppi_rows * (cpu_tuple_cost + PER_ROW_PARSE_COST),
+											 NIL, required_outer, NULL,
+#if PG_VERSION_NUM >= 170000
+											 NIL,
+#endif
+											 NIL));
+		}
+	}
 }
 
 /* The attribute numbers a query reads: only those are extracted. */
@@ -289,7 +331,7 @@ scalerGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
 					 ForeignPath *best_path, List *tlist, List *scan_clauses,
 					 Plan *outer_plan)
 {
-	PlanInfo   *info = (PlanInfo *) baserel->fdw_private;
+	ScalerTableSpec *spec = (ScalerTableSpec *) baserel->fdw_private;
 	Relation	rel = table_open(foreigntableid, NoLock);
 	List	   *attrs = retrieved_attrs(baserel, rel);
 	List	   *pushed_desc = NIL;
@@ -297,14 +339,19 @@ scalerGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
 	ListCell   *lc;
 
 	table_close(rel, NoLock);
-	foreach(lc, info->pushed)
+	/* scan_clauses include a parameterized path's join clauses. */
+	foreach(lc, scan_clauses)
 	{
-		PushedQual *pq = (PushedQual *) lfirst(lc);
+		RestrictInfo *ri = (RestrictInfo *) lfirst(lc);
+		PushedQual	pq;
 
+		memset(&pq, 0, sizeof(pq));
+		if (!classify_qual(root, baserel, foreigntableid, spec, ri->clause, &pq))
+			continue;
 		pushed_desc = lappend(pushed_desc,
-							  list_make3(makeString(pq->column), makeString(pq->qual_column),
-										 makeInteger(pq->op)));
-		exprs = lappend(exprs, pq->expr);
+							  list_make3(makeString(pq.column), makeString(pq.qual_column),
+										 makeInteger(pq.op)));
+		exprs = lappend(exprs, pq.expr);
 	}
 	/* Every qual stays a local filter too: pushed ones only narrow requests. */
 	scan_clauses = extract_actual_clauses(scan_clauses, false);
