@@ -129,6 +129,13 @@ RETURNS text
 AS 'MODULE_PATHNAME', 'scaler_unit_key'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 
+-- The same with case kept: symbols are matched by it first, and are unique
+-- by it, so MW (mega) and mW (milli) can both exist.
+CREATE FUNCTION @extschema@.unit_exact_key(text)
+RETURNS text
+AS 'MODULE_PATHNAME', 'scaler_unit_exact_key'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
 CREATE TABLE @extschema@.unit (
   symbol      text PRIMARY KEY
               CHECK (symbol ~ '^[A-Za-z][A-Za-z0-9_]*$' AND length(symbol) <= 32),
@@ -140,7 +147,10 @@ CREATE TABLE @extschema@.unit (
   source      text,
   builtin     boolean NOT NULL DEFAULT false
 );
-CREATE UNIQUE INDEX unit_symbol_key ON @extschema@.unit (@extschema@.unit_key(symbol));
+CREATE UNIQUE INDEX unit_symbol_key ON @extschema@.unit (@extschema@.unit_exact_key(symbol));
+-- symbols that differ only in case share this key: matching them ignoring
+-- case is an error, never a guess
+CREATE INDEX unit_symbol_folded_key ON @extschema@.unit (@extschema@.unit_key(symbol));
 
 CREATE TABLE @extschema@.unit_alias (
   alias      text NOT NULL
@@ -158,8 +168,13 @@ CREATE UNIQUE INDEX unit_alias_key
 CREATE TABLE @extschema@.fuel (
   fuel        text PRIMARY KEY CHECK (fuel ~ '^[a-z][a-z0-9_]*$' AND length(fuel) <= 64),
   description text NOT NULL,
+  -- a form of another fuel (propane_liquid of propane): a quantity of that
+  -- fuel in a unit that does not tell its form is an error naming its forms
+  variant_of  text REFERENCES @extschema@.fuel ON UPDATE CASCADE ON DELETE SET NULL,
   builtin     boolean NOT NULL DEFAULT false
 );
+-- fuel names and aliases share one key space (fuel_key_check)
+CREATE UNIQUE INDEX fuel_name_key ON @extschema@.fuel (@extschema@.unit_key(fuel));
 
 CREATE TABLE @extschema@.fuel_alias (
   alias   text NOT NULL
@@ -172,7 +187,9 @@ CREATE UNIQUE INDEX fuel_alias_key
 
 -- Energy in one per_unit of the fuel.  A quantity in another unit uses the
 -- row for its own unit when there is one, else the reference row of its
--- dimension, converted exactly.
+-- dimension, converted exactly; users' rows before built-in ones.  A fuel
+-- has at most one reference row per country and dimension among users' rows
+-- and one among built-in rows (fuel_heat_content_check).
 CREATE TABLE @extschema@.fuel_heat_content (
   fuel              text NOT NULL
                     REFERENCES @extschema@.fuel ON UPDATE CASCADE ON DELETE CASCADE,
@@ -189,6 +206,183 @@ CREATE TABLE @extschema@.fuel_heat_content (
 );
 CREATE UNIQUE INDEX fuel_heat_content_key
   ON @extschema@.fuel_heat_content (fuel, country, per_unit, builtin);
+
+-- ---- key spaces and checks ----
+-- These triggers run for the built-in rows below too.  units.c never
+-- relies on them to avoid a guess: what they refuse is an error there.
+
+-- Symbols win over aliases: an alias may not have the key of another
+-- unit's symbol (it would change what "KWH" means in everyone's data), and
+-- a unit may not take the key of another unit's alias.
+CREATE FUNCTION @extschema@.units_key_check()
+RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog AS $$
+DECLARE
+  old_symbol text;
+  other record;
+BEGIN
+  IF TG_TABLE_NAME = 'unit_alias' THEN
+    SELECT u.symbol, u.description INTO other
+      FROM @extschema@.unit u
+     WHERE @extschema@.unit_key(u.symbol) = @extschema@.unit_key(NEW.alias)
+       AND u.symbol <> NEW.symbol
+     ORDER BY u.symbol LIMIT 1;
+    IF FOUND THEN
+      RAISE EXCEPTION 'alias "%" has the key of unit symbol "%"', left(NEW.alias, 64), other.symbol
+        USING ERRCODE = 'unique_violation',
+              DETAIL = format('Ignoring case, spaces and . - _ * ^ it spells "%s" (%s); an alias to "%s" would change what that means in everyone''s data.',
+                              other.symbol, other.description, NEW.symbol),
+              HINT = 'Unit symbols win over aliases: choose another spelling.';
+    END IF;
+  ELSE
+    IF TG_OP = 'UPDATE' THEN
+      old_symbol := OLD.symbol;  -- aliases follow a renamed symbol
+    END IF;
+    SELECT a.alias, a.vocabulary, a.symbol INTO other
+      FROM @extschema@.unit_alias a
+     WHERE @extschema@.unit_key(a.alias) = @extschema@.unit_key(NEW.symbol)
+       AND a.symbol <> NEW.symbol AND a.symbol IS DISTINCT FROM old_symbol
+     ORDER BY a.vocabulary, a.alias LIMIT 1;
+    IF FOUND THEN
+      RAISE EXCEPTION 'unit symbol "%" has the key of alias "%" of unit "%"',
+                      NEW.symbol, other.alias, other.symbol
+        USING ERRCODE = 'unique_violation',
+              DETAIL = format('In vocabulary %s, "%s" means "%s"; symbols win over aliases, so this unit would take that spelling from it.',
+                              other.vocabulary, other.alias, other.symbol),
+              HINT = 'Choose another symbol.';
+    END IF;
+  END IF;
+  RETURN NEW;
+END
+$$;
+
+-- Fuel names and aliases share one key space: a name wins over any alias,
+-- a user's alias over a built-in one; nothing else may share a key.
+CREATE FUNCTION @extschema@.fuel_key_check()
+RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog AS $$
+DECLARE
+  k text;
+  old_fuel text;
+  old_alias text;
+  other record;
+BEGIN
+  IF TG_OP = 'UPDATE' THEN
+    old_fuel := OLD.fuel;
+  END IF;
+  IF TG_TABLE_NAME = 'fuel' THEN
+    k := @extschema@.unit_key(NEW.fuel);
+    SELECT f.fuel INTO other FROM @extschema@.fuel f
+     WHERE @extschema@.unit_key(f.fuel) = k AND f.fuel <> NEW.fuel
+       AND f.fuel IS DISTINCT FROM old_fuel
+     LIMIT 1;
+    IF FOUND THEN
+      RAISE EXCEPTION 'fuel "%" has the key of fuel "%"', NEW.fuel, other.fuel
+        USING ERRCODE = 'unique_violation',
+              DETAIL = 'Fuels are matched ignoring case, spaces and . - _ * ^, so one of them could never be reached.',
+              HINT = format('Use fuel "%s", or choose a name that differs in more than case and punctuation.', other.fuel);
+    END IF;
+    SELECT a.alias, a.fuel INTO other FROM @extschema@.fuel_alias a
+     WHERE @extschema@.unit_key(a.alias) = k AND a.fuel <> NEW.fuel
+       AND a.fuel IS DISTINCT FROM old_fuel
+     ORDER BY a.builtin, a.alias LIMIT 1;
+    IF FOUND THEN
+      RAISE EXCEPTION 'fuel "%" has the key of alias "%" of fuel "%"', NEW.fuel, other.alias, other.fuel
+        USING ERRCODE = 'unique_violation',
+              DETAIL = 'Fuel names and aliases share one key space, and a name would take the alias from its fuel.',
+              HINT = 'Choose another name.';
+    END IF;
+  ELSE
+    k := @extschema@.unit_key(NEW.alias);
+    IF TG_OP = 'UPDATE' THEN
+      old_alias := OLD.alias;
+    END IF;
+    SELECT f.fuel INTO other FROM @extschema@.fuel f
+     WHERE @extschema@.unit_key(f.fuel) = k AND f.fuel <> NEW.fuel
+     LIMIT 1;
+    IF FOUND THEN
+      RAISE EXCEPTION 'alias "%" has the key of fuel "%"', left(NEW.alias, 64), other.fuel
+        USING ERRCODE = 'unique_violation',
+              DETAIL = 'Fuel names win over aliases, so the alias could never be reached.',
+              HINT = 'Choose another spelling.';
+    END IF;
+    SELECT a.alias, a.fuel INTO other FROM @extschema@.fuel_alias a
+     WHERE @extschema@.unit_key(a.alias) = k AND a.builtin = NEW.builtin
+       AND a.fuel <> NEW.fuel
+       AND (a.alias, a.fuel) IS DISTINCT FROM (old_alias, old_fuel)
+     LIMIT 1;
+    IF FOUND THEN
+      RAISE EXCEPTION 'alias "%" has the key of alias "%" of fuel "%"', left(NEW.alias, 64), other.alias, other.fuel
+        USING ERRCODE = 'unique_violation',
+              DETAIL = 'A key names one fuel; only a user''s alias may override a built-in one.',
+              HINT = 'Change or delete the other alias first.';
+    END IF;
+  END IF;
+  RETURN NEW;
+END
+$$;
+
+CREATE FUNCTION @extschema@.fuel_heat_content_check()
+RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog AS $$
+DECLARE
+  per_dim text;
+  heat_dim text;
+  old_per_unit text;
+  other record;
+BEGIN
+  SELECT dimension INTO per_dim FROM @extschema@.unit WHERE symbol = NEW.per_unit;
+  SELECT dimension INTO heat_dim FROM @extschema@.unit WHERE symbol = NEW.heat_content_unit;
+  IF heat_dim IS DISTINCT FROM 'energy' THEN
+    RAISE EXCEPTION 'heat_content_unit "%" is not an energy unit', NEW.heat_content_unit
+      USING ERRCODE = 'check_violation',
+            DETAIL = format('Unit "%s" measures %s.', NEW.heat_content_unit, heat_dim),
+            HINT = 'Give the heat content in an energy unit such as kBtu, MJ or kWh.';
+  END IF;
+  IF per_dim = 'energy' THEN
+    RAISE EXCEPTION 'per_unit "%" is an energy unit', NEW.per_unit
+      USING ERRCODE = 'check_violation',
+            HINT = 'per_unit is the unit the fuel is measured in, such as m3, gal_US or short_ton.';
+  END IF;
+  -- one reference row per fuel, country and dimension, so none is chosen
+  -- by table order (users' rows and built-in ones each have their own)
+  IF NEW.reference THEN
+    -- the row being updated is not another row
+    IF TG_OP = 'UPDATE' AND OLD.fuel = NEW.fuel AND OLD.country = NEW.country
+       AND OLD.builtin = NEW.builtin THEN
+      old_per_unit := OLD.per_unit;
+    END IF;
+    SELECT h.per_unit, h.heat_content, h.heat_content_unit INTO other
+      FROM @extschema@.fuel_heat_content h
+      JOIN @extschema@.unit u ON u.symbol = h.per_unit
+     WHERE h.fuel = NEW.fuel AND h.country = NEW.country AND h.builtin = NEW.builtin
+       AND h.reference AND u.dimension = per_dim AND h.per_unit <> NEW.per_unit
+       AND h.per_unit IS DISTINCT FROM old_per_unit
+     LIMIT 1;
+    IF FOUND THEN
+      RAISE EXCEPTION 'fuel "%" already has a reference heat content per % unit in country "%"',
+                      NEW.fuel, per_dim, NEW.country
+        USING ERRCODE = 'unique_violation',
+              DETAIL = format('The reference row is per "%s" (%s %s). A quantity in a unit without a row of its own converts through the reference row of its dimension, so there is one.',
+                              other.per_unit, other.heat_content, other.heat_content_unit),
+              HINT = 'Insert this row with reference = false, or first set reference = false on the other row.';
+    END IF;
+  END IF;
+  RETURN NEW;
+END
+$$;
+
+CREATE TRIGGER units_key_check BEFORE INSERT OR UPDATE ON @extschema@.unit
+  FOR EACH ROW EXECUTE FUNCTION @extschema@.units_key_check();
+CREATE TRIGGER units_key_check BEFORE INSERT OR UPDATE ON @extschema@.unit_alias
+  FOR EACH ROW EXECUTE FUNCTION @extschema@.units_key_check();
+CREATE TRIGGER fuel_key_check BEFORE INSERT OR UPDATE ON @extschema@.fuel
+  FOR EACH ROW EXECUTE FUNCTION @extschema@.fuel_key_check();
+CREATE TRIGGER fuel_key_check BEFORE INSERT OR UPDATE ON @extschema@.fuel_alias
+  FOR EACH ROW EXECUTE FUNCTION @extschema@.fuel_key_check();
+CREATE TRIGGER fuel_heat_content_check
+  BEFORE INSERT OR UPDATE ON @extschema@.fuel_heat_content
+  FOR EACH ROW EXECUTE FUNCTION @extschema@.fuel_heat_content_check();
 
 -- ---- built-in units: exact definitions ----
 INSERT INTO @extschema@.unit (symbol, dimension, factor, description, source, builtin)
@@ -291,6 +485,8 @@ SELECT a.alias, a.vocabulary, a.symbol, true
   ('MMBtu (million Btu)', 'common', 'MMBtu'), ('MBtu (million Btu)', 'common', 'MMBtu'),
   ('MBtu/MMBtu (million Btu)', 'common', 'MMBtu'), ('million Btu', 'common', 'MMBtu'),
   ('MMBtus', 'common', 'MMBtu'),
+  -- bare "therm" is the US therm only without a vocabulary: uk, eu and
+  -- energy_star define it otherwise, so a vocabulary must say (docs/units.md)
   ('therm', 'common', 'therm_US'), ('therms', 'common', 'therm_US'),
   ('thm', 'common', 'therm_US'), ('therm (US)', 'common', 'therm_US'),
   ('US therm', 'common', 'therm_US'), ('therms (US)', 'common', 'therm_US'),
@@ -375,8 +571,10 @@ SELECT a.alias, a.vocabulary, a.symbol, true
   ('Mcf', 'us', 'kcf'), ('MBtu', 'us', 'kBtu'), ('Mlb', 'us', 'klb'), ('Mlbs', 'us', 'klb'),
   ('gal', 'us', 'gal_US'), ('gallon', 'us', 'gal_US'), ('gallons', 'us', 'gal_US'),
   ('kgal', 'us', 'kgal_US'), ('ton', 'us', 'short_ton'), ('tons', 'us', 'short_ton'),
+  ('therm', 'us', 'therm_US'), ('therms', 'us', 'therm_US'), ('thm', 'us', 'therm_US'),
   -- UtilityAPI: kwh, kw, kva, kvar, kvarh, therms, ccf, mcf, hcf, gallons, m3
   ('mcf', 'utilityapi', 'kcf'), ('gallons', 'utilityapi', 'gal_US'),
+  ('therms', 'utilityapi', 'therm_US'), ('therm', 'utilityapi', 'therm_US'),
   -- ENERGY STAR Portfolio Manager: M is million ("MBtu (million Btu)",
   -- "MCF(million cubic feet)"), "tons" are short tons, a therm is 100 kBtu
   ('MBtu', 'energy_star', 'MMBtu'), ('Mcf', 'energy_star', 'MMcf'),
@@ -395,8 +593,9 @@ SELECT a.alias, a.vocabulary, a.symbol, true
   ('kcal', 'eu', 'kcal_IT'), ('Gcal', 'eu', 'Gcal_IT'),
   -- Green Button / NAESB ESPI ReadingType uom codes (with powerOfTenMultiplier:
   -- scaler.espi_unit)
-  ('38', 'espi', 'W'), ('42', 'espi', 'm3'), ('72', 'espi', 'Wh'), ('119', 'espi', 'ft3'),
-  ('128', 'espi', 'gal_US'), ('132', 'espi', 'Btu'), ('134', 'espi', 'L'),
+  ('31', 'espi', 'J'), ('38', 'espi', 'W'), ('42', 'espi', 'm3'), ('61', 'espi', 'VA'),
+  ('63', 'espi', 'var'), ('71', 'espi', 'VAh'), ('72', 'espi', 'Wh'), ('73', 'espi', 'varh'),
+  ('119', 'espi', 'ft3'), ('128', 'espi', 'gal_US'), ('132', 'espi', 'Btu'), ('134', 'espi', 'L'),
   ('169', 'espi', 'therm_US')
   ) AS a(alias, vocabulary, symbol);
 
@@ -412,7 +611,7 @@ SELECT f.fuel, f.description, true
   ('fuel_oil_5_6', 'fuel oil No. 5 and No. 6 (residual)'),
   ('diesel', 'diesel'),
   ('kerosene', 'kerosene'),
-  ('propane', 'propane: liquid by the gallon or litre, gas by the cubic foot'),
+  ('propane', 'propane as Portfolio Manager meters it: liquid by the gallon or litre, gas by the cubic foot; in other units say propane_liquid or propane_gas'),
   ('district_steam', 'district steam'),
   ('district_hot_water', 'district hot water'),
   ('district_chilled_water', 'district chilled water'),
@@ -420,6 +619,15 @@ SELECT f.fuel, f.description, true
   ('coal_bituminous', 'coal (bituminous)'),
   ('coke', 'coke'),
   ('wood', 'wood')
+  ) AS f(fuel, description);
+
+-- Propane's two forms, so no unit is read as the wrong one: a liquid gallon
+-- holds about 270 times the energy of a gaseous cubic foot.
+INSERT INTO @extschema@.fuel (fuel, description, variant_of, builtin)
+SELECT f.fuel, f.description, 'propane', true
+  FROM (VALUES
+  ('propane_liquid', 'propane, liquid (LPG as delivered by the gallon or litre)'),
+  ('propane_gas', 'propane, gaseous (metered by the cubic foot)')
   ) AS f(fuel, description);
 
 -- ENERGY STAR Portfolio Manager meter type names, and common names
@@ -441,13 +649,18 @@ SELECT a.alias, a.fuel, true
   ('District Chilled Water - Engine', 'district_chilled_water'),
   ('District Chilled Water - Other', 'district_chilled_water'),
   ('Coal (anthracite)', 'coal_anthracite'), ('anthracite', 'coal_anthracite'),
-  ('Coal (bituminous)', 'coal_bituminous'), ('bituminous coal', 'coal_bituminous')
+  ('Coal (bituminous)', 'coal_bituminous'), ('bituminous coal', 'coal_bituminous'),
+  ('Propane (liquid)', 'propane_liquid'), ('liquid propane', 'propane_liquid'),
+  ('Propane (gas)', 'propane_gas'), ('gaseous propane', 'propane_gas')
   ) AS a(alias, fuel);
 
 -- ENERGY STAR Portfolio Manager Technical Reference: Thermal Energy
 -- Conversions, August 2015 (Figure 3): kBtu per unit as printed, for every
 -- physical unit Portfolio Manager accepts.  The reference row of each fuel
--- carries the table's heat content at its full printed precision.
+-- carries the table's heat content at its full printed precision.  Propane
+-- has the rows of its Portfolio Manager units and no reference row (a unit
+-- such as m3 does not tell liquid from gas); its forms propane_liquid and
+-- propane_gas have the same figures, with reference rows.
 INSERT INTO @extschema@.fuel_heat_content
   (fuel, country, per_unit, heat_content, heat_content_unit, reference,
    source, edition, url, note, builtin)
@@ -482,12 +695,18 @@ SELECT h.fuel, h.country, h.per_unit, h.kbtu, 'kBtu', h.reference,
   ('kerosene', 'US', 'gal_US', 135, true, 'heat content 0.135 MBtu/gallon'),
   ('kerosene', 'US', 'gal_imp', 162.123, false, NULL),
   ('kerosene', 'US', 'L', 35.663, false, NULL),
-  ('propane', 'US', 'gal_US', 92, true, 'liquid; heat content 0.092 MBtu/gallon'),
+  ('propane', 'US', 'gal_US', 92, false, 'liquid; heat content 0.092 MBtu/gallon'),
   ('propane', 'US', 'gal_imp', 110.484, false, 'liquid'),
   ('propane', 'US', 'L', 24.304, false, 'liquid'),
   ('propane', 'US', 'ft3', 2.516, false, 'gas'),
   ('propane', 'US', 'ccf', 251.6, false, 'gas'),
   ('propane', 'US', 'kcf', 2516, false, 'gas'),
+  ('propane_liquid', 'US', 'gal_US', 92, true, 'heat content 0.092 MBtu/gallon'),
+  ('propane_liquid', 'US', 'gal_imp', 110.484, false, NULL),
+  ('propane_liquid', 'US', 'L', 24.304, false, NULL),
+  ('propane_gas', 'US', 'ft3', 2.516, true, 'heat content 2,516 Btu/cf'),
+  ('propane_gas', 'US', 'ccf', 251.6, false, NULL),
+  ('propane_gas', 'US', 'kcf', 2516, false, NULL),
   ('district_steam', 'US', 'lb', 1.194, true, 'heat content 1,194 Btu/lb'),
   ('district_steam', 'US', 'klb', 1194, false, NULL),
   ('district_steam', 'US', 'MMlb', 1194000, false, NULL),
@@ -534,13 +753,20 @@ SELECT h.fuel, h.country, h.per_unit, h.kbtu, 'kBtu', h.reference,
   ('kerosene', 'CA', 'gal_US', 135.191, true, 'heat content 0.135191 MBtu/gallon'),
   ('kerosene', 'CA', 'gal_imp', 162.358, false, NULL),
   ('kerosene', 'CA', 'L', 35.714, false, NULL),
-  ('propane', 'CA', 'gal_US', 90.809, true,
+  ('propane', 'CA', 'gal_US', 90.809, false,
    'liquid; the printed heat content 0.09089 MBtu/gallon drops a digit: all three liquid multipliers follow 0.090809'),
   ('propane', 'CA', 'gal_imp', 109.057, false, 'liquid'),
   ('propane', 'CA', 'L', 23.989, false, 'liquid'),
   ('propane', 'CA', 'ft3', 2.516, false, 'gas'),
   ('propane', 'CA', 'ccf', 251.6, false, 'gas'),
   ('propane', 'CA', 'kcf', 2516, false, 'gas'),
+  ('propane_liquid', 'CA', 'gal_US', 90.809, true,
+   'the printed heat content 0.09089 MBtu/gallon drops a digit: all three multipliers follow 0.090809'),
+  ('propane_liquid', 'CA', 'gal_imp', 109.057, false, NULL),
+  ('propane_liquid', 'CA', 'L', 23.989, false, NULL),
+  ('propane_gas', 'CA', 'ft3', 2.516, true, 'heat content 2,516 Btu/cf'),
+  ('propane_gas', 'CA', 'ccf', 251.6, false, NULL),
+  ('propane_gas', 'CA', 'kcf', 2516, false, NULL),
   ('district_steam', 'CA', 'lb', 1.194, true, 'heat content 1,194 Btu/lb'),
   ('district_steam', 'CA', 'klb', 1194, false, NULL),
   ('district_steam', 'CA', 'MMlb', 1194000, false, NULL),
@@ -567,7 +793,8 @@ SELECT h.fuel, h.country, h.per_unit, h.kbtu, 'kBtu', h.reference,
 -- ---- catalog triggers ----
 
 -- Row changes send no cache invalidation by themselves: this one makes every
--- change reach each backend's units cache (src/units.c).
+-- change reach each backend's units cache (src/units.c).  A row trigger:
+-- logical replication apply fires row triggers only.
 CREATE FUNCTION @extschema@.units_catalog_changed()
 RETURNS trigger
 AS 'MODULE_PATHNAME', 'scaler_units_catalog_changed'
@@ -600,45 +827,29 @@ BEGIN
 END
 $$;
 
-CREATE FUNCTION @extschema@.fuel_heat_content_check()
-RETURNS trigger
-LANGUAGE plpgsql SET search_path = pg_catalog AS $$
-DECLARE
-  per_dim text;
-  heat_dim text;
-BEGIN
-  SELECT dimension INTO per_dim FROM @extschema@.unit WHERE symbol = NEW.per_unit;
-  SELECT dimension INTO heat_dim FROM @extschema@.unit WHERE symbol = NEW.heat_content_unit;
-  IF heat_dim IS DISTINCT FROM 'energy' THEN
-    RAISE EXCEPTION 'heat_content_unit "%" is not an energy unit', NEW.heat_content_unit
-      USING ERRCODE = 'check_violation',
-            DETAIL = format('Unit "%s" measures %s.', NEW.heat_content_unit, heat_dim),
-            HINT = 'Give the heat content in an energy unit such as kBtu, MJ or kWh.';
-  END IF;
-  IF per_dim = 'energy' THEN
-    RAISE EXCEPTION 'per_unit "%" is an energy unit', NEW.per_unit
-      USING ERRCODE = 'check_violation',
-            HINT = 'per_unit is the unit the fuel is measured in, such as m3, gal_US or short_ton.';
-  END IF;
-  RETURN NEW;
-END
-$$;
-
-CREATE TRIGGER fuel_heat_content_check
-  BEFORE INSERT OR UPDATE ON @extschema@.fuel_heat_content
-  FOR EACH ROW EXECUTE FUNCTION @extschema@.fuel_heat_content_check();
-
+-- Every trigger of the catalog is ENABLE ALWAYS: a logical replication
+-- apply worker, or a session with session_replication_role = replica,
+-- still invalidates the caches, protects the built-in rows and keeps the
+-- key spaces.  (Publish these tables WHERE (NOT builtin): each side has
+-- its built-in rows from the extension.)
 DO $$
 DECLARE
   t text;
+  g name;
 BEGIN
   FOREACH t IN ARRAY ARRAY['unit', 'unit_alias', 'fuel', 'fuel_alias', 'fuel_heat_content'] LOOP
     EXECUTE format('CREATE TRIGGER units_protect_builtin BEFORE UPDATE OR DELETE OR INSERT ON %I.%I '
                    'FOR EACH ROW EXECUTE FUNCTION %I.units_protect_builtin()', '@extschema@', t, '@extschema@');
     EXECUTE format('CREATE TRIGGER units_protect_truncate BEFORE TRUNCATE ON %I.%I '
                    'FOR EACH STATEMENT EXECUTE FUNCTION %I.units_protect_builtin()', '@extschema@', t, '@extschema@');
-    EXECUTE format('CREATE TRIGGER units_catalog_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON %I.%I '
+    EXECUTE format('CREATE TRIGGER units_catalog_changed AFTER INSERT OR UPDATE OR DELETE ON %I.%I '
+                   'FOR EACH ROW EXECUTE FUNCTION %I.units_catalog_changed()', '@extschema@', t, '@extschema@');
+    EXECUTE format('CREATE TRIGGER units_catalog_truncated AFTER TRUNCATE ON %I.%I '
                    'FOR EACH STATEMENT EXECUTE FUNCTION %I.units_catalog_changed()', '@extschema@', t, '@extschema@');
+    FOR g IN SELECT tgname FROM pg_catalog.pg_trigger
+              WHERE tgrelid = format('%I.%I', '@extschema@', t)::regclass AND NOT tgisinternal LOOP
+      EXECUTE format('ALTER TABLE %I.%I ENABLE ALWAYS TRIGGER %I', '@extschema@', t, g);
+    END LOOP;
     EXECUTE format('SELECT pg_catalog.pg_extension_config_dump(%L, %L)',
                    '@extschema@.' || t, 'WHERE NOT builtin');
   END LOOP;
@@ -677,8 +888,11 @@ RETURNS numeric
 AS 'MODULE_PATHNAME', 'scaler_convert_fuel'
 LANGUAGE C STABLE PARALLEL SAFE;
 
+-- imperial_factor: m3 per hundred cubic feet on UK bills, 2.83 (exact is
+-- 2.8316846592); docs/units.md
 CREATE FUNCTION @extschema@.uk_gas_kwh(volume numeric, unit text, calorific_value numeric,
-                                       volume_correction numeric DEFAULT 1.02264)
+                                       volume_correction numeric DEFAULT 1.02264,
+                                       imperial_factor numeric DEFAULT 2.83)
 RETURNS numeric
 AS 'MODULE_PATHNAME', 'scaler_uk_gas_kwh'
 LANGUAGE C STABLE STRICT PARALLEL SAFE;

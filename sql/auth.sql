@@ -37,6 +37,13 @@ SELECT path, status, auth_header ~ '^Bearer [0-9a-f]+$' AS bearer,
        replace(body, 'cs-2e6d0a', 'SECRET') AS body
   FROM cc_log ORDER BY seq;
 
+-- a token the provider revoked is refused with 401: the wrapper fetches a new
+-- one, once, and the query succeeds
+CREATE FOREIGN TABLE revoke_tokens (revoked int) SERVER ctl OPTIONS (endpoint '/_revoke_tokens');
+SELECT revoked > 0 AS revoked FROM revoke_tokens;
+SELECT count(*) FROM cc_meters;
+SELECT path, status FROM cc_log ORDER BY seq DESC LIMIT 4;
+
 -- password grant with a 3-second token: refreshed before it expires
 CREATE SERVER pw FOREIGN DATA WRAPPER scaler_fdw OPTIONS (base_url :'pw_url', profile $json$
 {

@@ -30,6 +30,11 @@ SELECT sum(value) FROM c;
 -- a column the query does not read is not converted
 SELECT count(meter_id) FROM c;
 SELECT min(period_start) FROM c;
+-- on_conversion_error 'null': such values are NULL, and one NOTICE counts them
+ALTER SERVER provider OPTIONS (ADD on_conversion_error 'null');
+SELECT count(*), count(value), count(period_start), sum(value) FROM c;
+ALTER SERVER provider OPTIONS (SET on_conversion_error 'nil');
+ALTER SERVER provider OPTIONS (DROP on_conversion_error);
 ALTER FOREIGN TABLE c OPTIONS (SET endpoint '/consumption', SET records_path 'data');
 SELECT count(*) FROM c;
 ALTER FOREIGN TABLE c OPTIONS (SET records_path 'count');

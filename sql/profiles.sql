@@ -111,6 +111,11 @@ EXECUTE by_meter('M00004', '2025-03-25');
 EXECUTE by_meter('M00006', '2025-03-30');
 -- what the provider was asked, in order
 SELECT query - 'page_size' AS query, status FROM request_log ORDER BY seq;
+-- LIMIT shrinks the first page when every qual went to the API, and not otherwise
+EXPLAIN (COSTS OFF) SELECT * FROM cons WHERE meter_id = 'M00002' LIMIT 3;
+SELECT meter_id, period_start FROM cons WHERE meter_id = 'M00002' LIMIT 3;
+EXPLAIN (COSTS OFF) SELECT * FROM cons WHERE value > 500 LIMIT 3;
+SELECT query->'page_size' AS page_size FROM request_log ORDER BY seq DESC LIMIT 1;
 -- quals the profile cannot carry stay local, and the answer is the same
 SELECT count(*) FROM cons WHERE value > 500 AND meter_id = 'M00001';
 -- a join: the inner side is rescanned per outer row, with its own pushed values

@@ -22,6 +22,20 @@ EXCEPTION WHEN OTHERS THEN
   RETURN SQLSTATE;
 END
 $$;
+-- the length of an error's message, detail and hint together
+CREATE FUNCTION pg_temp.error_length(q text) RETURNS int LANGUAGE plpgsql AS $$
+DECLARE
+  m text;
+  d text;
+  h text;
+BEGIN
+  EXECUTE q;
+  RETURN NULL;
+EXCEPTION WHEN OTHERS THEN
+  GET STACKED DIAGNOSTICS m = MESSAGE_TEXT, d = PG_EXCEPTION_DETAIL, h = PG_EXCEPTION_HINT;
+  RETURN length(m) + coalesce(length(d), 0) + coalesce(length(h), 0);
+END
+$$;
 
 -- the catalog, as installed
 SELECT (SELECT count(*) FROM scaler.unit) AS units,
@@ -159,21 +173,39 @@ SELECT s, v, scaler.normalize_unit(s, v)
   FROM (VALUES ('Mcf', 'us'), ('Mcf', 'utilityapi'), ('Mcf', 'energy_star'),
                ('MBtu', 'us'), ('MBtu', 'energy_star'), ('Mlb', 'us'), ('MLbs', 'energy_star'),
                ('therm', NULL), ('therm', 'us'), ('therm', 'uk'), ('therm', 'eu'),
-               ('therm', 'energy_star'), ('therm', 'espi'),
+               ('therm', 'energy_star'), ('therms', 'utilityapi'),
                ('ton', 'us'), ('tons', 'energy_star'), ('ton', 'uk'), ('tons', 'eu'), ('t', 'eu'),
                ('gallons', 'us'), ('gallons', 'uk'), ('cm', 'energy_star'),
                ('kcal', 'eu'), ('MMBtu', NULL), ('kWh', 'ENERGY_STAR'), ('kWh', 'common')) AS c(s, v);
 SELECT scaler.convert(1, 'therm', 'kBtu') AS us_therm,
        scaler.convert(1, 'therm', 'kBtu', 'energy_star') AS es_therm,
        scaler.convert(1, 'therm', 'kBtu', 'uk') AS ec_therm;
+-- Bare "therm" is the US therm only without a vocabulary (units.md): uk,
+-- eu and energy_star mean other therms, so a vocabulary that does not
+-- define it (espi here, or a user's) must not silently get the US one.
+SELECT scaler.convert(1, 'therm', 'kBtu', 'espi');
+SELECT s, v, pg_temp.sqlstate(format('SELECT scaler.normalize_unit(%L, %L)', s, v)) AS sqlstate
+  FROM (VALUES ('therm', 'espi'), ('thm', 'energy_star'), ('therms', 'espi'),
+               ('therm (US)', 'espi'), ('therm_EC', 'espi'), ('therm', NULL)) AS c(s, v);
 
 -- ==== Green Button / ESPI ====
 -- [ESPI] uom 72 Wh, 38 W, 169 therm, 42 m3, 119 ft3, 132 Btu, 128 US gallon,
--- 134 litre; a value times 10^powerOfTenMultiplier
+-- 134 litre, 31 J, 61 VA, 63 VAr, 71 VAh, 73 VArh (UnitSymbolKind); a value
+-- times 10^powerOfTenMultiplier.  VAh and VArh stay apparent and reactive
+-- energy: neither converts to Wh.
 SELECT uom, p, e.*
   FROM (VALUES (72, 0), (72, 3), (38, 3), (169, 0), (42, 0), (119, 2), (132, 6),
-               (128, 0), (134, -3), (72, -12), (38, 12)) AS c(uom, p),
+               (128, 0), (134, -3), (72, -12), (38, 12),
+               (31, 0), (31, 6), (61, 3), (63, 3), (71, 0), (73, 3)) AS c(uom, p),
        LATERAL scaler.espi_unit(uom, p) e;
+SELECT u.symbol, u.dimension, u.factor
+  FROM scaler.espi_unit(31) e1, scaler.espi_unit(61) e2, scaler.espi_unit(63) e3,
+       scaler.espi_unit(71) e4, scaler.espi_unit(73) e5, scaler.unit u
+ WHERE u.symbol IN (e1.unit, e2.unit, e3.unit, e4.unit, e5.unit) ORDER BY u.symbol;
+-- a reading of 2 at uom 71 (VAh), multiplier 3, in kVAh
+SELECT scaler.convert(2 * m.multiplier, m.unit, 'kVAh') AS kvah FROM scaler.espi_unit(71, 3) m;
+SELECT pg_temp.sqlstate($$SELECT scaler.convert(1, u.unit, 'kWh') FROM scaler.espi_unit(71) u$$) AS vah_to_kwh,
+       pg_temp.sqlstate($$SELECT scaler.convert(1, u.unit, 'kWh') FROM scaler.espi_unit(73) u$$) AS varh_to_kwh;
 -- an IntervalReading of 12345 at uom 72, multiplier 0, in kWh
 SELECT scaler.convert(12345 * m.multiplier, m.unit, 'kWh') AS kwh
   FROM scaler.espi_unit(72, 0) m;
@@ -242,13 +274,54 @@ SELECT fuel, u, c, scaler.convert_fuel(1, u, 'kBtu', fuel, c, vocabulary => 'ene
     ('coal_bituminous', 'pounds', 'CA'), ('Coke', 'tons', 'US'), ('coke', 'MLbs', 'CA'),
     ('Wood', 'tons', 'US'), ('wood', 'Tonnes (metric)', 'CA')
   ) AS c(fuel, u, c);
--- energy back to a quantity of fuel, and liquid to gaseous propane through
--- their energy: 1 US gallon = 92 kBtu = 92 / 2.516 cf of gas
+-- energy back to a quantity of fuel; liquid to gaseous propane of the same
+-- energy goes through energy, one form at a time: 1 US gallon of liquid =
+-- 92 kBtu = 92 / 2.516 cf of gas
 SELECT scaler.convert_fuel(25090, 'kBtu', 'short_ton', 'coal_anthracite') AS tons,
        scaler.convert_fuel(1, 'MMBtu', 'ccf', 'natural_gas') AS ccf,
-       scaler.convert_fuel(1, 'gal_US', 'ft3', 'propane') AS gas_cf,
+       scaler.convert_fuel(scaler.convert_fuel(1, 'gal_US', 'kBtu', 'propane_liquid'),
+                           'kBtu', 'ft3', 'propane_gas') AS gas_cf,
+       round(92 / 2.516, 16) AS computed,
        scaler.convert_fuel(1, 'kWh', 'MJ', 'electricity') AS energy_to_energy,
        scaler.convert_fuel(1, 'kWh', 'MJ') AS without_fuel;
+-- Two units of one dimension convert exactly, as scaler.convert does, never
+-- through heat contents (36.303 / 1.026 kBtu would make 1 m3 35.38 cf):
+-- 1 m3 = 1 / 0.028316846592 ft3; 1 US gallon = 231 / 1728 ft3.
+SELECT scaler.convert_fuel(1, 'm3', 'ft3', 'natural_gas') AS m3_in_cf,
+       scaler.convert(1, 'm3', 'ft3') AS unit_ratio,
+       round(1 / 0.028316846592::numeric(40, 30), 30) AS to_30_places,
+       scaler.convert_fuel(1, 'm3', 'ft3', 'natural_gas') = scaler.convert(1, 'm3', 'ft3') AS same,
+       scaler.convert_fuel(1, 'gal_US', 'ft3', 'propane') AS gallon_in_cf,
+       round(231 / 1728.0, 20) AS computed,
+       scaler.convert_fuel(3, 'short_ton', 'kg', 'coal_anthracite', 'CA') AS tons_in_kg,
+       scaler.convert_fuel(1, 'kcm', 'm3', calorific_value => 39.5,
+                           calorific_value_unit => 'MJ/m3') AS with_cv;
+
+-- ==== propane: liquid or gas, never a guess ====
+-- [ES] prints propane per US gallon and litre (liquid) and per cf, ccf, kcf
+-- (gas); a liquid gallon holds 92 kBtu, a gaseous cf 2.516.  "propane"
+-- keeps exactly those units; any other volume must say which form.
+SELECT scaler.convert_fuel(1, 'm3', 'kBtu', 'propane');
+SELECT scaler.convert_fuel(1, 'bbl', 'kBtu', 'Propane', 'CA');
+SELECT u, pg_temp.sqlstate(format('SELECT scaler.convert_fuel(1, %L, ''kBtu'', ''propane'')', u)) AS sqlstate
+  FROM unnest('{m3, kcm, bbl, MMcf, kgal_US, yd3}'::text[]) AS u;
+-- the forms: every unit converts through the form's reference row.  1 m3
+-- of gas = 2.516 / 0.028316846592 kBtu; 1 m3 of liquid =
+-- 92 / 0.003785411784 kBtu.
+SELECT scaler.convert_fuel(1, 'm3', 'kBtu', 'propane_gas') AS gas_m3,
+       round(2.516 / 0.028316846592, 16) AS computed_gas,
+       scaler.convert_fuel(1, 'm3', 'kBtu', 'propane_liquid') AS liquid_m3,
+       round(92 / 0.003785411784::numeric(40, 30), 16) AS computed_liquid,
+       scaler.convert_fuel(1, 'm3', 'kBtu', 'Propane (gas)', 'CA') AS ca_gas_m3,
+       scaler.convert_fuel(1, 'bbl', 'kBtu', 'liquid propane', 'CA') AS ca_liquid_bbl,
+       round(90.809 * 42, 3) AS computed_bbl;
+-- Portfolio Manager's own units keep its figures under all three names
+SELECT f, u, scaler.convert_fuel(1, u, 'kBtu', f) AS kbtu
+  FROM (VALUES ('propane', 'gal_US'), ('propane_liquid', 'gal_US'), ('propane', 'L'),
+               ('propane_liquid', 'L'), ('propane', 'ccf'), ('propane_gas', 'ccf')) AS c(f, u);
+-- a form in the other form's unit is that form, measured so: explicit
+SELECT scaler.convert_fuel(1, 'ft3', 'kBtu', 'propane_liquid') AS liquid_cf,
+       round(92 * 0.028316846592 / 0.003785411784, 16) AS computed;
 -- a calorific value overrides the defaults: 100 m3 at 39.5 MJ/m3 = 3950 MJ
 -- = 1097.2... kWh; 1,037 Btu/cf gives 103.7 kBtu per ccf
 SELECT scaler.convert_fuel(100, 'm3', 'MJ', calorific_value => 39.5,
@@ -262,12 +335,24 @@ SELECT scaler.convert_fuel(100, 'm3', 'MJ', calorific_value => 39.5,
        scaler.convert_fuel(2, 'tonne', 'GJ', calorific_value => 25.8,
                            calorific_value_unit => 'GJ/t', vocabulary => 'eu') AS coal_gj;
 -- [UK] kWh = m3 x 1.02264 x CV (MJ/m3) / 3.6; imperial meters read hundreds
--- of cubic feet, 2.8316846592 m3 each.  100 m3 at 39.5 MJ/m3:
--- 100 * 1.02264 * 39.5 / 3.6 = 4039.428 / 3.6 = 1122.0633...
+-- of cubic feet, which bills turn into m3 at 2.83 each (exactly
+-- 2.8316846592).  100 m3 at 39.5 MJ/m3:
+-- 100 * 1.02264 * 39.5 / 3.6 = 4039.428 / 3.6 = 1122.0633...;
+-- 10 hcf: 28.3 * 1.02264 * 39.5 / 3.6 = 1143.158124 / 3.6 = 317.5439233...
 SELECT scaler.uk_gas_kwh(100, 'm3', 39.5) AS kwh,
        scaler.uk_gas_kwh(10, 'hcf', 39.5) AS imperial_kwh,
-       round(10 * 2.8316846592 * 1.02264 * 39.5 / 3.6, 16) AS computed,
+       round(10 * 2.83 * 1.02264 * 39.5 / 3.6, 16) AS computed,
        scaler.uk_gas_kwh(100, 'm3', 39.5, 1) AS uncorrected;
+-- the exact factor when asked; cubic feet and thousands of them scale the
+-- bills' factor (1,000 ft3 = 10 hcf = 28.3 m3); metric units are exact
+SELECT scaler.uk_gas_kwh(10, 'hcf', 39.5, imperial_factor => 2.8316846592) AS exact_kwh,
+       round(10 * 2.8316846592 * 1.02264 * 39.5 / 3.6, 16) AS computed,
+       scaler.uk_gas_kwh(1000, 'ft3', 39.5) AS cf_kwh,
+       scaler.uk_gas_kwh(1, 'kcf', 39.5) AS kcf_kwh,
+       scaler.uk_gas_kwh(28.3, 'm3', 39.5) AS same_in_m3,
+       scaler.uk_gas_kwh(28300, 'L', 39.5) AS same_in_litres,
+       scaler.uk_gas_kwh(10, 'hcf', 39.5, 1.02264, 2.83) AS explicit;
+SELECT scaler.uk_gas_kwh(10, 'hcf', 39.5, imperial_factor => 0);
 SELECT scaler.convert_fuel(1, 'm3', 'kWh');
 SELECT scaler.convert_fuel(1, 'm3', 'kWh', 'natural gaz');
 SELECT scaler.convert_fuel(1, 'm3', 'kWh', 'natural_gas', 'GB');
@@ -287,8 +372,25 @@ SELECT q, pg_temp.sqlstate(q) AS sqlstate
     ('SELECT scaler.convert_fuel(1, ''m3'', ''kWh'', calorific_value => ''NaN'', calorific_value_unit => ''MJ/m3'')'),
     ('SELECT scaler.convert_fuel(1, ''m3'', ''kWh'', calorific_value => 39.5, calorific_value_unit => ''MJ/kg'')'),
     ('SELECT scaler.uk_gas_kwh(1, ''kWh'', 39.5)'),
-    ('SELECT scaler.uk_gas_kwh(1, ''m3'', -1)')
+    ('SELECT scaler.uk_gas_kwh(1, ''m3'', -1)'),
+    ('SELECT scaler.uk_gas_kwh(1, ''hcf'', 39.5, 1.02264, -2.83)'),
+    ('SELECT scaler.convert_fuel(1, ''m3'', ''kWh'', ''natural_gas'', calorific_value_unit => ''MJ/m3'')'),
+    ('SELECT scaler.convert_fuel(1, ''m3'', ''kWh'', calorific_value => 1e-1200, calorific_value_unit => ''MJ/m3'')')
   ) AS c(q);
+-- A calorific_value_unit without a calorific_value is refused, not ignored
+-- (it would silently fall back to the fuel's defaults).
+SELECT scaler.convert_fuel(1, 'm3', 'kWh', 'natural_gas', calorific_value_unit => 'MJ/m3');
+SELECT scaler.convert_fuel(1, 'm3', 'kWh', calorific_value => NULL, calorific_value_unit => 'MJ/m3');
+-- A nonzero result that would round to 0 is an error, not 0: 1 m3 at
+-- 1e-1200 MJ/m3 is 2.7e-1201 kWh, past numeric division's 1,000 places.
+-- Small but representable results stay exact, and 0 stays 0.
+SELECT scaler.convert_fuel(1, 'm3', 'kWh', calorific_value => 1e-1200, calorific_value_unit => 'MJ/m3');
+SELECT scaler.convert_fuel(36, 'm3', 'kWh', calorific_value => 1e-990,
+                           calorific_value_unit => 'MJ/m3') = 1e-989 AS tiny_exact,
+       scaler.convert_fuel(0, 'm3', 'kWh', calorific_value => 1e-1200,
+                           calorific_value_unit => 'MJ/m3') AS zero,
+       scaler.convert(1e-999, 'kWh', 'Wh') = 1e-996 AS tiny_product;
+SELECT scaler.convert(1e-999, 'J', 'GWh');
 
 -- ==== users extend the catalog; changes apply at once ====
 SELECT scaler.convert(1, 'Mcal', 'kJ');
@@ -362,7 +464,7 @@ INSERT INTO scaler.fuel_heat_content (fuel, country, per_unit, heat_content, hea
   VALUES ('biogas', 'GB', 'kg', 1, 'kg');
 INSERT INTO scaler.unit_alias (alias, symbol) VALUES ('Mcal', 'kWh');
 INSERT INTO scaler.unit_alias (alias, symbol) VALUES (' . ', 'kWh');
-INSERT INTO scaler.unit (symbol, dimension, factor, description) VALUES ('KWH', 'energy', 1, 'x');
+INSERT INTO scaler.unit (symbol, dimension, factor, description) VALUES ('k_Wh', 'energy', 1, 'x');
 INSERT INTO scaler.unit (symbol, dimension, factor, description) VALUES ('bad', 'energy', 'NaN', 'x');
 -- in a parallel worker, which reads the catalog itself
 SET force_parallel_mode = on;
@@ -381,6 +483,166 @@ DELETE FROM scaler.fuel WHERE NOT builtin;
 DELETE FROM scaler.unit WHERE NOT builtin;
 DELETE FROM scaler.unit_alias WHERE NOT builtin;
 SELECT scaler.convert_fuel(1, 'ccf', 'kBtu', 'natural_gas') AS builtin_again;
+
+-- ==== symbols win over aliases ====
+-- An alias with the key of another unit's symbol would change that symbol
+-- for everyone ("kWh" meaning MWh); it is refused, in any vocabulary.
+INSERT INTO scaler.unit_alias (alias, symbol) VALUES ('kWh', 'MWh');
+INSERT INTO scaler.unit_alias (alias, vocabulary, symbol) VALUES ('KW-H', 'us', 'MWh');
+-- an alias may spell its own unit's symbol, but not be pointed elsewhere
+INSERT INTO scaler.unit_alias (alias, symbol) VALUES ('kWh hr', 'kWh');
+UPDATE scaler.unit_alias SET alias = 'kW h' WHERE alias = 'kWh hr';
+UPDATE scaler.unit_alias SET symbol = 'MWh' WHERE alias = 'kW h';
+DELETE FROM scaler.unit_alias WHERE alias = 'kW h';
+SELECT scaler.normalize_unit('kWh') AS kwh, scaler.normalize_unit('KWH', 'us') AS kwh_us;
+-- a unit may not take the key of another unit's alias either ("cm" is
+-- cubic metres for ENERGY STAR)
+INSERT INTO scaler.unit (symbol, dimension, factor, description)
+  VALUES ('cm', 'volume', 0.000001, 'cubic centimetre');
+-- the built-in aliases pass the same check
+SELECT count(*) AS aliases_on_other_symbols
+  FROM scaler.unit_alias a
+  JOIN scaler.unit u ON scaler.unit_key(u.symbol) = scaler.unit_key(a.alias) AND u.symbol <> a.symbol;
+-- The lookup does not rely on the trigger: a row that got around it (here
+-- a superuser disabled it) still loses to the symbol, in any case.
+ALTER TABLE scaler.unit_alias DISABLE TRIGGER units_key_check;
+INSERT INTO scaler.unit_alias (alias, symbol) VALUES ('kWh', 'MWh');
+ALTER TABLE scaler.unit_alias ENABLE ALWAYS TRIGGER units_key_check;
+SELECT s, scaler.normalize_unit(s), scaler.convert(1, s, 'MJ') AS mj
+  FROM unnest('{kWh, KWH, kwh, kW h}'::text[]) AS s;
+DELETE FROM scaler.unit_alias WHERE alias = 'kWh' AND NOT builtin;
+
+-- ==== case: milli is not mega ====
+-- Symbols match in exact case first.  Ignoring case, a symbol whose m or M
+-- is an SI prefix (MWh, MW, MJ, Mvar: the rest is a unit too) is not
+-- guessed: mWh would be a milliwatt-hour, 10^9 times less.
+SELECT scaler.normalize_unit('mWh');
+SELECT scaler.convert(1, 'mw', 'kW');
+SELECT s, pg_temp.sqlstate(format('SELECT scaler.normalize_unit(%L)', s)) AS sqlstate
+  FROM unnest('{mWh, mwh, MWH, mw, mj, mva, mvar, mgal_us, M.J, m-J}'::text[]) AS s;
+-- where case cannot make milli of mega, it is still folded
+SELECT s, scaler.normalize_unit(s)
+  FROM unnest('{MWh, MW, MJ, KWH, kwh, M3, MMBTU, mmcf, MMLBS, gj, KVARH, THERM_US}'::text[]) AS s;
+-- an alias says what a source means by its spelling
+INSERT INTO scaler.unit_alias (alias, vocabulary, symbol) VALUES ('mwh', 'utilityapi', 'MWh');
+SELECT scaler.normalize_unit('MWH', 'utilityapi') AS utilityapi,
+       pg_temp.sqlstate($$SELECT scaler.normalize_unit('MWH', 'us')$$) AS us;
+DELETE FROM scaler.unit_alias WHERE alias = 'mwh' AND NOT builtin;
+-- Symbols are unique in exact case, so milliwatts can sit beside
+-- megawatts; ignoring case "mw" is then both, an error.  Spellings that
+-- differ only in . - _ * ^ or spaces are still one symbol.
+INSERT INTO scaler.unit (symbol, dimension, factor, description)
+  VALUES ('mW', 'power', 0.001, 'milliwatt');
+SELECT scaler.normalize_unit('mW') AS milli, scaler.normalize_unit('MW') AS mega,
+       scaler.convert(1, 'MW', 'mW') AS mw_in_mw, scaler.convert(5, 'mW', 'W') AS w;
+SELECT scaler.normalize_unit('mw');
+INSERT INTO scaler.unit (symbol, dimension, factor, description)
+  VALUES ('m_W', 'power', 0.001, 'milliwatt again');
+-- now no alias may spell "mw": it would pick one of the two
+INSERT INTO scaler.unit_alias (alias, vocabulary, symbol) VALUES ('mw', 'utilityapi', 'MW');
+DELETE FROM scaler.unit WHERE symbol = 'mW';
+
+-- ==== fuels: one key space ====
+-- A user's alias overrides the built-in one with the same key ("gas" is
+-- natural gas until then); a name wins over any alias; nothing else may
+-- share a key.  Rows of one kind in any physical order give one answer.
+INSERT INTO scaler.fuel (fuel, description) VALUES ('lng', 'liquefied natural gas, regasified');
+INSERT INTO scaler.fuel_heat_content (fuel, country, per_unit, heat_content, heat_content_unit,
+                                      reference)
+  VALUES ('lng', 'US', 'm3', 38.2, 'MJ', true);
+SELECT scaler.convert_fuel(1, 'm3', 'MJ', 'gas') AS builtin_gas;
+INSERT INTO scaler.fuel_alias (alias, fuel) VALUES ('GAS', 'lng');
+SELECT scaler.convert_fuel(1, 'm3', 'MJ', 'gas') AS user_gas,
+       scaler.convert_fuel(1, 'm3', 'MJ', 'natural_gas') = scaler.convert_fuel(1, 'm3', 'MJ', 'natural gas') AS name_still_works;
+INSERT INTO scaler.fuel (fuel, description) VALUES ('naturalgas', 'natural gas, again');
+INSERT INTO scaler.fuel_alias (alias, fuel) VALUES ('Natural Gas', 'lng');
+INSERT INTO scaler.fuel_alias (alias, fuel) VALUES ('g.a.s', 'natural_gas');
+INSERT INTO scaler.fuel (fuel, description) VALUES ('heating_oil', 'heating oil');
+SELECT q, pg_temp.sqlstate(q) AS sqlstate
+  FROM (VALUES
+    ('INSERT INTO scaler.fuel (fuel, description) VALUES (''naturalgas'', ''x'')'),
+    ('INSERT INTO scaler.fuel (fuel, description) VALUES (''gas'', ''x'')'),
+    ('INSERT INTO scaler.fuel_alias (alias, fuel) VALUES (''Natural-Gas'', ''lng'')'),
+    ('INSERT INTO scaler.fuel_alias (alias, fuel) VALUES (''natural gas'', ''natural_gas'')'),
+    ('UPDATE scaler.fuel SET fuel = ''diesel_'' WHERE fuel = ''lng''')
+  ) AS c(q);
+DELETE FROM scaler.fuel_alias WHERE NOT builtin;
+SELECT scaler.convert_fuel(1, 'm3', 'MJ', 'gas') = scaler.convert_fuel(1, 'm3', 'MJ', 'natural_gas') AS gas_is_natural_gas_again;
+
+-- ==== one reference row per fuel, country and dimension ====
+-- Two would leave the choice to table order.  Users' rows and built-in
+-- rows each may have one (a user's row overrides the built-in defaults).
+INSERT INTO scaler.fuel_heat_content (fuel, country, per_unit, heat_content, heat_content_unit,
+                                      reference)
+  VALUES ('lng', 'US', 'ft3', 1.08, 'MJ', true);
+INSERT INTO scaler.fuel_heat_content (fuel, country, per_unit, heat_content, heat_content_unit,
+                                      reference)
+  VALUES ('lng', 'US', 'ft3', 1.08, 'MJ', false), ('lng', 'US', 'kg', 53.6, 'MJ', true),
+         ('lng', 'CA', 'ft3', 1.08, 'MJ', true);
+UPDATE scaler.fuel_heat_content SET reference = true WHERE fuel = 'lng' AND per_unit = 'ft3' AND country = 'US';
+-- moving the reference is two steps
+UPDATE scaler.fuel_heat_content SET reference = false WHERE fuel = 'lng' AND per_unit = 'm3';
+UPDATE scaler.fuel_heat_content SET reference = true WHERE fuel = 'lng' AND per_unit = 'ft3' AND country = 'US';
+SELECT scaler.convert_fuel(1, 'L', 'MJ', 'lng') AS litre_via_ft3,
+       round(0.001 / 0.028316846592::numeric(40, 30) * 1.08, 20) AS computed,
+       scaler.convert_fuel(1, 'm3', 'MJ', 'lng') AS own_m3_row,
+       scaler.convert_fuel(1, 'lb', 'MJ', 'lng') AS lb_via_kg;
+-- the lookup does not rely on the trigger: two references are an error
+ALTER TABLE scaler.fuel_heat_content DISABLE TRIGGER fuel_heat_content_check;
+UPDATE scaler.fuel_heat_content SET reference = true WHERE fuel = 'lng' AND per_unit = 'm3';
+ALTER TABLE scaler.fuel_heat_content ENABLE ALWAYS TRIGGER fuel_heat_content_check;
+SELECT scaler.convert_fuel(1, 'L', 'MJ', 'lng');
+DELETE FROM scaler.fuel_heat_content WHERE fuel = 'lng';
+DELETE FROM scaler.fuel WHERE fuel = 'lng';
+
+-- ==== many units in one column ====
+-- Every call site shares the catalog cache's resolved ratios, so a column
+-- of many units costs no more than one of a few (test/bench/bench_units.sh
+-- times 16); here the answers, against the factors.
+SELECT count(*) AS rows,
+       count(*) FILTER (WHERE scaler.convert(g, u.symbol, 'J') = g * u.factor) AS exact
+  FROM scaler.unit u, generate_series(1, 40) g
+ WHERE u.dimension = 'energy';
+-- More distinct spellings than the cache keeps (16,384): it starts over,
+-- and every answer is still right.
+SELECT count(*) AS spellings,
+       count(*) FILTER (WHERE scaler.convert(2, s, 'MJ') = 7.2) AS right
+  FROM (SELECT 'k' || repeat(' ', a) || 'Wh' || repeat(' ', b) AS s
+          FROM generate_series(0, 130) a, generate_series(0, 130) b) AS v;
+
+-- ==== errors echo at most 64 characters of an input ====
+-- A 1,000,000-character unit makes an error of a few hundred characters.
+SELECT scaler.convert(1, repeat('x', 1000000), 'kWh');
+SELECT q, pg_temp.error_length(q) < 1000 AS short
+  FROM (VALUES
+    ('SELECT scaler.convert(1, repeat(''x'', 1000000), ''kWh'')'),
+    ('SELECT scaler.convert(1, ''kWh'' || repeat('' '', 1000000) || ''x'', ''MJ'')'),
+    ('SELECT scaler.normalize_unit(repeat(''m'', 1000000))'),
+    ('SELECT scaler.convert(1, ''kWh'', ''MJ'', repeat(''v'', 1000000))'),
+    ('SELECT scaler.convert_fuel(1, ''m3'', ''kWh'', repeat(''f'', 1000000))'),
+    ('SELECT scaler.convert_fuel(1, ''m3'', ''kWh'', ''natural_gas'', repeat(''c'', 1000000))'),
+    ('SELECT scaler.convert_fuel(1, ''m3'', ''kWh'', calorific_value => 39.5, calorific_value_unit => repeat(''u'', 1000000))'),
+    ('SELECT scaler.convert_fuel(1, ''m3'', ''kWh'', calorific_value_unit => repeat(''u'', 1000000))'),
+    ('SELECT scaler.convert_fuel(1, ''m3'', ''kWh'', calorific_value => -1e100000, calorific_value_unit => ''MJ/m3'')'),
+    ('SELECT scaler.uk_gas_kwh(1, repeat(''u'', 1000000), 39.5)')
+  ) AS c(q);
+
+-- ==== triggers fire in replicas too ====
+-- ENABLE ALWAYS: a logical replication apply worker (which runs as
+-- session_replication_role = replica, and fires row triggers only) still
+-- protects built-in rows, checks keys and refreshes every cache.
+SELECT c.relname, t.tgname, t.tgenabled
+  FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
+ WHERE c.relnamespace = 'scaler'::regnamespace AND NOT t.tgisinternal
+ ORDER BY 1, 2;
+SET session_replication_role = replica;
+UPDATE scaler.unit SET factor = 1 WHERE symbol = 'kWh';
+INSERT INTO scaler.unit_alias (alias, symbol) VALUES ('kwh', 'MWh');
+INSERT INTO scaler.unit_alias (alias, vocabulary, symbol) VALUES ('kilowatt hr', 'us', 'kWh');
+SELECT scaler.normalize_unit('kilowatt hr', 'us') AS seen_at_once;
+DELETE FROM scaler.unit_alias WHERE NOT builtin;
+SELECT pg_temp.sqlstate($$SELECT scaler.normalize_unit('kilowatt hr', 'us')$$) AS gone_again;
+RESET session_replication_role;
 
 -- ==== register readings to consumption ====
 -- rising readings, a rollover of a five-dial register (99 990 -> 120 at
@@ -405,7 +667,8 @@ SELECT count(*) FROM scaler.register_consumption('{}', '{}');
 SELECT count(*) FROM scaler.register_consumption('{2024-01-01}', '{5}');
 -- per meter, from a table of reads: UK imperial gas meters with four dials
 -- (hundreds of cubic feet), billed at 39.2 MJ/m3 [UK]:
--- 15 hcf = 15 * 2.8316846592 * 1.02264 * 39.2 / 3.6 kWh = 472.97968664776704
+-- 15 hcf = 15 * 2.83 * 1.02264 * 39.2 / 3.6 kWh = 472.698296 (bills' 2.83 m3
+-- per hcf)
 CREATE TEMP TABLE reads (meter text, read_at timestamptz, reading numeric);
 INSERT INTO reads VALUES
   ('gas-1', '2024-01-01', 9980), ('gas-1', '2024-02-01', 9995), ('gas-1', '2024-03-01', 7),

@@ -43,13 +43,16 @@ typedef struct TokenEntry
 	TokenKey	key;
 	char	   *token;			/* in TopMemoryContext */
 	TimestampTz expires;		/* 0: no expiry given */
+	uint32		server_hash;	/* syscache hashes, to know which changes concern it */
+	uint32		mapping_hash;
 } TokenEntry;
 
 static HTAB *token_cache = NULL;
 
 /*
- * A changed server or user mapping may mean other credentials: forget every
- * token (they are cheap to fetch again), as postgres_fdw drops connections.
+ * A changed server or user mapping may mean other credentials: forget the
+ * tokens it concerns (all of them after a cache reset), as postgres_fdw
+ * drops connections.
  */
 static void
 token_inval_callback(Datum arg, int cacheid, uint32 hashvalue)
@@ -62,6 +65,10 @@ token_inval_callback(Datum arg, int cacheid, uint32 hashvalue)
 	hash_seq_init(&scan, token_cache);
 	while ((e = (TokenEntry *) hash_seq_search(&scan)) != NULL)
 	{
+		if (hashvalue != 0 &&
+			!(cacheid == FOREIGNSERVEROID && e->server_hash == hashvalue) &&
+			!(cacheid == USERMAPPINGOID && e->mapping_hash == hashvalue))
+			continue;
 		if (e->token)
 			pfree(e->token);
 		e->token = NULL;
@@ -101,6 +108,8 @@ token_entry(const ScalerServerOptions *srv, bool create)
 		{
 			e->token = NULL;
 			e->expires = 0;
+			e->server_hash = GetSysCacheHashValue1(FOREIGNSERVEROID, ObjectIdGetDatum(srv->serverid));
+			e->mapping_hash = GetSysCacheHashValue1(USERMAPPINGOID, ObjectIdGetDatum(srv->umid));
 		}
 		return e;
 	}

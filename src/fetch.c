@@ -187,8 +187,11 @@ page_url(TableFetch *f, int set_index, bool first)
 	}
 	if (pg->size_param)
 	{
+		/* A pushed LIMIT smaller than a page asks for no more than it needs. */
+		int			size = f->limit > 0 && f->limit < pg->size ? (int) f->limit : pg->size;
+
 		names = lappend(names, pg->size_param);
-		values = lappend(values, psprintf("%d", pg->size));
+		values = lappend(values, psprintf("%d", size));
 	}
 	return scaler_url_with_params(f->srv,
 								  scaler_join_url(f->srv->base_url,

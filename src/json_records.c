@@ -36,7 +36,9 @@
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "common/hashfn.h"
+#include "access/xact.h"
 #include "utils/builtins.h"
+#include "utils/resowner.h"
 #include "utils/json.h"
 #include "utils/lsyscache.h"
 #include "utils/timestamp.h"
@@ -201,6 +203,10 @@ struct RecordExtractor
 	Datum	   *row_values;		/* reused by every page */
 	bool	   *row_nulls;
 	int			rows_cap;
+	bool		null_on_error;	/* on_conversion_error 'null' */
+	bool		careful;		/* converting a page value by value */
+	int64		conversion_failures;
+	char	   *first_failure;
 	ColumnPlan *err_col;
 	const char *err_val;
 	int			err_record;
@@ -699,6 +705,80 @@ column_datum(RecordExtractor *ex, ColumnPlan *col, char *text)
 	return InputFunctionCall(&col->infunc, text, col->ioparam, col->typmod);
 }
 
+/* One column of one record, from its text. */
+static void
+convert_column(RecordExtractor *ex, LevelElem *rec, ColumnPlan *col, char *text,
+			   Datum *values, bool *nulls)
+{
+	values[col->attidx] = column_datum(ex, col, text);
+	nulls[col->attidx] = false;
+	if (col->has_duration)
+	{
+		char	   *secs = slot_cstring(NULL, slot_value(rec, col->duration_slot));
+		char	   *end;
+		double		d;
+
+		if (secs == NULL)
+		{
+			nulls[col->attidx] = true;	/* no duration, no end */
+			return;
+		}
+		ex->err_val = secs;
+		errno = 0;
+		d = strtod(secs, &end);
+		if (errno != 0 || end == secs || *end != '\0' || isnan(d) || isinf(d))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+					 errmsg("invalid duration in seconds: \"%s\"", secs)));
+		values[col->attidx] = TimestampTzGetDatum(DatumGetTimestampTz(values[col->attidx]) +
+												  (int64) rint(d * USECS_PER_SEC));
+	}
+}
+
+/*
+ * on_conversion_error 'null': a value its column's type refuses becomes
+ * NULL.  An input function's error can only be caught safely inside a
+ * subtransaction; only data errors are turned into NULL, anything else
+ * (a cancel, out of memory) goes on.
+ */
+static void
+convert_column_carefully(RecordExtractor *ex, LevelElem *rec, ColumnPlan *col, char *text,
+						 Datum *values, bool *nulls)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		convert_column(ex, rec, col, text, values, nulls);
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+		if (ERRCODE_TO_CATEGORY(edata->sqlerrcode) != ERRCODE_DATA_EXCEPTION)
+			ReThrowError(edata);
+		FlushErrorState();
+		if (ex->conversion_failures++ == 0)
+			ex->first_failure = MemoryContextStrdup(ex->cxt,
+													edata->context ? psprintf("%s (%s)", edata->message, edata->context)
+													: edata->message);
+		FreeErrorData(edata);
+		nulls[col->attidx] = true;
+	}
+	PG_END_TRY();
+}
+
 static void
 emit_records(RecordExtractor *ex)
 {
@@ -788,34 +868,68 @@ emit_records(RecordExtractor *ex)
 			}
 			if (text == NULL)
 				continue;
-			values[col->attidx] = column_datum(ex, col, text);
-			nulls[col->attidx] = false;
-			if (col->has_duration)
-			{
-				char	   *secs = slot_cstring(NULL, slot_value(rec, col->duration_slot));
-				char	   *end;
-				double		d;
-
-				if (secs == NULL)
-				{
-					nulls[col->attidx] = true;	/* no duration, no end */
-					continue;
-				}
-				ex->err_val = secs;
-				errno = 0;
-				d = strtod(secs, &end);
-				if (errno != 0 || end == secs || *end != '\0' || isnan(d) || isinf(d))
-					ereport(ERROR,
-							(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
-							 errmsg("invalid duration in seconds: \"%s\"", secs)));
-				values[col->attidx] = TimestampTzGetDatum(DatumGetTimestampTz(values[col->attidx]) +
-														  (int64) rint(d * USECS_PER_SEC));
-			}
+			if (ex->careful)
+				convert_column_carefully(ex, rec, col, text, values, nulls);
+			else
+				convert_column(ex, rec, col, text, values, nulls);
 		}
 		if ((r & 1023) == 0)
 			CHECK_FOR_INTERRUPTS();
 	}
 	ex->err_col = NULL;
+}
+
+/*
+ * With on_conversion_error 'null', the page is converted inside one
+ * subtransaction; only a page with a bad value is converted again, value by
+ * value, each in its own.
+ */
+static void
+emit_records_guarded(RecordExtractor *ex)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		emit_records(ex);
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+		if (ERRCODE_TO_CATEGORY(edata->sqlerrcode) != ERRCODE_DATA_EXCEPTION)
+			ReThrowError(edata);
+		FlushErrorState();
+		FreeErrorData(edata);
+		ex->careful = true;
+		emit_records(ex);
+		ex->careful = false;
+	}
+	PG_END_TRY();
+}
+
+void
+records_set_null_on_error(RecordExtractor *ex, bool on)
+{
+	ex->null_on_error = on;
+}
+
+int64
+records_conversion_failures(RecordExtractor *ex, const char **first)
+{
+	*first = ex->first_failure;
+	return ex->conversion_failures;
 }
 
 /* ---------- parser events ---------- */
@@ -1214,6 +1328,9 @@ records_parse_page(RecordExtractor *ex, char *body, size_t len, RecordPage *page
 	errcb.arg = ex;
 	errcb.previous = error_context_stack;
 	error_context_stack = &errcb;
-	emit_records(ex);
+	if (ex->null_on_error)
+		emit_records_guarded(ex);
+	else
+		emit_records(ex);
 	error_context_stack = errcb.previous;
 }

@@ -60,6 +60,7 @@ typedef struct ScalerOption
 static const char *const auth_choices[] = {"none", "basic", "bearer", "api_key", NULL};
 static const char *const api_key_in_choices[] = {"header", "query", NULL};
 static const char *const pagination_choices[] = {"none", "next_url", "link_header", NULL};
+static const char *const conversion_error_choices[] = {"error", "null", NULL};
 
 static const ScalerOption scaler_options[] = {
 	/* server */
@@ -75,6 +76,7 @@ static const ScalerOption scaler_options[] = {
 	{"max_retries", ForeignServerRelationId, OPT_INT, NULL, false},
 	{"max_retry_wait", ForeignServerRelationId, OPT_DURATION, NULL, false},
 	{"max_concurrency", ForeignServerRelationId, OPT_INT, NULL, false},
+	{"on_conversion_error", ForeignServerRelationId, OPT_ENUM, conversion_error_choices, false},
 	{"rate_limit", ForeignServerRelationId, OPT_RATE, NULL, false},
 	{"rate_burst", ForeignServerRelationId, OPT_INT, NULL, false},
 	{"daily_limit", ForeignServerRelationId, OPT_INT, NULL, false},
@@ -577,6 +579,7 @@ scaler_get_server_options(Oid serverid, Oid userid, ScalerServerOptions *opts)
 	char	   *profile = NULL;
 	char	   *override = NULL;
 	ScalerProfile *p;
+	UserMapping *um;
 
 	memset(opts, 0, sizeof(*opts));
 	opts->serverid = serverid;
@@ -648,6 +651,8 @@ scaler_get_server_options(Oid serverid, Oid userid, ScalerServerOptions *opts)
 			opts->max_retry_wait_ms = duration_option(def);
 		else if (strcmp(name, "max_concurrency") == 0)
 			opts->max_concurrency = Max(1, pg_strtoint32(defGetString(def)));
+		else if (strcmp(name, "on_conversion_error") == 0)
+			opts->null_on_conversion_error = enum_option(def, conversion_error_choices) == 1;
 		else if (strcmp(name, "rate_limit") == 0)
 			(void) parse_rate(defGetString(def), &opts->rate_per_sec);
 		else if (strcmp(name, "rate_burst") == 0)
@@ -683,7 +688,9 @@ scaler_get_server_options(Oid serverid, Oid userid, ScalerServerOptions *opts)
 				 errhint("CREATE USER MAPPING FOR CURRENT_USER SERVER %s OPTIONS (...).",
 						 quote_identifier(opts->servername))));
 
-	foreach(lc, GetUserMapping(userid, serverid)->options)
+	um = GetUserMapping(userid, serverid);
+	opts->umid = um->umid;
+	foreach(lc, um->options)
 	{
 		DefElem    *def = (DefElem *) lfirst(lc);
 

@@ -489,10 +489,15 @@ compile_pagination(ScalerPaginationSpec *pg, struct json_object *def, const char
 	{
 		case PAGINATE_NONE:
 		case PAGINATE_LINK_HEADER:
+			pg->size_param = get_string(def, "size_param", where, false, NULL);
+			pg->size = (int) get_int(def, "size", where, 0, 0, 1000000);
 			break;
 		case PAGINATE_NEXT_URL:
 			pg->next_path = get_string(def, "path", where, false, "next");
 			(void) scaler_parse_path(pg->next_path, member_path(where, "path"), false);
+			/* the first request's page size; next URLs carry their own */
+			pg->size_param = get_string(def, "size_param", where, false, NULL);
+			pg->size = (int) get_int(def, "size", where, 0, 0, 1000000);
 			break;
 		case PAGINATE_PAGE:
 			pg->param = get_string(def, "param", where, false, "page");

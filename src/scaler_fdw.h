@@ -47,6 +47,7 @@ typedef struct ScalerServerOptions
 {
 	Oid			serverid;
 	Oid			userid;			/* whose user mapping, if any was read */
+	Oid			umid;			/* that user mapping */
 	char	   *servername;
 	ScalerProfile *profile;		/* NULL for a server without one */
 	List	   *var_names;		/* profile_vars: request variables of every table */
@@ -63,6 +64,7 @@ typedef struct ScalerServerOptions
 	int			max_retries;
 	int			max_retry_wait_ms;
 	int			max_concurrency;	/* request sets fetched at once */
+	bool		null_on_conversion_error;
 	double		rate_per_sec;	/* 0: no rate limit */
 	int			rate_burst;
 	int64		daily_limit;	/* 0: none */
@@ -201,6 +203,8 @@ typedef struct RecordPage
 extern RecordExtractor *records_compile(TupleDesc tupdesc, List *columns,
 										const struct ScalerTableSpec *table,
 										List *var_names);
+extern void records_set_null_on_error(RecordExtractor *ex, bool on);
+extern int64 records_conversion_failures(RecordExtractor *ex, const char **first);
 extern void records_parse_page(RecordExtractor *ex, char *body, size_t len,
 							   RecordPage *page, const char *request_desc,
 							   const char *const *var_values);
@@ -239,6 +243,7 @@ typedef struct TableFetch
 	int			pages;
 	int64		rows;
 	int			request_sets_run;
+	int64		limit;			/* a pushed LIMIT, 0 for none */
 	ScalerHttpStats stats;
 } TableFetch;
 

@@ -16,6 +16,8 @@
  */
 #include "scaler_fdw.h"
 
+#include <limits.h>
+
 #include "access/htup_details.h"
 #include "access/sysattr.h"
 #include "access/table.h"
@@ -337,6 +339,7 @@ scalerGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
 	List	   *pushed_desc = NIL;
 	List	   *exprs = NIL;
 	ListCell   *lc;
+	int			limit = 0;
 
 	table_close(rel, NoLock);
 	/* scan_clauses include a parameterized path's join clauses. */
@@ -353,10 +356,23 @@ scalerGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
 										 makeInteger(pq.op)));
 		exprs = lappend(exprs, pq.expr);
 	}
+	/*
+	 * LIMIT makes the first page no larger than needed, when the scan is the
+	 * whole query (no join, sort or grouping above it) and every qual went to
+	 * the API, so that no row the provider sends is filtered out here.
+	 */
+	if (root->limit_tuples > 0 && root->limit_tuples < INT_MAX &&
+		list_length(pushed_desc) == list_length(scan_clauses) &&
+		bms_membership(root->all_baserels) == BMS_SINGLETON &&
+		root->parse->sortClause == NIL && root->parse->groupClause == NIL &&
+		!root->parse->hasAggs && root->parse->distinctClause == NIL &&
+		!root->parse->hasWindowFuncs && !root->parse->hasTargetSRFs)
+		limit = (int) root->limit_tuples;
+
 	/* Every qual stays a local filter too: pushed ones only narrow requests. */
 	scan_clauses = extract_actual_clauses(scan_clauses, false);
 	return make_foreignscan(tlist, scan_clauses, baserel->relid, exprs,
-							list_make2(attrs, pushed_desc), NIL, NIL, outer_plan);
+							list_make3(attrs, pushed_desc, makeInteger(limit)), NIL, NIL, outer_plan);
 }
 
 /* ---------- execution ---------- */
@@ -472,6 +488,7 @@ scalerBeginForeignScan(ForeignScanState *node, int eflags)
 			columns = lappend(columns, rc);
 		}
 		st->extractor = records_compile(st->tupdesc, columns, st->spec, st->var_names);
+		records_set_null_on_error(st->extractor, st->server.null_on_conversion_error);
 		st->pushed_states = ExecInitExprList(fsplan->fdw_exprs, (PlanState *) node);
 	}
 	MemoryContextSwitchTo(old);
@@ -1009,6 +1026,7 @@ scalerIterateForeignScan(ForeignScanState *node)
 		{
 			fetch_init(&st->fetch, &st->server, st->spec, st->extractor, natts,
 					   st->var_names, sets, st->scan_cxt);
+			st->fetch.limit = intVal(lthird(((ForeignScan *) node->ss.ps.plan)->fdw_private));
 			st->fetch_ready = true;
 		}
 		else
@@ -1036,7 +1054,16 @@ static void
 scalerEndForeignScan(ForeignScanState *node)
 {
 	ScalerScanState *st = (ScalerScanState *) node->fdw_state;
+	const char *first;
+	int64		failures;
 
+	if (st && st->extractor &&
+		(failures = records_conversion_failures(st->extractor, &first)) > 0)
+		ereport(NOTICE,
+				(errmsg(INT64_FORMAT " values from server \"%s\" could not be converted to their columns' types and were read as NULL",
+						failures, st->server.servername),
+				 errdetail("The first: %s", first),
+				 errhint("The server has on_conversion_error 'null'; without it, such a value is an error.")));
 	if (st)
 		MemoryContextDelete(st->scan_cxt);
 	node->fdw_state = NULL;
@@ -1122,6 +1149,8 @@ scalerExplainForeignScan(ForeignScanState *node, ExplainState *es)
 	}
 	if (pushed_text)
 		ExplainPropertyList("Pushed Filters", pushed_text, es);
+	if (intVal(lthird(fsplan->fdw_private)) > 0 && st->spec->pagination.size_param)
+		ExplainPropertyInteger("Pushed Limit", NULL, intVal(lthird(fsplan->fdw_private)), es);
 
 	if (es->analyze && st->fetch_ready)
 	{

@@ -8,12 +8,20 @@
  * The catalog is five tables of schema scaler (unit, unit_alias, fuel,
  * fuel_alias, fuel_heat_content) that users extend with rows.  A backend
  * reads them once into a cache.  Row changes send no invalidation on their
- * own, so a statement trigger on each table sends a relcache invalidation
- * for it; our relcache callback counts those, and a cache read before the
- * latest one is read again on next use: in the modifying backend after the
- * modifying command, in the others after commit.  The tables are read with
- * a fresh catalog snapshot, as system catalogs are, so a reload always sees
- * every change whose invalidation has arrived.
+ * own, so a row trigger (ENABLE ALWAYS, so replication apply fires it too)
+ * on each table sends a relcache invalidation for it; our relcache callback
+ * counts those, and a cache read before the latest one is read again on
+ * next use: in the modifying backend after the modifying command, in the
+ * others after commit.  The tables are read with a fresh catalog snapshot,
+ * as system catalogs are, so a reload always sees every change whose
+ * invalidation has arrived.
+ *
+ * Matching: a spelling is matched against unit symbols in exact case
+ * first, then against aliases (of the vocabulary, then common), then
+ * against symbols ignoring case, where two symbols that differ only in case
+ * are an error and so is a symbol whose m or M is an SI prefix (milli or
+ * mega).  Triggers keep aliases off other units' symbol keys; this code
+ * never relies on them to avoid a guess.
  *
  * Exactness: factors are exact decimals.  A conversion multiplies by the
  * ratio of the factors reduced to lowest terms N/D.  When N/D is a
@@ -21,11 +29,14 @@
  * value * N / D by numeric division (at least 16 significant digits and
  * never fewer decimal places than the value has), trailing zeros removed.
  * So a -> b -> a returns the input whenever a -> b is exact (kWh -> MJ,
- * ft3 -> m3), since the way back divides an exact product.
+ * ft3 -> m3), since the way back divides an exact product.  A nonzero
+ * value whose result rounds to zero is an error, not 0.
  *
- * Each call site keeps the ratios it has resolved in fn_extra, keyed by the
- * bytes of its unit arguments, so converting a column costs one numeric
- * multiplication a row.
+ * Caching: the catalog cache also keeps every ratio it has resolved, keyed
+ * by the function and the bytes of its unit arguments, and each call site
+ * keeps pointers to the last few it used in fn_extra; so converting a
+ * column costs one numeric multiplication a row however many units it
+ * mixes, and the C API shares the same entries.
  *
  *-------------------------------------------------------------------------
  */
@@ -38,6 +49,7 @@
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
+#include "common/hashfn.h"
 #include "funcapi.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
@@ -60,8 +72,12 @@
 #define ESPI_VOCABULARY		"espi"
 #define CALL_SLOTS			8	/* resolved argument sets kept per call site */
 #define MAX_SUGGESTIONS		3
+#define SHOWN_MAX			64	/* characters of an input an error echoes */
+#define RESULT_KEY_MAX		1024	/* longer argument sets are not cached */
+#define RESULT_CACHE_MAX	16384	/* entries; past it the cache starts over */
 
 PG_FUNCTION_INFO_V1(scaler_unit_key);
+PG_FUNCTION_INFO_V1(scaler_unit_exact_key);
 PG_FUNCTION_INFO_V1(scaler_convert);
 PG_FUNCTION_INFO_V1(scaler_normalize_unit);
 PG_FUNCTION_INFO_V1(scaler_espi_unit);
@@ -76,8 +92,17 @@ typedef struct UnitDef
 {
 	char		symbol[UNIT_KEY_MAX];	/* hash key */
 	char	   *dimension;
+	char	   *description;
 	Numeric		factor;			/* exact, in the dimension's base unit */
+	bool		prefix_case;	/* its m or M is an SI prefix: match exact case */
 } UnitDef;
+
+/* A symbol by its key with case kept. */
+typedef struct ExactEntry
+{
+	char		key[UNIT_KEY_MAX];	/* hash key */
+	UnitDef    *unit;
+} ExactEntry;
 
 /* One meaning of a matching key: the unit it stands for in a vocabulary. */
 typedef struct UnitTerm
@@ -91,10 +116,13 @@ typedef struct UnitTerm
 typedef struct UnitKeyEntry
 {
 	char		key[UNIT_KEY_MAX];	/* hash key */
-	UnitDef    *symbol_unit;	/* the unit whose symbol has this key */
+	int			nsymbols;		/* units whose symbols have this key */
+	UnitDef    *symbols[2];		/* two are enough to be ambiguous */
 	int			nterms;
 	int			maxterms;
 	UnitTerm   *terms;
+	/* a vocabulary gives it another unit than common does */
+	bool		common_contested;
 } UnitKeyEntry;
 
 typedef struct HeatContent
@@ -110,27 +138,77 @@ typedef struct HeatContent
 typedef struct FuelDef
 {
 	char		name[UNIT_KEY_MAX]; /* hash key */
+	char	   *variant_of;		/* the fuel it is a form of, or NULL */
 	int			nrows;
 	int			maxrows;
 	HeatContent *rows;
+	int			nvariants;
+	struct FuelDef **variants;	/* its forms, by name */
 } FuelDef;
+
+/* Which row gives a fuel key its meaning: the lowest rank wins. */
+#define FUEL_RANK_NAME		0
+#define FUEL_RANK_USER		1	/* a user's alias */
+#define FUEL_RANK_BUILTIN	2	/* a built-in alias */
 
 typedef struct FuelKeyEntry
 {
 	char		key[UNIT_KEY_MAX];	/* hash key */
 	FuelDef    *fuel;
-	bool		is_name;		/* the fuel's own name, not an alias */
+	int			rank;
+	FuelDef    *conflict;		/* another fuel of the same rank, or NULL */
 } FuelKeyEntry;
+
+/* A ratio to multiply by: value * mul, or value * mul / div. */
+typedef struct UnitRatio
+{
+	Numeric		mul;
+	Numeric		div;			/* NULL when the ratio is a terminating decimal */
+	bool		identity;
+} UnitRatio;
+
+/* Two units, by address in one catalog read. */
+typedef struct PairKey
+{
+	UnitDef    *from;
+	UnitDef    *to;
+} PairKey;
+
+typedef struct PairEntry
+{
+	PairKey		key;
+	UnitRatio	ratio;
+} PairEntry;
+
+/*
+ * A function's resolved answer for the bytes of its unit arguments (see
+ * call_key_add); the bytes live in the cache's context.
+ */
+typedef struct ResultKey
+{
+	const char *bytes;
+	int			len;
+} ResultKey;
+
+typedef struct CachedResult
+{
+	ResultKey	key;
+	UnitRatio	ratio;
+	const char *symbol;			/* normalize_unit's answer */
+} CachedResult;
 
 typedef struct UnitsCatalog
 {
 	MemoryContext cxt;			/* holds all of it */
 	uint64		inval_count;	/* catalog_inval_count when it was read */
-	uint64		generation;		/* which read this is, for call caches */
 	HTAB	   *units;			/* symbol -> UnitDef */
 	HTAB	   *keys;			/* unit key -> UnitKeyEntry */
 	HTAB	   *fuels;			/* fuel name -> FuelDef */
 	HTAB	   *fuel_keys;		/* fuel key -> FuelKeyEntry */
+	HTAB	   *exact;			/* symbol key with case kept -> ExactEntry */
+	HTAB	   *pairs;			/* (from, to) -> PairEntry */
+	MemoryContext results_cxt;	/* results and their keys */
+	HTAB	   *results;		/* argument bytes -> CachedResult */
 	int			nvocabularies;
 	char	  **vocabularies;	/* sorted */
 } UnitsCatalog;
@@ -143,16 +221,16 @@ static const char *const catalog_tables[] = {
 static UnitsCatalog *current_catalog = NULL;
 static Oid	catalog_relids[N_CATALOG_TABLES];
 static uint64 catalog_inval_count = 0;
-static uint64 catalog_generation = 0;
 static bool callback_registered = false;
 
-/* A ratio to multiply by: value * mul, or value * mul / div. */
-typedef struct UnitRatio
-{
-	Numeric		mul;
-	Numeric		div;			/* NULL when the ratio is a terminating decimal */
-	bool		identity;
-} UnitRatio;
+/*
+ * Bumped whenever cached results are dropped (a catalog read, a full result
+ * cache), so call sites know their pointers into them are stale.
+ */
+static uint64 results_epoch = 0;
+
+static char *shown_input(const char *s, int len);
+static UnitTerm *find_term(UnitKeyEntry *e, const char *vocabulary);
 
 /* ---------- numeric helpers: all arithmetic is PostgreSQL's ---------- */
 
@@ -303,6 +381,25 @@ ratio_make(Numeric num, Numeric den, UnitRatio *r)
 	r->identity = r->div == NULL && num_cmp(r->mul, one) == 0;
 }
 
+/*
+ * Bytes of a numeric zero (or NaN or infinity): a header and no digits.  A
+ * cheap test that a result may be zero, confirmed by comparison.
+ */
+#define NUMERIC_DIGITLESS_SIZE (VARHDRSZ + sizeof(uint16))
+
+static void
+underflow_error(void) pg_attribute_noreturn();
+
+static void
+underflow_error(void)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+			 errmsg("unit conversion underflows: a nonzero value would become 0"),
+			 errdetail("The result is below what numeric keeps (1e-1000 after a division, 1e-16383 after a multiplication)."),
+			 errhint("Check the units and any calorific value: a result this small is almost always a mistake.")));
+}
+
 static Numeric
 ratio_apply(const UnitRatio *r, Numeric value)
 {
@@ -311,9 +408,14 @@ ratio_apply(const UnitRatio *r, Numeric value)
 	if (r->identity)
 		return value;
 	x = num_mul(value, r->mul);
-	if (r->div == NULL)
-		return x;
-	return num_trim(numeric_div_opt_error(x, r->div, NULL));
+	if (r->div != NULL)
+		x = num_trim(numeric_div_opt_error(x, r->div, NULL));
+	/* a nonzero value must not come out as 0 */
+	if (unlikely(VARSIZE_ANY(x) <= NUMERIC_DIGITLESS_SIZE) &&
+		num_is_finite(x) && num_sign(x) == 0 &&
+		num_is_finite(value) && num_sign(value) != 0)
+		underflow_error();
+	return x;
 }
 
 static void
@@ -327,14 +429,15 @@ ratio_copy(const UnitRatio *from, UnitRatio *to)
 /* ---------- matching keys ---------- */
 
 /*
- * The matching key of a unit or fuel spelling: ASCII letters in lower case;
- * white space and . - _ * ^ dropped; in UTF-8 (or SQL_ASCII), superscript
- * two and three read as digits and the middle dot and no-break space dropped.  "KWH",
- * "kW h" and "kWh" share a key, as do "m³", "m^3" and "M3".  Writes at most
- * outsize bytes with the NUL; returns the key length, or -1 if it is longer.
+ * The matching key of a unit or fuel spelling: ASCII letters in lower case
+ * (when fold); white space and . - _ * ^ dropped; in UTF-8 (or SQL_ASCII),
+ * superscript two and three read as digits and the middle dot and no-break
+ * space dropped.  "KWH", "kW h" and "kWh" share a folded key, as do "m³",
+ * "m^3" and "M3".  Writes at most outsize bytes with the NUL; returns the
+ * key length, or -1 if it is longer.
  */
 static int
-unit_key(const char *s, int len, char *out, int outsize)
+unit_key_ext(const char *s, int len, char *out, int outsize, bool fold)
 {
 	/* SQL_ASCII databases mostly hold UTF-8 too */
 	bool		utf8 = GetDatabaseEncoding() == PG_UTF8 ||
@@ -364,13 +467,19 @@ unit_key(const char *s, int len, char *out, int outsize)
 		if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' ||
 			c == '\v' || c == '.' || c == '-' || c == '_' || c == '*' || c == '^')
 			continue;
-		k = (c >= 'A' && c <= 'Z') ? (char) (c + ('a' - 'A')) : (char) c;
+		k = (fold && c >= 'A' && c <= 'Z') ? (char) (c + ('a' - 'A')) : (char) c;
 		if (n >= outsize - 1)
 			return -1;
 		out[n++] = k;
 	}
 	out[n] = '\0';
 	return n;
+}
+
+static int
+unit_key(const char *s, int len, char *out, int outsize)
+{
+	return unit_key_ext(s, len, out, outsize, true);
 }
 
 Datum
@@ -380,8 +489,40 @@ scaler_unit_key(PG_FUNCTION_ARGS)
 	int			len = VARSIZE_ANY_EXHDR(t);
 	char	   *out = palloc(len + 1);
 
-	unit_key(VARDATA_ANY(t), len, out, len + 1);
+	unit_key_ext(VARDATA_ANY(t), len, out, len + 1, true);
 	PG_RETURN_TEXT_P(cstring_to_text(out));
+}
+
+/* The key with case kept: symbols are unique by it, so MW and mW can both be. */
+Datum
+scaler_unit_exact_key(PG_FUNCTION_ARGS)
+{
+	text	   *t = PG_GETARG_TEXT_PP(0);
+	int			len = VARSIZE_ANY_EXHDR(t);
+	char	   *out = palloc(len + 1);
+
+	unit_key_ext(VARDATA_ANY(t), len, out, len + 1, false);
+	PG_RETURN_TEXT_P(cstring_to_text(out));
+}
+
+/*
+ * An input as an error echoes it: its first SHOWN_MAX characters, and
+ * "..." if there were more, so a huge argument makes no huge message.
+ */
+static char *
+shown_input(const char *s, int len)
+{
+	int			cut = pg_mbcharcliplen(s, len, SHOWN_MAX);
+
+	if (cut >= len)
+		return pnstrdup(s, len);
+	return psprintf("%.*s...", cut, s);
+}
+
+static char *
+shown_text(text *t)
+{
+	return shown_input(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
 }
 
 /* ---------- loading the catalog ---------- */
@@ -516,10 +657,11 @@ key_entry(UnitsCatalog *cat, const char *spelling, const char *table)
 	e = hash_search(cat->keys, key, HASH_ENTER, &found);
 	if (!found)
 	{
-		e->symbol_unit = NULL;
+		e->nsymbols = 0;
 		e->nterms = 0;
 		e->maxterms = 0;
 		e->terms = NULL;
+		e->common_contested = false;
 	}
 	return e;
 }
@@ -558,8 +700,14 @@ cmp_cstring_ptr(const void *a, const void *b)
 	return strcmp(*(const char *const *) a, *(const char *const *) b);
 }
 
+/*
+ * Fuel names and aliases share one key space.  A name wins over an alias,
+ * a user's alias over a built-in one, whatever order the rows come in; two
+ * rows of one rank for different fuels (the triggers refuse them) make the
+ * key ambiguous, never first come first served.
+ */
 static void
-add_fuel_key(UnitsCatalog *cat, const char *spelling, FuelDef *fuel, bool is_name)
+add_fuel_key(UnitsCatalog *cat, const char *spelling, FuelDef *fuel, int rank)
 {
 	char		key[UNIT_KEY_MAX];
 	FuelKeyEntry *e;
@@ -568,12 +716,90 @@ add_fuel_key(UnitsCatalog *cat, const char *spelling, FuelDef *fuel, bool is_nam
 	if (unit_key(spelling, strlen(spelling), key, sizeof(key)) <= 0)
 		catalog_broken("fuel_alias", psprintf("\"%s\" has no usable matching key", spelling));
 	e = hash_search(cat->fuel_keys, key, HASH_ENTER, &found);
-	/* a fuel's own name wins over another fuel's alias */
-	if (!found || (is_name && !e->is_name))
+	if (!found || rank < e->rank)
 	{
 		e->fuel = fuel;
-		e->is_name = is_name;
+		e->rank = rank;
+		e->conflict = NULL;
 	}
+	else if (rank == e->rank && fuel != e->fuel)
+	{
+		/* name both in the error, in a stable order */
+		if (strcmp(fuel->name, e->fuel->name) < 0)
+		{
+			e->conflict = e->fuel;
+			e->fuel = fuel;
+		}
+		else if (e->conflict == NULL || strcmp(fuel->name, e->conflict->name) < 0)
+			e->conflict = fuel;
+	}
+}
+
+static int
+cmp_fuel_ptr(const void *a, const void *b)
+{
+	return strcmp((*(FuelDef *const *) a)->name, (*(FuelDef *const *) b)->name);
+}
+
+/*
+ * Whether a symbol's leading m or M is an SI prefix, which case alone tells
+ * apart (mW, MW): the rest is a symbol itself (W in MW), or another prefix
+ * goes with it (Mcal_IT beside kcal_IT).
+ */
+static bool
+has_prefix_case(UnitsCatalog *cat, const char *symbol)
+{
+	static const char *const prefixes[] = {"", "k", "G", "T", "m", "M"};
+	char		name[UNIT_KEY_MAX];
+
+	if ((symbol[0] != 'm' && symbol[0] != 'M') || symbol[1] == '\0')
+		return false;
+	for (int i = 0; i < (int) lengthof(prefixes); i++)
+	{
+		snprintf(name, sizeof(name), "%s%s", prefixes[i], symbol + 1);
+		if (strcmp(name, symbol) != 0 &&
+			hash_search(cat->units, name, HASH_FIND, NULL) != NULL)
+			return true;
+	}
+	return false;
+}
+
+static uint32
+result_hash(const void *key, Size keysize)
+{
+	const ResultKey *k = key;
+
+	return hash_bytes((const unsigned char *) k->bytes, k->len);
+}
+
+static int
+result_match(const void *a, const void *b, Size keysize)
+{
+	const ResultKey *x = a;
+	const ResultKey *y = b;
+
+	return !(x->len == y->len && memcmp(x->bytes, y->bytes, x->len) == 0);
+}
+
+/* An empty result cache in its own context, which a reset frees whole. */
+static void
+results_create(UnitsCatalog *cat)
+{
+	HASHCTL		ctl;
+
+	if (cat->results_cxt == NULL)
+		cat->results_cxt = AllocSetContextCreate(cat->cxt, "scaler units results",
+												 ALLOCSET_DEFAULT_SIZES);
+	else
+		MemoryContextReset(cat->results_cxt);
+	ctl.keysize = sizeof(ResultKey);
+	ctl.entrysize = sizeof(CachedResult);
+	ctl.hash = result_hash;
+	ctl.match = result_match;
+	ctl.hcxt = cat->results_cxt;
+	cat->results = hash_create("scaler units results", 256, &ctl,
+							   HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_CONTEXT);
+	results_epoch++;
 }
 
 /* Read the five catalog tables into a new cache. */
@@ -624,6 +850,16 @@ load_catalog(void)
 	cat->keys = make_hash("scaler unit keys", sizeof(UnitKeyEntry), cxt);
 	cat->fuels = make_hash("scaler fuels", sizeof(FuelDef), cxt);
 	cat->fuel_keys = make_hash("scaler fuel keys", sizeof(FuelKeyEntry), cxt);
+	cat->exact = make_hash("scaler unit exact keys", sizeof(ExactEntry), cxt);
+	{
+		HASHCTL		ctl;
+
+		ctl.keysize = sizeof(PairKey);
+		ctl.entrysize = sizeof(PairEntry);
+		ctl.hcxt = cxt;
+		cat->pairs = hash_create("scaler unit pairs", 256, &ctl,
+								 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	}
 
 	for (i = 0; i < (int) N_CATALOG_TABLES; i++)
 	{
@@ -640,12 +876,27 @@ load_catalog(void)
 				char	   *symbol = row_text_notnull(&r, "symbol");
 				UnitDef    *u = hash_search(cat->units, symbol, HASH_ENTER, NULL);
 				UnitKeyEntry *e;
+				ExactEntry *x;
+				char		exact[UNIT_KEY_MAX];
 
 				u->dimension = row_text_notnull(&r, "dimension");
+				u->description = row_text(&r, "description");
 				u->factor = row_factor(&r, "factor");
+				u->prefix_case = false;
 				e = key_entry(cat, symbol, catalog_tables[i]);
-				if (e->symbol_unit == NULL)
-					e->symbol_unit = u;
+				if (e->nsymbols < (int) lengthof(e->symbols))
+					e->symbols[e->nsymbols++] = u;
+				/* in a stable order, for messages */
+				if (e->nsymbols == 2 && e->symbols[1] == u &&
+					strcmp(e->symbols[0]->symbol, u->symbol) > 0)
+				{
+					e->symbols[1] = e->symbols[0];
+					e->symbols[0] = u;
+				}
+				/* symbols are unique by this key (index unit_symbol_key) */
+				unit_key_ext(symbol, strlen(symbol), exact, sizeof(exact), false);
+				x = hash_search(cat->exact, exact, HASH_ENTER, NULL);
+				x->unit = u;
 			}
 			else if (i == 1)	/* unit_alias */
 			{
@@ -669,7 +920,10 @@ load_catalog(void)
 
 				f->nrows = f->maxrows = 0;
 				f->rows = NULL;
-				add_fuel_key(cat, name, f, true);
+				f->variant_of = row_text(&r, "variant_of");
+				f->nvariants = 0;
+				f->variants = NULL;
+				add_fuel_key(cat, name, f, FUEL_RANK_NAME);
 			}
 			else if (i == 3)	/* fuel_alias */
 			{
@@ -680,7 +934,8 @@ load_catalog(void)
 				if (f == NULL)
 					catalog_broken(catalog_tables[i],
 								   psprintf("alias \"%s\" names unknown fuel \"%s\"", alias, name));
-				add_fuel_key(cat, alias, f, false);
+				add_fuel_key(cat, alias, f,
+							 row_bool(&r, "builtin") ? FUEL_RANK_BUILTIN : FUEL_RANK_USER);
 			}
 			else				/* fuel_heat_content */
 			{
@@ -714,6 +969,44 @@ load_catalog(void)
 		systable_endscan(scan);
 	}
 
+	/* what needs every row: prefixes, contested aliases, fuel variants */
+	{
+		HASH_SEQ_STATUS status;
+		UnitDef    *u;
+		UnitKeyEntry *e;
+		FuelDef    *f;
+
+		hash_seq_init(&status, cat->units);
+		while ((u = hash_seq_search(&status)) != NULL)
+			u->prefix_case = has_prefix_case(cat, u->symbol);
+		hash_seq_init(&status, cat->keys);
+		while ((e = hash_seq_search(&status)) != NULL)
+		{
+			UnitTerm   *common = find_term(e, COMMON_VOCABULARY);
+
+			for (int t = 0; common && t < e->nterms; t++)
+				if (e->terms[t].unit != common->unit)
+					e->common_contested = true;
+		}
+		hash_seq_init(&status, cat->fuels);
+		while ((f = hash_seq_search(&status)) != NULL)
+		{
+			FuelDef    *parent;
+
+			if (f->variant_of == NULL ||
+				(parent = hash_search(cat->fuels, f->variant_of, HASH_FIND, NULL)) == NULL)
+				continue;
+			parent->variants = parent->variants
+				? repalloc(parent->variants, (parent->nvariants + 1) * sizeof(FuelDef *))
+				: palloc(sizeof(FuelDef *));
+			parent->variants[parent->nvariants++] = f;
+		}
+		hash_seq_init(&status, cat->fuels);
+		while ((f = hash_seq_search(&status)) != NULL)
+			if (f->nvariants > 1)
+				qsort(f->variants, f->nvariants, sizeof(FuelDef *), cmp_fuel_ptr);
+	}
+
 	cat->nvocabularies = list_length(vocabularies);
 	cat->vocabularies = palloc(Max(1, cat->nvocabularies) * sizeof(char *));
 	i = 0;
@@ -726,8 +1019,8 @@ load_catalog(void)
 	for (i = 0; i < (int) N_CATALOG_TABLES; i++)
 		table_close(rels[i], AccessShareLock);
 
+	results_create(cat);
 	cat->inval_count = inval_count;
-	cat->generation = ++catalog_generation;
 	MemoryContextSetParent(cxt, CacheMemoryContext);
 	return cat;
 }
@@ -757,9 +1050,17 @@ scaler_units_catalog_changed(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("function scaler.units_catalog_changed() must be called as a trigger")));
-	/* Reaches this backend at the next command, the others at commit. */
+	/*
+	 * Reaches this backend at the next command, the others at commit.  A row
+	 * trigger, because logical replication apply fires no statement
+	 * triggers; repeats within a command are merged.
+	 */
 	CacheInvalidateRelcache(trigdata->tg_relation);
-	return PointerGetDatum(NULL);
+	if (!TRIGGER_FIRED_FOR_ROW(trigdata->tg_event))
+		return PointerGetDatum(NULL);
+	if (TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event))
+		return PointerGetDatum(trigdata->tg_newtuple);
+	return PointerGetDatum(trigdata->tg_trigtuple);
 }
 
 /* ---------- resolving unit spellings ---------- */
@@ -787,10 +1088,11 @@ visible_spelling(UnitKeyEntry *e, const char *vocabulary)
 
 	if (vocabulary && (t = find_term(e, vocabulary)) != NULL)
 		return t->alias;
-	if ((t = find_term(e, COMMON_VOCABULARY)) != NULL)
+	if ((t = find_term(e, COMMON_VOCABULARY)) != NULL &&
+		(vocabulary == NULL || !e->common_contested))
 		return t->alias;
-	if (e->symbol_unit)
-		return e->symbol_unit->symbol;
+	if (e->nsymbols > 0)
+		return e->symbols[0]->symbol;
 	return NULL;
 }
 
@@ -860,22 +1162,29 @@ cmp_term_vocabulary(const void *a, const void *b)
 }
 
 /*
- * "energy_star: short_ton; uk: long_ton", sorted by vocabulary; *first gets
- * the first vocabulary.
+ * "energy_star: short_ton; uk: long_ton", sorted by vocabulary, with common
+ * or without; *first gets the first vocabulary.
  */
 static char *
-term_list(UnitKeyEntry *e, const char **first)
+term_list(UnitKeyEntry *e, const char **first, bool with_common)
 {
 	UnitTerm   *terms = palloc(e->nterms * sizeof(UnitTerm));
 	StringInfoData buf;
+	int			n = 0;
 
 	memcpy(terms, e->terms, e->nterms * sizeof(UnitTerm));
 	qsort(terms, e->nterms, sizeof(UnitTerm), cmp_term_vocabulary);
 	initStringInfo(&buf);
+	*first = NULL;
 	for (int i = 0; i < e->nterms; i++)
-		appendStringInfo(&buf, "%s%s: %s", i ? "; " : "", terms[i].vocabulary,
+	{
+		if (!with_common && strcmp(terms[i].vocabulary, COMMON_VOCABULARY) == 0)
+			continue;
+		appendStringInfo(&buf, "%s%s: %s", n++ ? "; " : "", terms[i].vocabulary,
 						 terms[i].unit->symbol);
-	*first = terms[0].vocabulary;
+		if (*first == NULL)
+			*first = terms[i].vocabulary;
+	}
 	return buf.data;
 }
 
@@ -900,24 +1209,31 @@ static const char *
 resolve_vocabulary(UnitsCatalog *cat, text *arg)
 {
 	char	   *v;
+	int			arglen;
+	int			len;
 	Suggestions s = {INT_MAX, 0, {NULL}};
 
 	if (arg == NULL)
 		return NULL;
-	v = text_to_cstring(arg);
+	/* vocabularies are at most 32 characters: compare no more than that */
+	arglen = VARSIZE_ANY_EXHDR(arg);
+	len = Min(arglen, UNIT_KEY_MAX - 1);
+	v = pnstrdup(VARDATA_ANY(arg), len);
 	for (char *p = v; *p; p++)
 		*p = pg_ascii_tolower((unsigned char) *p);
-	if (strcmp(v, COMMON_VOCABULARY) == 0)
-		return NULL;
-	for (int i = 0; i < cat->nvocabularies; i++)
-		if (strcmp(cat->vocabularies[i], v) == 0)
-			return cat->vocabularies[i];
-	if (strlen(v) < UNIT_KEY_MAX)
+	if (len == arglen)
+	{
+		if (strcmp(v, COMMON_VOCABULARY) == 0)
+			return NULL;
+		for (int i = 0; i < cat->nvocabularies; i++)
+			if (strcmp(cat->vocabularies[i], v) == 0)
+				return cat->vocabularies[i];
 		for (int i = 0; i < cat->nvocabularies; i++)
 			suggest(&s, v, strlen(v), cat->vocabularies[i], cat->vocabularies[i]);
+	}
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-			 errmsg("unknown unit vocabulary \"%s\"", text_to_cstring(arg)),
+			 errmsg("unknown unit vocabulary \"%s\"", shown_text(arg)),
 			 errdetail("Known vocabularies: %s.", vocabulary_list(cat)),
 			 s.n ? errhint("%s", suggestion_hint(&s))
 			 : errhint("A vocabulary exists once scaler.unit_alias has a row for it.")));
@@ -925,41 +1241,88 @@ resolve_vocabulary(UnitsCatalog *cat, text *arg)
 }
 
 /*
- * The unit a spelling stands for.  With a vocabulary: its alias, else a
- * common alias, else a symbol.  Without: a common alias or a symbol; a
- * spelling only vocabularies define is an error, never a guess.
+ * The unit a spelling stands for: a symbol in exact case; else the
+ * vocabulary's alias, or a common one (with a vocabulary, only if no
+ * vocabulary gives the spelling another meaning); else a symbol ignoring
+ * case, if only one matches and case cannot make it milli or mega.  A
+ * spelling only vocabularies define needs one of them.  Never a guess.
  */
 static UnitDef *
 resolve_unit(UnitsCatalog *cat, const char *input, int len, const char *vocabulary)
 {
 	char		key[UNIT_KEY_MAX];
-	int			keylen = unit_key(input, len, key, sizeof(key));
+	int			keylen;
 	UnitKeyEntry *e = NULL;
+	ExactEntry *x;
 	char	   *shown;
 	Suggestions s = {INT_MAX, 0, {NULL}};
 	char	   *hint;
 	char	   *list;
 	const char *first;
 
+	/* symbols win: an alias cannot change what "kWh" means */
+	if (unit_key_ext(input, len, key, sizeof(key), false) > 0 &&
+		(x = hash_search(cat->exact, key, HASH_FIND, NULL)) != NULL)
+		return x->unit;
+
+	keylen = unit_key(input, len, key, sizeof(key));
 	if (keylen > 0)
 		e = hash_search(cat->keys, key, HASH_FIND, NULL);
 	if (e != NULL)
 	{
-		UnitTerm   *t;
+		UnitTerm   *t = NULL;
+		UnitTerm   *common = find_term(e, COMMON_VOCABULARY);
 
-		if (vocabulary && (t = find_term(e, vocabulary)) != NULL)
+		if (vocabulary)
+			t = find_term(e, vocabulary);
+		if (t == NULL && common && (vocabulary == NULL || !e->common_contested))
+			t = common;
+		/* an alias to a symbol of its own key says which case is meant */
+		if (t && (e->nsymbols == 0 || t->unit == e->symbols[0] ||
+				  (e->nsymbols > 1 && t->unit == e->symbols[1])))
 			return t->unit;
-		if ((t = find_term(e, COMMON_VOCABULARY)) != NULL)
-			return t->unit;
-		if (e->symbol_unit)
-			return e->symbol_unit;
 
-		shown = pnstrdup(input, len);
+		shown = shown_input(input, len);
+		if (common && e->nsymbols == 0)
+		{
+			/* "therm" with a vocabulary that does not say which therm */
+			list = term_list(e, &first, true);
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("unit \"%s\" is ambiguous in vocabulary \"%s\"", shown, vocabulary),
+					 errdetail("Vocabulary \"%s\" does not define it, and vocabularies differ on it (%s); only without a vocabulary does it default to %s.",
+							   vocabulary, list, common->unit->symbol),
+					 errhint("Write the unit's symbol, or add the alias to vocabulary \"%s\" in scaler.unit_alias.",
+							 vocabulary)));
+		}
+		if (e->nsymbols > 1)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("unit \"%s\" is ambiguous: ignoring case it is \"%s\" or \"%s\"",
+							shown, e->symbols[0]->symbol, e->symbols[1]->symbol),
+					 errdetail("\"%s\" is %s; \"%s\" is %s.",
+							   e->symbols[0]->symbol, e->symbols[0]->description,
+							   e->symbols[1]->symbol, e->symbols[1]->description),
+					 errhint("Write the symbol in its exact case.")));
+		/* symbols win over an alias to another unit (only trigger-free rows) */
+		if (e->nsymbols == 1 && !e->symbols[0]->prefix_case)
+			return e->symbols[0];
+		if (e->nsymbols == 1)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("unit \"%s\" must be written in exact case", shown),
+					 errdetail("Ignoring case it is \"%s\" (%s), but in a symbol m is milli and M is mega, which case alone tells apart.",
+							   e->symbols[0]->symbol, e->symbols[0]->description),
+					 errhint("Write \"%s\", or add an alias for the data's spelling: INSERT INTO scaler.unit_alias (alias, vocabulary, symbol) VALUES (%s, '<vocabulary>', '%s').",
+							 e->symbols[0]->symbol,
+							 len <= SHOWN_MAX ? quote_literal_cstr(shown) : "'<spelling>'",
+							 e->symbols[0]->symbol)));
+
 		/* only vocabularies define it */
-		list = term_list(e, &first);
+		list = term_list(e, &first, false);
 		if (vocabulary == NULL)
 			ereport(ERROR,
-					(errcode(ERRCODE_AMBIGUOUS_ALIAS),
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("unit \"%s\" is ambiguous without a vocabulary", shown),
 					 errdetail("Vocabularies that define it: %s.", list),
 					 errhint("Pass the vocabulary of the data's source, for example vocabulary => '%s'.",
@@ -982,7 +1345,7 @@ resolve_unit(UnitsCatalog *cat, const char *input, int len, const char *vocabula
 			suggest(&s, key, keylen, c->key, visible_spelling(c, vocabulary));
 	}
 	hint = suggestion_hint(&s);
-	shown = pnstrdup(input, len);
+	shown = shown_input(input, len);
 	if (keylen == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -996,7 +1359,7 @@ resolve_unit(UnitsCatalog *cat, const char *input, int len, const char *vocabula
 			 errdetail("Units are matched against scaler.unit and scaler.unit_alias, ignoring case, spaces and the characters . - _ * ^."),
 			 hint ? errhint("%s", hint)
 			 : errhint("Add it: INSERT INTO scaler.unit_alias (alias, symbol) VALUES (%s, '<symbol>').",
-					   quote_literal_cstr(shown))));
+					   len <= SHOWN_MAX ? quote_literal_cstr(shown) : "'<spelling>'")));
 	return NULL;				/* keep compiler quiet */
 }
 
@@ -1020,8 +1383,9 @@ require_same_dimension(UnitDef *from, const char *from_shown,
 		 strcmp(to->dimension, "volume") == 0 || strcmp(to->dimension, "mass") == 0);
 	power_hint = (is_energy(from) && strcmp(to->dimension, "power") == 0) ||
 		(is_energy(to) && strcmp(from->dimension, "power") == 0);
+	/* the data, not the query, is wrong: not a class 42 code */
 	ereport(ERROR,
-			(errcode(ERRCODE_CANNOT_COERCE),
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 			 errmsg("cannot convert %s \"%s\" to %s \"%s\"",
 					from->dimension, from_shown, to->dimension, to_shown),
 			 errdetail("Unit \"%s\" (%s) measures %s and unit \"%s\" (%s) measures %s; only units of one dimension convert.",
@@ -1032,29 +1396,105 @@ require_same_dimension(UnitDef *from, const char *from_shown,
 			 : 0));
 }
 
-/* ---------- per-call-site cache ---------- */
+/* ---------- cached results ---------- */
 
-typedef struct CallSlot
+/*
+ * The ratio between two units, computed once per catalog read: reducing it
+ * takes a gcd, and many spellings and call sites share a pair.
+ */
+static const UnitRatio *
+pair_ratio(UnitsCatalog *cat, UnitDef *from, UnitDef *to)
 {
-	char	   *key;
-	int			keylen;
-	UnitRatio	ratio;
-	text	   *result;			/* normalize_unit's answer */
-} CallSlot;
+	PairKey		key;
+	PairEntry  *p;
+	bool		found;
+	UnitRatio	r,
+				kept;
+	MemoryContext old;
+
+	memset(&key, 0, sizeof(key));
+	key.from = from;
+	key.to = to;
+	p = hash_search(cat->pairs, &key, HASH_FIND, NULL);
+	if (p != NULL)
+		return &p->ratio;
+	if (from == to)
+	{
+		r.mul = int64_to_numeric(1);
+		r.div = NULL;
+		r.identity = true;
+	}
+	else
+		ratio_make(from->factor, to->factor, &r);
+	/* only the result lives as long as the catalog, not the gcd's garbage */
+	old = MemoryContextSwitchTo(cat->cxt);
+	ratio_copy(&r, &kept);
+	MemoryContextSwitchTo(old);
+	p = hash_search(cat->pairs, &key, HASH_ENTER, &found);
+	p->ratio = kept;
+	return &p->ratio;
+}
+
+static CachedResult *
+results_find(UnitsCatalog *cat, const char *bytes, int len)
+{
+	ResultKey	key;
+
+	key.bytes = bytes;
+	key.len = len;
+	return hash_search(cat->results, &key, HASH_FIND, NULL);
+}
+
+/*
+ * Keep a function's answer for these argument bytes: a ratio, copied unless
+ * it is a pair's (which lives as long as the catalog), or a symbol.  NULL
+ * when the arguments are too long to be worth keeping.
+ */
+static CachedResult *
+results_store(UnitsCatalog *cat, const char *bytes, int len,
+			  const UnitRatio *ratio, bool ratio_is_pair, const char *symbol)
+{
+	ResultKey	key;
+	CachedResult *c;
+	UnitRatio	r = {NULL, NULL, false};
+	MemoryContext old;
+	bool		found;
+
+	if (len > RESULT_KEY_MAX)
+		return NULL;
+	/* a bound on memory: start over rather than grow without end */
+	if (hash_get_num_entries(cat->results) >= RESULT_CACHE_MAX)
+		results_create(cat);
+	old = MemoryContextSwitchTo(cat->results_cxt);
+	key.bytes = memcpy(palloc(Max(len, 1)), bytes, len);
+	key.len = len;
+	if (ratio && ratio_is_pair)
+		r = *ratio;
+	else if (ratio)
+		ratio_copy(ratio, &r);
+	MemoryContextSwitchTo(old);
+	/* all that can fail is done: the entry is complete once entered */
+	c = hash_search(cat->results, &key, HASH_ENTER, &found);
+	c->ratio = r;
+	c->symbol = symbol;
+	return c;
+}
+
+/* ---------- per-call-site cache ---------- */
 
 typedef struct CallCache
 {
-	MemoryContext cxt;			/* the slots' contents */
-	uint64		generation;		/* catalog they were resolved against */
+	uint64		epoch;			/* results_epoch the pointers are from */
 	StringInfoData key;			/* this call's key */
 	int			nslots;
 	int			next;			/* slot to replace when all are used */
 	int			last;			/* slot of the last hit */
-	CallSlot	slots[CALL_SLOTS];
+	CachedResult *slots[CALL_SLOTS];	/* in the catalog's result cache */
 } CallCache;
 
+/* This call site's cache, and the start of this call's key: the function. */
 static CallCache *
-call_cache(FunctionCallInfo fcinfo, UnitsCatalog *cat)
+call_cache(FunctionCallInfo fcinfo, char function)
 {
 	CallCache  *cc = (CallCache *) fcinfo->flinfo->fn_extra;
 
@@ -1063,22 +1503,27 @@ call_cache(FunctionCallInfo fcinfo, UnitsCatalog *cat)
 		MemoryContext old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
 
 		cc = palloc0(sizeof(CallCache));
-		cc->cxt = AllocSetContextCreate(fcinfo->flinfo->fn_mcxt,
-										"scaler units call cache",
-										ALLOCSET_SMALL_SIZES);
 		initStringInfo(&cc->key);
-		cc->generation = cat->generation;
+		cc->epoch = results_epoch;
 		MemoryContextSwitchTo(old);
 		fcinfo->flinfo->fn_extra = cc;
 	}
-	else if (cc->generation != cat->generation)
+	if (cc->epoch != results_epoch)
 	{
-		MemoryContextReset(cc->cxt);
 		cc->nslots = cc->next = cc->last = 0;
-		cc->generation = cat->generation;
+		cc->epoch = results_epoch;
 	}
 	resetStringInfo(&cc->key);
+	appendStringInfoChar(&cc->key, function);
 	return cc;
+}
+
+static void
+key_add_bytes(StringInfo key, const char *bytes, int len)
+{
+	appendStringInfoChar(key, 'v');
+	appendBinaryStringInfo(key, (char *) &len, sizeof(len));
+	appendBinaryStringInfo(key, bytes, len);
 }
 
 /* Append argument argno's bytes (text or numeric) to this call's key. */
@@ -1086,7 +1531,6 @@ static void
 call_key_add(CallCache *cc, FunctionCallInfo fcinfo, int argno)
 {
 	struct varlena *v;
-	int			len;
 
 	if (PG_ARGISNULL(argno))
 	{
@@ -1094,67 +1538,60 @@ call_key_add(CallCache *cc, FunctionCallInfo fcinfo, int argno)
 		return;
 	}
 	v = PG_GETARG_VARLENA_PP(argno);
-	len = VARSIZE_ANY_EXHDR(v);
-	appendStringInfoChar(&cc->key, 'v');
-	appendBinaryStringInfo(&cc->key, (char *) &len, sizeof(len));
-	appendBinaryStringInfo(&cc->key, VARDATA_ANY(v), len);
-}
-
-static CallSlot *
-call_cache_find(CallCache *cc)
-{
-	for (int n = 0; n < cc->nslots; n++)
-	{
-		int			i = (cc->last + n) % cc->nslots;
-		CallSlot   *s = &cc->slots[i];
-
-		if (s->keylen == cc->key.len && memcmp(s->key, cc->key.data, s->keylen) == 0)
-		{
-			cc->last = i;
-			return s;
-		}
-	}
-	return NULL;
+	key_add_bytes(&cc->key, VARDATA_ANY(v), VARSIZE_ANY_EXHDR(v));
 }
 
 /*
- * Keep a resolved ratio (or normalize_unit's answer) for this call's key.
- * The key is set last, so a failure half way leaves no slot that matches.
+ * The answer for this call's key: from the call site's slots, else from the
+ * catalog's result cache (then kept in a slot), else NULL.
  */
-static void
-call_cache_store(CallCache *cc, const UnitRatio *ratio, const char *result)
+static CachedResult *
+call_cache_find(CallCache *cc, UnitsCatalog *cat)
 {
-	CallSlot   *s;
-	MemoryContext old;
+	CachedResult *c;
 
-	if (cc->nslots < CALL_SLOTS)
-		s = &cc->slots[cc->nslots++];
-	else
+	for (int n = 0; n < cc->nslots; n++)
 	{
-		/* free what the reused slot held: a query can cycle through many */
-		s = &cc->slots[cc->next];
-		cc->next = (cc->next + 1) % CALL_SLOTS;
-		if (s->key)
-			pfree(s->key);
-		if (s->ratio.mul)
-			pfree(s->ratio.mul);
-		if (s->ratio.div)
-			pfree(s->ratio.div);
-		if (s->result)
-			pfree(s->result);
+		int			i = (cc->last + n) % cc->nslots;
+
+		c = cc->slots[i];
+		if (c->key.len == cc->key.len && memcmp(c->key.bytes, cc->key.data, c->key.len) == 0)
+		{
+			cc->last = i;
+			return c;
+		}
 	}
-	memset(s, 0, sizeof(*s));
-	s->keylen = -1;
-	old = MemoryContextSwitchTo(cc->cxt);
-	if (ratio)
-		ratio_copy(ratio, &s->ratio);
-	if (result)
-		s->result = cstring_to_text(result);
-	s->key = palloc(cc->key.len);
-	memcpy(s->key, cc->key.data, cc->key.len);
-	MemoryContextSwitchTo(old);
-	s->keylen = cc->key.len;
-	cc->last = s - cc->slots;
+	c = results_find(cat, cc->key.data, cc->key.len);
+	if (c != NULL)
+	{
+		if (cc->nslots < CALL_SLOTS)
+			cc->last = cc->nslots++;
+		else
+		{
+			cc->last = cc->next;
+			cc->next = (cc->next + 1) % CALL_SLOTS;
+		}
+		cc->slots[cc->last] = c;
+	}
+	return c;
+}
+
+/* Keep a resolved answer for this call's key; NULL if it is not kept. */
+static CachedResult *
+call_cache_store(CallCache *cc, UnitsCatalog *cat, const UnitRatio *ratio,
+				 bool ratio_is_pair, const char *symbol)
+{
+	uint64		epoch = results_epoch;
+	CachedResult *c = results_store(cat, cc->key.data, cc->key.len, ratio,
+									ratio_is_pair, symbol);
+
+	/* storing may have started the result cache over */
+	if (results_epoch != epoch)
+	{
+		cc->nslots = cc->next = cc->last = 0;
+		cc->epoch = results_epoch;
+	}
+	return c;
 }
 
 static text *
@@ -1165,17 +1602,19 @@ arg_text_or_null(FunctionCallInfo fcinfo, int argno)
 
 /* ---------- scaler.convert, scaler.normalize_unit ---------- */
 
-static void
-unit_ratio(UnitDef *from, UnitDef *to, UnitRatio *r)
+/* The ratio from one spelling to another, with their errors. */
+static const UnitRatio *
+resolve_convert(UnitsCatalog *cat, const char *from_unit, int from_len,
+				const char *to_unit, int to_len, text *vocabulary_arg)
 {
-	if (from == to)
-	{
-		r->mul = int64_to_numeric(1);
-		r->div = NULL;
-		r->identity = true;
-		return;
-	}
-	ratio_make(from->factor, to->factor, r);
+	const char *vocabulary = resolve_vocabulary(cat, vocabulary_arg);
+	UnitDef    *from = resolve_unit(cat, from_unit, from_len, vocabulary);
+	UnitDef    *to = resolve_unit(cat, to_unit, to_len, vocabulary);
+
+	if (strcmp(from->dimension, to->dimension) != 0)
+		require_same_dimension(from, shown_input(from_unit, from_len),
+							   to, shown_input(to_unit, to_len));
+	return pair_ratio(cat, from, to);
 }
 
 Datum
@@ -1183,31 +1622,29 @@ scaler_convert(PG_FUNCTION_ARGS)
 {
 	UnitsCatalog *cat;
 	CallCache  *cc;
-	CallSlot   *slot;
+	CachedResult *c;
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
 		PG_RETURN_NULL();
 	cat = units_catalog();
-	cc = call_cache(fcinfo, cat);
+	cc = call_cache(fcinfo, 'c');
 	call_key_add(cc, fcinfo, 1);
 	call_key_add(cc, fcinfo, 2);
 	call_key_add(cc, fcinfo, 3);
-	slot = call_cache_find(cc);
-	if (slot == NULL)
+	c = call_cache_find(cc, cat);
+	if (c == NULL)
 	{
 		text	   *from_arg = PG_GETARG_TEXT_PP(1);
 		text	   *to_arg = PG_GETARG_TEXT_PP(2);
-		const char *vocabulary = resolve_vocabulary(cat, arg_text_or_null(fcinfo, 3));
-		UnitDef    *from = resolve_unit_text(cat, from_arg, vocabulary);
-		UnitDef    *to = resolve_unit_text(cat, to_arg, vocabulary);
-		UnitRatio	r;
+		const UnitRatio *r = resolve_convert(cat,
+											 VARDATA_ANY(from_arg), VARSIZE_ANY_EXHDR(from_arg),
+											 VARDATA_ANY(to_arg), VARSIZE_ANY_EXHDR(to_arg),
+											 arg_text_or_null(fcinfo, 3));
 
-		require_same_dimension(from, text_to_cstring(from_arg), to, text_to_cstring(to_arg));
-		unit_ratio(from, to, &r);
-		call_cache_store(cc, &r, NULL);
-		PG_RETURN_NUMERIC(ratio_apply(&r, PG_GETARG_NUMERIC(0)));
+		call_cache_store(cc, cat, r, true, NULL);
+		PG_RETURN_NUMERIC(ratio_apply(r, PG_GETARG_NUMERIC(0)));
 	}
-	PG_RETURN_NUMERIC(ratio_apply(&slot->ratio, PG_GETARG_NUMERIC(0)));
+	PG_RETURN_NUMERIC(ratio_apply(&c->ratio, PG_GETARG_NUMERIC(0)));
 }
 
 Datum
@@ -1215,25 +1652,43 @@ scaler_normalize_unit(PG_FUNCTION_ARGS)
 {
 	UnitsCatalog *cat;
 	CallCache  *cc;
-	CallSlot   *slot;
+	CachedResult *c;
 
 	if (PG_ARGISNULL(0))
 		PG_RETURN_NULL();
 	cat = units_catalog();
-	cc = call_cache(fcinfo, cat);
+	cc = call_cache(fcinfo, 'n');
 	call_key_add(cc, fcinfo, 0);
 	call_key_add(cc, fcinfo, 1);
-	slot = call_cache_find(cc);
-	if (slot == NULL)
+	c = call_cache_find(cc, cat);
+	if (c == NULL)
 	{
 		const char *vocabulary = resolve_vocabulary(cat, arg_text_or_null(fcinfo, 1));
 		UnitDef    *u = resolve_unit_text(cat, PG_GETARG_TEXT_PP(0), vocabulary);
 
-		call_cache_store(cc, NULL, u->symbol);
+		call_cache_store(cc, cat, NULL, false, u->symbol);
 		PG_RETURN_TEXT_P(cstring_to_text(u->symbol));
 	}
-	/* a copy: the slot may be reused while the result is still referenced */
-	PG_RETURN_TEXT_P(DatumGetTextPCopy(PointerGetDatum(slot->result)));
+	PG_RETURN_TEXT_P(cstring_to_text(c->symbol));
+}
+
+/*
+ * The C API keys its answers as scaler.convert() and normalize_unit() do,
+ * so they share the catalog's result cache with SQL callers.
+ */
+static void
+api_key(StringInfo key, char function, const char *a, const char *b,
+		const char *vocabulary)
+{
+	initStringInfo(key);
+	appendStringInfoChar(key, function);
+	key_add_bytes(key, a, strlen(a));
+	if (b)
+		key_add_bytes(key, b, strlen(b));
+	if (vocabulary)
+		key_add_bytes(key, vocabulary, strlen(vocabulary));
+	else
+		appendStringInfoChar(key, 'n');
 }
 
 Numeric
@@ -1241,25 +1696,46 @@ scaler_unit_convert(Numeric value, const char *from_unit, const char *to_unit,
 					const char *vocabulary)
 {
 	UnitsCatalog *cat = units_catalog();
-	text	   *voc = vocabulary ? cstring_to_text(vocabulary) : NULL;
-	const char *v = resolve_vocabulary(cat, voc);
-	UnitDef    *from = resolve_unit(cat, from_unit, strlen(from_unit), v);
-	UnitDef    *to = resolve_unit(cat, to_unit, strlen(to_unit), v);
-	UnitRatio	r;
+	StringInfoData key;
+	CachedResult *c;
+	const UnitRatio *r;
 
-	require_same_dimension(from, from_unit, to, to_unit);
-	unit_ratio(from, to, &r);
-	return ratio_apply(&r, value);
+	api_key(&key, 'c', from_unit, to_unit, vocabulary);
+	c = results_find(cat, key.data, key.len);
+	if (c != NULL)
+		r = &c->ratio;
+	else
+	{
+		r = resolve_convert(cat, from_unit, strlen(from_unit), to_unit, strlen(to_unit),
+							vocabulary ? cstring_to_text(vocabulary) : NULL);
+		results_store(cat, key.data, key.len, r, true, NULL);
+	}
+	pfree(key.data);
+	return ratio_apply(r, value);
 }
 
 char *
 scaler_unit_normalize(const char *unit, const char *vocabulary)
 {
 	UnitsCatalog *cat = units_catalog();
-	text	   *voc = vocabulary ? cstring_to_text(vocabulary) : NULL;
-	const char *v = resolve_vocabulary(cat, voc);
+	StringInfoData key;
+	CachedResult *c;
+	const char *symbol;
 
-	return pstrdup(resolve_unit(cat, unit, strlen(unit), v)->symbol);
+	api_key(&key, 'n', unit, NULL, vocabulary);
+	c = results_find(cat, key.data, key.len);
+	if (c != NULL)
+		symbol = c->symbol;
+	else
+	{
+		text	   *voc = vocabulary ? cstring_to_text(vocabulary) : NULL;
+		const char *v = resolve_vocabulary(cat, voc);
+
+		symbol = resolve_unit(cat, unit, strlen(unit), v)->symbol;
+		results_store(cat, key.data, key.len, NULL, false, symbol);
+	}
+	pfree(key.data);
+	return pstrdup(symbol);
 }
 
 /* ---------- scaler.espi_unit ---------- */
@@ -1361,7 +1837,7 @@ typedef struct FuelArgs
 static FuelDef *
 resolve_fuel(UnitsCatalog *cat, text *arg)
 {
-	char	   *shown = text_to_cstring(arg);
+	char	   *shown = shown_text(arg);
 	char		key[UNIT_KEY_MAX];
 	int			keylen = unit_key(VARDATA_ANY(arg), VARSIZE_ANY_EXHDR(arg), key, sizeof(key));
 	FuelKeyEntry *e = NULL;
@@ -1370,6 +1846,13 @@ resolve_fuel(UnitsCatalog *cat, text *arg)
 
 	if (keylen > 0)
 		e = hash_search(cat->fuel_keys, key, HASH_FIND, NULL);
+	if (e != NULL && e->conflict != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("fuel \"%s\" is ambiguous: it names fuels \"%s\" and \"%s\"",
+						shown, e->fuel->name, e->conflict->name),
+				 errdetail("Two rows of scaler.fuel or scaler.fuel_alias of the same precedence give it different fuels; their triggers refuse that, so the rows came in around them."),
+				 errhint("Delete or rename one of the rows.")));
 	if (e != NULL)
 		return e->fuel;
 	if (keylen > 0)
@@ -1395,15 +1878,35 @@ static void
 check_positive(Numeric n, const char *what)
 {
 	if (!num_is_finite(n) || num_sign(n) <= 0)
+	{
+		char	   *v = num_out(n);
+
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s must be a positive number, not %s", what, num_out(n))));
+				 errmsg("%s must be a positive number, not %s", what, shown_input(v, strlen(v)))));
+	}
+}
+
+/* "'propane_gas' or 'propane_liquid'": the forms to pick from */
+static char *
+variant_choices(FuelDef *fuel)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	for (int i = 0; i < fuel->nvariants; i++)
+		appendStringInfo(&buf, "%sfuel => '%s'",
+						 i == 0 ? "" : (i == fuel->nvariants - 1 ? " or " : ", "),
+						 fuel->variants[i]->name);
+	return buf.data;
 }
 
 /*
  * The heat content row for a quantity in unit u: the row for u itself, else
  * the reference row of u's dimension.  Users' rows are searched before the
- * built-in ones, so one user row overrides a fuel's built-in defaults.
+ * built-in ones, so one user row overrides a fuel's built-in defaults.  Two
+ * reference rows of one dimension (the check trigger refuses them) are an
+ * error, not a choice.
  */
 static HeatContent *
 heat_row(const FuelArgs *fa, UnitDef *u)
@@ -1426,9 +1929,18 @@ heat_row(const FuelArgs *fa, UnitDef *u)
 			country_known = true;
 			if (h->per_unit == u)
 				return h;
-			if (h->reference && ref == NULL &&
-				strcmp(h->per_unit->dimension, u->dimension) == 0)
-				ref = h;
+			if (!h->reference || strcmp(h->per_unit->dimension, u->dimension) != 0)
+				continue;
+			if (ref != NULL)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("fuel \"%s\" has two reference heat contents per %s unit in country \"%s\"",
+								fa->fuel->name, u->dimension, fa->country),
+						 errdetail("The %s rows per \"%s\" and per \"%s\" are both marked reference.",
+								   pass == 0 ? "user's" : "built-in",
+								   ref->per_unit->symbol, h->per_unit->symbol),
+						 errhint("Set reference = false on one of them in scaler.fuel_heat_content.")));
+			ref = h;
 		}
 		if (ref)
 			return ref;
@@ -1458,6 +1970,17 @@ heat_row(const FuelArgs *fa, UnitDef *u)
 				 buf.len ? errdetail("Countries with defaults for it: %s.", buf.data)
 				 : errdetail("No country has defaults for it."),
 				 errhint("Pass calorific_value and calorific_value_unit, such as 39.5 and 'MJ/m3'.")));
+	/* a fuel with forms (liquid, gas) never guesses one of them */
+	if (fa->fuel->nvariants > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("fuel \"%s\" has no heat content per \"%s\" in country \"%s\": say which form it is",
+						fa->fuel->name, u->symbol, fa->country),
+				 buf.len ? errdetail("Fuel \"%s\" comes in more than one form, so it has defaults only for the units that tell the form: %s.",
+									 fa->fuel->name, buf.data)
+				 : errdetail("Fuel \"%s\" comes in more than one form.", fa->fuel->name),
+				 errhint("Pass %s, or calorific_value and calorific_value_unit.",
+						 variant_choices(fa->fuel))));
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 			 errmsg("fuel \"%s\" has no default heat content per %s unit in country \"%s\"",
@@ -1483,7 +2006,7 @@ energy_per(const FuelArgs *fa, UnitDef *u, const char *shown)
 	{
 		if (strcmp(fa->cv_per->dimension, u->dimension) != 0)
 			ereport(ERROR,
-					(errcode(ERRCODE_CANNOT_COERCE),
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("calorific value unit \"%s\" is per %s but unit \"%s\" measures %s",
 							fa->cv_unit_shown, fa->cv_per->dimension, shown, u->dimension),
 					 errhint("Give the calorific value per %s unit.", u->dimension)));
@@ -1515,6 +2038,8 @@ static void
 parse_fuel_args(UnitsCatalog *cat, FunctionCallInfo fcinfo, const char *vocabulary,
 				FuelArgs *fa)
 {
+	text	   *unit_arg = arg_text_or_null(fcinfo, 6);
+
 	memset(fa, 0, sizeof(*fa));
 	if (!PG_ARGISNULL(3))
 		fa->fuel = resolve_fuel(cat, PG_GETARG_TEXT_PP(3));
@@ -1522,24 +2047,35 @@ parse_fuel_args(UnitsCatalog *cat, FunctionCallInfo fcinfo, const char *vocabula
 	strcpy(fa->country, "US");
 	if (!PG_ARGISNULL(4))
 	{
-		char	   *c = text_to_cstring(PG_GETARG_TEXT_PP(4));
-		char		u0 = pg_ascii_toupper((unsigned char) c[0]);
-		char		u1 = c[0] ? pg_ascii_toupper((unsigned char) c[1]) : '\0';
+		text	   *t = PG_GETARG_TEXT_PP(4);
+		const char *c = VARDATA_ANY(t);
+		char		u0,
+					u1;
 
-		if (strlen(c) != 2 || u0 < 'A' || u0 > 'Z' || u1 < 'A' || u1 > 'Z')
+		if (VARSIZE_ANY_EXHDR(t) != 2 ||
+			(u0 = pg_ascii_toupper((unsigned char) c[0])) < 'A' || u0 > 'Z' ||
+			(u1 = pg_ascii_toupper((unsigned char) c[1])) < 'A' || u1 > 'Z')
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("invalid country \"%s\"", c),
+					 errmsg("invalid country \"%s\"", shown_text(t)),
 					 errhint("Use an ISO 3166-1 alpha-2 code, such as US or CA.")));
 		fa->country[0] = u0;
 		fa->country[1] = u1;
 		fa->country[2] = '\0';
 	}
+	/* a unit without its value would be silently ignored */
+	if (PG_ARGISNULL(5) && unit_arg != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("calorific_value_unit needs calorific_value"),
+				 errdetail("calorific_value_unit is \"%s\" but calorific_value is NULL.",
+						   shown_text(unit_arg)),
+				 errhint("Pass the calorific value too, or neither of them to use the fuel's defaults.")));
 	if (!PG_ARGISNULL(5))
 	{
-		text	   *unit_arg = arg_text_or_null(fcinfo, 6);
-		char	   *unit;
-		char	   *slash;
+		const char *unit;
+		int			len;
+		const char *slash;
 
 		fa->cv = PG_GETARG_NUMERIC(5);
 		check_positive(fa->cv, "calorific_value");
@@ -1548,21 +2084,22 @@ parse_fuel_args(UnitsCatalog *cat, FunctionCallInfo fcinfo, const char *vocabula
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("calorific_value needs calorific_value_unit"),
 					 errhint("Pass an energy per volume or mass, such as 'MJ/m3', 'Btu/cf' or 'MJ/kg'.")));
-		unit = text_to_cstring(unit_arg);
-		fa->cv_unit_shown = unit;
-		slash = strchr(unit, '/');
+		unit = VARDATA_ANY(unit_arg);
+		len = VARSIZE_ANY_EXHDR(unit_arg);
+		fa->cv_unit_shown = shown_text(unit_arg);
+		slash = memchr(unit, '/', len);
 		if (slash == NULL)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("invalid calorific_value_unit \"%s\"", unit),
+					 errmsg("invalid calorific_value_unit \"%s\"", fa->cv_unit_shown),
 					 errdetail("It must be an energy unit, a slash, and a volume or mass unit."),
 					 errhint("For example 'MJ/m3', 'Btu/cf' or 'MJ/kg'.")));
 		fa->cv_energy = resolve_unit(cat, unit, slash - unit, vocabulary);
-		fa->cv_per = resolve_unit(cat, slash + 1, strlen(slash + 1), vocabulary);
+		fa->cv_per = resolve_unit(cat, slash + 1, len - (slash + 1 - unit), vocabulary);
 		if (!is_energy(fa->cv_energy) || is_energy(fa->cv_per))
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("invalid calorific_value_unit \"%s\"", unit),
+					 errmsg("invalid calorific_value_unit \"%s\"", fa->cv_unit_shown),
 					 errdetail("It reads as %s per %s; a calorific value is energy per volume or mass.",
 							   fa->cv_energy->dimension, fa->cv_per->dimension),
 					 errhint("For example 'MJ/m3', 'Btu/cf' or 'MJ/kg'.")));
@@ -1570,28 +2107,29 @@ parse_fuel_args(UnitsCatalog *cat, FunctionCallInfo fcinfo, const char *vocabula
 }
 
 /*
- * A quantity of fuel to energy, energy to a quantity of fuel, or one
- * quantity to another of the same energy (liquid to gaseous propane).
+ * A quantity of fuel to energy, or energy to a quantity of fuel.  Two units
+ * of one dimension convert exactly, as scaler.convert() does: a heat
+ * content is for crossing dimensions, never for m3 to ft3.
  */
 Datum
 scaler_convert_fuel(PG_FUNCTION_ARGS)
 {
 	UnitsCatalog *cat;
 	CallCache  *cc;
-	CallSlot   *slot;
+	CachedResult *c;
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
 		PG_RETURN_NULL();
 	cat = units_catalog();
-	cc = call_cache(fcinfo, cat);
+	cc = call_cache(fcinfo, 'f');
 	for (int i = 1; i <= 7; i++)
 		call_key_add(cc, fcinfo, i);
-	slot = call_cache_find(cc);
-	if (slot == NULL)
+	c = call_cache_find(cc, cat);
+	if (c == NULL)
 	{
 		const char *vocabulary = resolve_vocabulary(cat, arg_text_or_null(fcinfo, 7));
-		char	   *from_shown = text_to_cstring(PG_GETARG_TEXT_PP(1));
-		char	   *to_shown = text_to_cstring(PG_GETARG_TEXT_PP(2));
+		char	   *from_shown = shown_text(PG_GETARG_TEXT_PP(1));
+		char	   *to_shown = shown_text(PG_GETARG_TEXT_PP(2));
 		UnitDef    *from = resolve_unit_text(cat, PG_GETARG_TEXT_PP(1), vocabulary);
 		UnitDef    *to = resolve_unit_text(cat, PG_GETARG_TEXT_PP(2), vocabulary);
 		FuelArgs	fa;
@@ -1600,54 +2138,74 @@ scaler_convert_fuel(PG_FUNCTION_ARGS)
 		UnitRatio	r;
 
 		parse_fuel_args(cat, fcinfo, vocabulary, &fa);
+		if (strcmp(from->dimension, to->dimension) == 0)
+		{
+			const UnitRatio *pr = pair_ratio(cat, from, to);
+
+			call_cache_store(cc, cat, pr, true, NULL);
+			PG_RETURN_NUMERIC(ratio_apply(pr, PG_GETARG_NUMERIC(0)));
+		}
 		ef = energy_per(&fa, from, from_shown);
 		et = energy_per(&fa, to, to_shown);
 		/* (ef.num / ef.den) / (et.num / et.den) */
 		ratio_make(num_mul(ef.num, et.den), num_mul(ef.den, et.num), &r);
-		call_cache_store(cc, &r, NULL);
+		call_cache_store(cc, cat, &r, false, NULL);
 		PG_RETURN_NUMERIC(ratio_apply(&r, PG_GETARG_NUMERIC(0)));
 	}
-	PG_RETURN_NUMERIC(ratio_apply(&slot->ratio, PG_GETARG_NUMERIC(0)));
+	PG_RETURN_NUMERIC(ratio_apply(&c->ratio, PG_GETARG_NUMERIC(0)));
 }
 
 /*
  * UK gas billing (Gas (Calculation of Thermal Energy) Regulations 1996):
- * kWh = m3 * volume correction * calorific value (MJ/m3) / 3.6; an imperial
- * meter's hundreds of cubic feet become m3 exactly on the way.
+ * kWh = m3 * volume correction * calorific value (MJ/m3) / 3.6.  An
+ * imperial meter's hundreds of cubic feet become m3 at imperial_factor m3
+ * each, 2.83 as bills use unless told otherwise; any other volume unit
+ * converts exactly.
  */
 Datum
 scaler_uk_gas_kwh(PG_FUNCTION_ARGS)
 {
 	UnitsCatalog *cat = units_catalog();
-	CallCache  *cc = call_cache(fcinfo, cat);
-	CallSlot   *slot;
+	CallCache  *cc = call_cache(fcinfo, 'u');
+	CachedResult *c;
 
-	call_key_add(cc, fcinfo, 1);
-	call_key_add(cc, fcinfo, 2);
-	call_key_add(cc, fcinfo, 3);
-	slot = call_cache_find(cc);
-	if (slot == NULL)
+	for (int i = 1; i <= 4; i++)
+		call_key_add(cc, fcinfo, i);
+	c = call_cache_find(cc, cat);
+	if (c == NULL)
 	{
 		text	   *unit_arg = PG_GETARG_TEXT_PP(1);
 		UnitDef    *u = resolve_unit_text(cat, unit_arg, NULL);
+		UnitDef    *ft3 = hash_search(cat->units, "ft3", HASH_FIND, NULL);
 		Numeric		cv = PG_GETARG_NUMERIC(2);
 		Numeric		correction = PG_GETARG_NUMERIC(3);
+		Numeric		imperial = PG_GETARG_NUMERIC(4);
+		Numeric		m3 = u->factor;
 		UnitRatio	r;
 
 		if (strcmp(u->dimension, "volume") != 0)
 			ereport(ERROR,
-					(errcode(ERRCODE_CANNOT_COERCE),
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("the UK gas formula takes a volume, not %s \"%s\"",
-							u->dimension, text_to_cstring(unit_arg)),
+							u->dimension, shown_text(unit_arg)),
 					 errhint("Meters read in m3, or in hcf (hundreds of cubic feet) for imperial meters.")));
 		check_positive(cv, "calorific_value");
 		check_positive(correction, "volume_correction");
-		/* the volume unit's factor is in m3; 3.6 MJ make a kWh */
-		ratio_make(num_mul(num_mul(u->factor, correction), cv), num_in("3.6"), &r);
-		call_cache_store(cc, &r, NULL);
+		check_positive(imperial, "imperial_factor");
+		/* a whole number of cubic feet (ft3, hcf, kcf): bills' factor per hcf */
+		if (ft3 != NULL && strcmp(ft3->dimension, "volume") == 0)
+		{
+			Numeric		n = num_div_trunc(u->factor, ft3->factor);
+
+			if (num_sign(n) > 0 && num_cmp(num_mul(n, ft3->factor), u->factor) == 0)
+				m3 = num_mul(num_mul(n, imperial), num_pow10(-2));
+		}
+		/* m3 per unit; 3.6 MJ make a kWh */
+		ratio_make(num_mul(num_mul(m3, correction), cv), num_in("3.6"), &r);
+		call_cache_store(cc, cat, &r, false, NULL);
 		PG_RETURN_NUMERIC(ratio_apply(&r, PG_GETARG_NUMERIC(0)));
 	}
-	PG_RETURN_NUMERIC(ratio_apply(&slot->ratio, PG_GETARG_NUMERIC(0)));
+	PG_RETURN_NUMERIC(ratio_apply(&c->ratio, PG_GETARG_NUMERIC(0)));
 }
 
 /* ---------- scaler.register_consumption ---------- */

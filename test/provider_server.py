@@ -180,6 +180,9 @@ switch prefix, whose run= then is the default namespace)
   GET    /_stats              {"total_requests", "runs": {run: {"requests",
                               "max_per_second", "statuses"}}, "cache": {...}}
   DELETE /_stats              reset the statistics
+  GET    /_revoke_tokens      revoke every issued OAuth2, login and Enode token
+                              (so clients' cached tokens answer 401); a GET so a
+                              foreign table can trigger it: [{"revoked": n}]
 
 Provider reproductions
 ----------------------
@@ -485,7 +488,7 @@ FAULT_KINDS = STATUS_FAULTS + BODY_FAULTS + ("ratelimit",)
 REDIRECT_TARGETS = ("file", "http", "https")
 SWITCHES = ("run", "auth", "keyname", "ttl", "pages", "latency", "fault", "faultn",
             "retry", "stall", "rps", "to", "gzip")
-CONTROL_PATHS = ("/_requests", "/_health", "/_stats")
+CONTROL_PATHS = ("/_requests", "/_health", "/_stats", "/_revoke_tokens")
 AUTH_ENDPOINTS = ("/oauth/token", "/login")
 
 # ---------------------------------------------------------------------------
@@ -1977,6 +1980,14 @@ class ProviderHandler(ProviderAPIs, http.server.BaseHTTPRequestHandler):
         srv = self.server
         if path == "/_health" and self.command == "GET":
             return self._send_json(200, {"ok": True})
+        if path == "/_revoke_tokens" and self.command == "GET":
+            # A GET, so a client that can only GET (a foreign table) can revoke.
+            with srv.lock:
+                n = len(srv.tokens) + len(srv.sessions) + len(srv.enode_tokens)
+                srv.tokens.clear()
+                srv.sessions.clear()
+                srv.enode_tokens.clear()
+            return self._send_json(200, [{"revoked": n}])
         if path == "/_requests" and self.command in ("GET", "DELETE"):
             explicit = "run" in q or any(s.startswith("run=") for s in switches)
             run = q.get("run", self._run)
