@@ -275,6 +275,31 @@ ALTER SERVER styles OPTIONS (ADD profile_override '{"tables": {"readings": {"par
 SELECT count(*) FROM readings;
 ALTER SERVER styles OPTIONS (DROP profile_override);
 
+-- a table's own headers and method: templates filled from request variables,
+-- JSON-escaped in a POST body
+CREATE SERVER reqs FOREIGN DATA WRAPPER scaler_fdw
+  OPTIONS (base_url :'provider_url', max_retries '0',
+           profile_vars '{"who": "ann \"the analyst\""}', profile $json$
+{"tables": {
+  "tagged": {"request": {"path": "/run=reqs/meters/{meter_id}", "headers": {"X-Meter": "{meter_id}", "X-Who": "{who}"}},
+             "fields": {"meter_id": "meter_id"}, "filters": {"meter_id": {"path_var": true}}},
+  "posted": {"request": {"path": "/run=reqs/auth=login/login", "method": "POST",
+                         "body": {"username": "{who}", "password": "not-a-secret"}},
+             "records": "session", "fields": {"token": "token"}}
+}}
+$json$);
+CREATE FOREIGN TABLE tagged (meter_id text) SERVER reqs OPTIONS (table 'tagged');
+SELECT * FROM tagged WHERE meter_id = 'M00004';
+CREATE FOREIGN TABLE posted (token text) SERVER reqs OPTIONS (table 'posted');
+SELECT * FROM posted;
+CREATE FOREIGN TABLE reqs_log (method text, path text, status text, seq int, body text,
+                               x_meter text OPTIONS (json_path 'headers.x-meter'),
+                               x_who text OPTIONS (json_path 'headers.x-who'),
+                               content_type text OPTIONS (json_path 'headers.content-type'))
+  SERVER reqs OPTIONS (endpoint '/_requests?run=reqs');
+SELECT method, path, status, x_meter, x_who, content_type, body FROM reqs_log ORDER BY seq;
+DROP SERVER reqs CASCADE;
+
 -- epoch seconds
 CREATE FOREIGN TABLE reqs (seq int, at timestamptz) SERVER styles OPTIONS (table 'requests');
 SELECT count(*) > 0 AS logged, min(at) > '2026-01-01' AS recent FROM reqs;

@@ -148,38 +148,15 @@ form_param(StringInfo buf, const char *name, const char *value)
 	curl_free(esc);
 }
 
-/* {username} and {password} in a JSON body template, JSON-escaped. */
+/* {username} and {password} in the login body template, JSON-escaped. */
 static char *
 login_body(const ScalerServerOptions *srv)
 {
-	const char *tmpl = srv->profile->login_body;
-	StringInfoData out;
-	const char *p = tmpl;
+	const char *values[2] = {srv->username, srv->password};
 
-	initStringInfo(&out);
-	while (*p)
-	{
-		const char *value = NULL;
-		size_t		skip = 0;
-
-		if (strncmp(p, "{username}", 10) == 0)
-			value = srv->username, skip = 10;
-		else if (strncmp(p, "{password}", 10) == 0)
-			value = srv->password, skip = 10;
-		if (value)
-		{
-			StringInfoData q;
-
-			initStringInfo(&q);
-			escape_json(&q, value);
-			/* The template's own quotes surround the placeholder. */
-			appendBinaryStringInfo(&out, q.data + 1, q.len - 2);
-			p += skip;
-		}
-		else
-			appendStringInfoChar(&out, *p++);
-	}
-	return out.data;
+	return scaler_fill_template(srv->profile->login_body,
+								list_make2("username", "password"), values,
+								ESCAPE_JSON, "login");
 }
 
 /* The value at a dotted path of a json-c tree, or NULL. */

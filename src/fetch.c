@@ -17,6 +17,7 @@
 #include <curl/curl.h>
 
 #include "miscadmin.h"
+#include "utils/json.h"
 #include "utils/memutils.h"
 
 static void prefetch_first_pages(TableFetch *f);
@@ -24,7 +25,7 @@ static void prefetch_first_pages(TableFetch *f);
 /* {name} in a template, replaced by the request variable of that name. */
 char *
 scaler_fill_template(const char *tmpl, List *var_names, const char *const *var_values,
-					 bool url_escape, const char *table)
+					 TemplateEscape escape, const char *table)
 {
 	StringInfoData buf;
 	const char *p = tmpl;
@@ -38,11 +39,21 @@ scaler_fill_template(const char *tmpl, List *var_names, const char *const *var_v
 		const char *value = NULL;
 		ListCell   *lc;
 		int			i = 0;
+		size_t		namelen;
 
-		if (open == NULL || (close = strchr(open, '}')) == NULL)
+		if (open == NULL)
 		{
 			appendStringInfoString(&buf, p);
 			break;
+		}
+		/* A placeholder is {name}; any other brace (a JSON body's) is text. */
+		namelen = strspn(open + 1, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_");
+		close = open + 1 + namelen;
+		if (namelen == 0 || *close != '}')
+		{
+			appendBinaryStringInfo(&buf, p, open - p + 1);
+			p = open + 1;
+			continue;
 		}
 		appendBinaryStringInfo(&buf, p, open - p);
 		name = pnstrdup(open + 1, close - open - 1);
@@ -57,7 +68,16 @@ scaler_fill_template(const char *tmpl, List *var_names, const char *const *var_v
 					(errcode(ERRCODE_FDW_DYNAMIC_PARAMETER_VALUE_NEEDED),
 					 errmsg("table \"%s\" needs a value for \"%s\" to build its request", table, name),
 					 errhint("Add WHERE %s = '...' (or IN (...)) to the query.", name)));
-		if (url_escape)
+		if (escape == ESCAPE_JSON)
+		{
+			StringInfoData q;
+
+			initStringInfo(&q);
+			escape_json(&q, value);
+			/* The template's own quotes surround the placeholder. */
+			appendBinaryStringInfo(&buf, q.data + 1, q.len - 2);
+		}
+		else if (escape == ESCAPE_URL)
 		{
 			char	   *esc = curl_easy_escape(NULL, value, 0);
 
@@ -160,7 +180,7 @@ page_url(TableFetch *f, int set_index, bool first)
 		names = lappend(names, lfirst(a));
 		values = lappend(values, scaler_fill_template((char *) lfirst(b), f->var_names,
 													  (const char *const *) set->var_values,
-													  false, spec->name));
+													  ESCAPE_NONE, spec->name));
 	}
 	names = list_concat(names, set->param_names);
 	values = list_concat(values, set->param_values);
@@ -197,8 +217,37 @@ page_url(TableFetch *f, int set_index, bool first)
 								  scaler_join_url(f->srv->base_url,
 												  scaler_fill_template(spec->path, f->var_names,
 																	   (const char *const *) set->var_values,
-																	   true, spec->name)),
+																	   ESCAPE_URL, spec->name)),
 								  names, values);
+}
+
+/* The request of one page: the table's method, headers and body, filled in. */
+static void
+table_request(TableFetch *f, RequestSet *set, const char *url, ScalerRequest *req)
+{
+	const ScalerTableSpec *spec = f->spec;
+	ListCell   *a,
+			   *b;
+
+	memset(req, 0, sizeof(*req));
+	req->method = spec->method;
+	req->url = url;
+	req->api_auth = true;
+	forboth(a, spec->header_names, b, spec->header_values)
+	{
+		req->header_names = lappend(req->header_names, lfirst(a));
+		req->header_values = lappend(req->header_values,
+									 scaler_fill_template((char *) lfirst(b), f->var_names,
+														  (const char *const *) set->var_values,
+														  ESCAPE_NONE, spec->name));
+	}
+	if (spec->body)
+	{
+		req->body = scaler_fill_template(spec->body, f->var_names,
+										 (const char *const *) set->var_values,
+										 ESCAPE_JSON, spec->name);
+		req->content_type = "application/json";
+	}
 }
 
 static void
@@ -244,7 +293,12 @@ fetch_page(TableFetch *f)
 		f->prefetched[f->set_index] = NULL;
 	}
 	else
-		scaler_http_get(srv, url, resp, &f->stats);
+	{
+		ScalerRequest req;
+
+		table_request(f, set, url, &req);
+		scaler_http_request(srv, &req, resp, &f->stats);
+	}
 	scaler_http_report_status(srv, url, resp);
 	f->pages++;
 	f->pages_in_set++;
@@ -329,7 +383,8 @@ prefetch_first_pages(TableFetch *f)
 	MemoryContext old;
 
 	if (f->srv->max_concurrency <= 1 || nsets - f->set_index < 2 ||
-		(f->prefetched && f->prefetched[f->set_index]))
+		(f->prefetched && f->prefetched[f->set_index]) ||
+		strcmp(f->spec->method, "GET") != 0)
 		return;
 	old = MemoryContextSwitchTo(f->cxt);
 	if (f->prefetched == NULL)
@@ -349,7 +404,12 @@ prefetch_first_pages(TableFetch *f)
 		n++;
 	}
 	MemoryContextSwitchTo(f->cxt);
-	scaler_http_get_batch(f->srv, urls, resps, n, &f->stats);
+	{
+		ScalerRequest base;
+
+		table_request(f, (RequestSet *) list_nth(f->sets, f->set_index), NULL, &base);
+		scaler_http_get_batch(f->srv, &base, urls, resps, n, &f->stats);
+	}
 	MemoryContextSwitchTo(old);
 }
 

@@ -673,6 +673,8 @@ request_headers(const ScalerServerOptions *srv, const ScalerRequest *req, bool c
 		headers = add_header(headers, psprintf("Content-Type: %s", req->content_type));
 	if (auth_line)
 		headers = add_header(headers, auth_line);
+	forboth(a, req->header_names, b, req->header_values)
+		headers = add_header(headers, psprintf("%s: %s", (char *) lfirst(a), (char *) lfirst(b)));
 	/* The profile's static headers (API versions, application ids) */
 	if (req->api_auth && srv->profile)
 		forboth(a, srv->profile->header_names, b, srv->profile->header_values)
@@ -1302,8 +1304,8 @@ scaler_resolve_next_url(const ScalerServerOptions *srv, const char *current,
  * with all its rules.  Rate budgets apply to every request.
  */
 void
-scaler_http_get_batch(const ScalerServerOptions *srv, char **urls,
-					  ScalerHttpResponse **resps, int n, ScalerHttpStats *stats)
+scaler_http_get_batch(const ScalerServerOptions *srv, const ScalerRequest *base,
+					  char **urls, ScalerHttpResponse **resps, int n, ScalerHttpStats *stats)
 {
 	CURLM	   *multi = get_multi();
 	CURL	  **easies = palloc0(sizeof(CURL *) * n);
@@ -1315,9 +1317,7 @@ scaler_http_get_batch(const ScalerServerOptions *srv, char **urls,
 	instr_time	start,
 				duration;
 
-	memset(&req, 0, sizeof(req));
-	req.method = "GET";
-	req.api_auth = true;
+	req = *base;
 	INSTR_TIME_SET_CURRENT(start);
 
 	PG_TRY();
@@ -1382,10 +1382,8 @@ scaler_http_get_batch(const ScalerServerOptions *srv, char **urls,
 		if (token_expired || (rcs[i] == CURLE_OK && is_redirect(r->status)))
 		{
 			/* Not a failure: a new token or the redirect target, with every rule. */
-			memset(&req, 0, sizeof(req));
-			req.method = "GET";
+			req = *base;
 			req.url = urls[i];
-			req.api_auth = true;
 			if (token_expired)
 				scaler_auth_invalidate(srv);
 			scaler_http_request(srv, &req, r, stats);
@@ -1395,10 +1393,8 @@ scaler_http_get_batch(const ScalerServerOptions *srv, char **urls,
 		else if (retryable && srv->max_retries > 0)
 		{
 			wait_before_retry(srv, "GET", urls[i], rcs[i], r, 1, stats);
-			memset(&req, 0, sizeof(req));
-			req.method = "GET";
+			req = *base;
 			req.url = urls[i];
-			req.api_auth = true;
 			req.prior_attempts = 1;
 			scaler_http_request(srv, &req, r, stats);
 		}

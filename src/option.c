@@ -781,6 +781,7 @@ scaler_get_table_spec(Oid relid, const ScalerServerOptions *srv)
 	{
 		spec = palloc0(sizeof(ScalerTableSpec));
 		spec->name = get_rel_name(relid);
+		spec->method = "GET";
 		spec->records_text = "$";
 		spec->pagination.kind = PAGINATE_NONE;
 		spec->pagination.next_path = "next";

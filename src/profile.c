@@ -683,7 +683,9 @@ compile_table(const char *name, struct json_object *def, const char *where)
 {
 	static const char *const keys[] = {"description", "request", "pagination", "records",
 	"more_records", "fields", "filters", "parent", "rows", NULL};
-	static const char *const req_keys[] = {"path", "query", NULL};
+	static const char *const req_keys[] = {"path", "method", "query", "headers", "body", NULL};
+	static const char *const methods[] = {"GET", "POST", NULL};
+	struct json_object *body;
 	static const char *const parent_keys[] = {"table", "vars", NULL};
 	ScalerTableSpec *t = palloc0(sizeof(ScalerTableSpec));
 	struct json_object *req;
@@ -698,6 +700,17 @@ compile_table(const char *name, struct json_object *def, const char *where)
 	check_keys(req, member_path(where, "request"), req_keys);
 	t->path = get_string(req, "path", member_path(where, "request"), true, NULL);
 	get_string_map(req, "query", member_path(where, "request"), &t->query_names, &t->query_values);
+	get_string_map(req, "headers", member_path(where, "request"), &t->header_names, &t->header_values);
+	t->method = pstrdup(methods[get_enum(req, "method", member_path(where, "request"), methods, 0)]);
+	body = get_member(req, "body");
+	if (body && json_object_get_type(body) != json_type_null)
+	{
+		if (strcmp(t->method, "POST") != 0)
+			scaler_profile_error(member_path(member_path(where, "request"), "body"),
+								 "A body goes with \"method\": \"POST\".");
+		t->body = pstrdup(json_object_get_type(body) == json_type_string ? json_object_get_string(body)
+						  : json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN));
+	}
 	compile_pagination(&t->pagination, get_object(def, "pagination", where, false),
 					   member_path(where, "pagination"));
 	t->records_text = get_string(def, "records", where, false, "$");

@@ -136,8 +136,12 @@ typedef struct ScalerTableSpec
 {
 	char	   *name;
 	char	   *path;			/* template, relative to base_url, or an absolute URL */
+	char	   *method;			/* GET or POST */
+	char	   *body;			/* POST: a JSON template, {var} values JSON-escaped */
 	List	   *query_names;	/* static query parameters (templates allowed) */
 	List	   *query_values;
+	List	   *header_names;	/* this table's own headers (templates allowed) */
+	List	   *header_values;
 	ScalerPaginationSpec pagination;
 	char	   *records_text;
 	ScalerPath *records;

@@ -130,12 +130,15 @@ typedef struct ScalerRequest
 	const char *basic_user;		/* else: explicit Basic credentials, if any */
 	const char *basic_password;
 	int			prior_attempts; /* made elsewhere (a concurrent batch) */
+	List	   *header_names;	/* extra headers of this request */
+	List	   *header_values;
 } ScalerRequest;
 
 extern void scaler_http_request(const ScalerServerOptions *srv, const ScalerRequest *req,
 								ScalerHttpResponse *resp, ScalerHttpStats *stats);
-extern void scaler_http_get_batch(const ScalerServerOptions *srv, char **urls,
-								  ScalerHttpResponse **resps, int n, ScalerHttpStats *stats);
+extern void scaler_http_get_batch(const ScalerServerOptions *srv, const ScalerRequest *base,
+								  char **urls, ScalerHttpResponse **resps, int n,
+								  ScalerHttpStats *stats);
 extern void scaler_http_init_response(ScalerHttpResponse *resp,
 									  MemoryContext cxt, int64 max_body);
 extern void scaler_http_get(const ScalerServerOptions *srv, const char *url,
@@ -253,8 +256,15 @@ extern void fetch_init(TableFetch *f, const ScalerServerOptions *srv,
 extern void fetch_restart(TableFetch *f, List *sets);
 extern bool fetch_next(TableFetch *f, Datum **values, bool **nulls);
 extern void fetch_end(TableFetch *f);
+typedef enum TemplateEscape
+{
+	ESCAPE_NONE,
+	ESCAPE_URL,					/* a path segment */
+	ESCAPE_JSON					/* inside a JSON string */
+} TemplateEscape;
+
 extern char *scaler_fill_template(const char *tmpl, List *var_names,
-								  const char *const *var_values, bool url_escape,
+								  const char *const *var_values, TemplateEscape escape,
 								  const char *table);
 extern bool scaler_template_has_vars(const char *tmpl);
 

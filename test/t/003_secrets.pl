@@ -9,9 +9,11 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use HTTP::Tiny;
+use JSON::PP;
 
 my $provider = $ENV{PROVIDER_URL} or plan skip_all => 'PROVIDER_URL is not set';
-my @secrets = qw(tok-9b81c4 pw-51d2e8 key-7f3a9c tok-wrong-0000 pw-wrong-0000);
+my @secrets = qw(tok-9b81c4 pw-51d2e8 key-7f3a9c tok-wrong-0000 pw-wrong-0000 cs-2e6d0a);
 
 my $node = PostgreSQL::Test::Cluster->new('secrets');
 $node->init;
@@ -39,6 +41,13 @@ $node->safe_psql('postgres', qq{
 	CREATE SERVER p_header FOREIGN DATA WRAPPER scaler_fdw
 	  OPTIONS (base_url '$provider', auth 'api_key', max_retries '0');
 	CREATE USER MAPPING FOR CURRENT_USER SERVER p_header OPTIONS (api_key 'key-7f3a9c');
+	CREATE SERVER p_oauth FOREIGN DATA WRAPPER scaler_fdw
+	  OPTIONS (base_url '$provider/run=secrets_oauth/auth=oauth_cc', max_retries '0',
+	           profile '{"auth": {"type": "oauth2", "token_url": "/oauth/token"},
+	                     "tables": {"m": {"request": {"path": "/meters"}, "records": "results",
+	                                      "fields": {"meter_id": "meter_id"}}}}');
+	CREATE USER MAPPING FOR CURRENT_USER SERVER p_oauth
+	  OPTIONS (client_id 'client-1', client_secret 'cs-2e6d0a');
 });
 
 my @tables = (
@@ -54,6 +63,9 @@ my @tables = (
 	[ p_query  => '/auth=query/fault=503/meters' ],
 	[ p_header => '/auth=header/meters' ],
 	[ p_header => '/auth=header/consumptions' ],
+	[ p_oauth  => '/meters' ],
+	[ p_oauth  => '/fault=500/meters' ],
+	[ p_oauth  => '/fault=malformed/meters' ],
 );
 
 my $all = '';
@@ -93,11 +105,25 @@ like($all, qr/HTTP 401/, 'wrong credentials were refused by the provider');
 like($all, qr/max_pages \(2\)/, 'a message quoting a next-page URL was produced');
 like($all, qr/api_key=\*\*\*/, 'the API key in a next-page URL is shown as ***');
 
-my $log = slurp_file($node->logfile);
-for my $secret (@secrets)
+# The access tokens the provider issued are secrets too: collect them from its log.
+my $response = HTTP::Tiny->new->get("$provider/_requests?run=secrets_oauth");
+ok($response->{success}, 'the provider request log is readable');
+my %tokens;
+for my $entry (@{ decode_json($response->{content}) })
 {
-	unlike($all, qr/\Q$secret\E/, "$secret is in no error message or EXPLAIN output");
-	unlike($log, qr/\Q$secret\E/, "$secret is not in the server log");
+	my $auth = $entry->{headers}{authorization} // '';
+	$tokens{$1} = 1 if $auth =~ /^Bearer (\S+)/;
+}
+ok(scalar(keys %tokens) > 0, 'OAuth2 access tokens were issued and used');
+
+my $log = slurp_file($node->logfile);
+my @labelled = ((map { [ $_, $_ ] } @secrets), (map { [ 'an issued access token', $_ ] } sort keys %tokens));
+for my $s (@labelled)
+{
+	my ($label, $secret) = @$s;
+
+	unlike($all, qr/\Q$secret\E/, "$label is in no error message or EXPLAIN output");
+	unlike($log, qr/\Q$secret\E/, "$label is not in the server log");
 }
 
 $node->stop;
