@@ -233,6 +233,18 @@ UNION ALL SELECT 'cursor', count(*), count(DISTINCT meter_id) FROM curs
 UNION ALL SELECT 'link', count(*), count(DISTINCT meter_id) FROM link;
 EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT * FROM page1;
 EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT * FROM offs;
+-- pages known in advance (numbers up to the total) are fetched max_concurrency
+-- at a time, and read in order
+ALTER SERVER styles OPTIONS (ADD profile_override
+  '{"tables": {"page1": {"pagination": {"size": 2}}, "offset": {"pagination": {"size": 2}}}}');
+SELECT string_agg(meter_id, ',') FROM page1;
+SELECT string_agg(meter_id, ',') FROM offs;
+EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT * FROM page1;
+CREATE FOREIGN TABLE styles_log (path text, query jsonb, seq int) SERVER ctl
+  OPTIONS (endpoint '/_requests');
+SELECT query->'page' AS page, count(*) FROM styles_log WHERE path = '/meters' AND query ? 'page'
+   AND query->'page_size' = '["2"]' GROUP BY 1 ORDER BY 1;
+ALTER SERVER styles OPTIONS (DROP profile_override);
 
 -- templates, value maps, constants, a field of the envelope
 CREATE FOREIGN TABLE smeters (meter_id text, asset_id text, code text, resource text,

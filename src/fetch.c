@@ -21,6 +21,8 @@
 #include "utils/memutils.h"
 
 static void prefetch_first_pages(TableFetch *f);
+static void fetch_ahead(TableFetch *f);
+static void drop_ahead(TableFetch *f);
 
 /* {name} in a template, replaced by the request variable of that name. */
 char *
@@ -127,6 +129,7 @@ fetch_restart(TableFetch *f, List *sets)
 	MemoryContextReset(f->page_cxt);
 	memset(&f->page, 0, sizeof(f->page));
 	/* Pages fetched ahead for the old sets are of no use now. */
+	drop_ahead(f);
 	if (f->prefetched)
 	{
 		for (int i = 0; i < list_length(f->sets); i++)
@@ -146,6 +149,7 @@ start_set(TableFetch *f)
 {
 	const ScalerPaginationSpec *pg = &f->spec->pagination;
 
+	drop_ahead(f);
 	f->set_index++;
 	f->set_done = false;
 	f->pages_in_set = 0;
@@ -292,6 +296,14 @@ fetch_page(TableFetch *f)
 		prefetch_cxt = resp->body.cxt;
 		f->prefetched[f->set_index] = NULL;
 	}
+	else if (f->ahead_urls != NIL && strcmp((char *) linitial(f->ahead_urls), url) == 0)
+	{
+		/* Fetched ahead with the next pages of this set. */
+		resp = (ScalerHttpResponse *) linitial(f->ahead_resps);
+		prefetch_cxt = resp->body.cxt;
+		f->ahead_urls = list_delete_first(f->ahead_urls);
+		f->ahead_resps = list_delete_first(f->ahead_resps);
+	}
 	else
 	{
 		ScalerRequest req;
@@ -366,6 +378,89 @@ fetch_page(TableFetch *f)
 	/* The page is parsed into datums: its body is no longer needed. */
 	if (prefetch_cxt)
 		MemoryContextDelete(prefetch_cxt);
+	if (!f->set_done)
+		fetch_ahead(f);
+}
+
+static void
+drop_ahead(TableFetch *f)
+{
+	ListCell   *lc;
+
+	foreach(lc, f->ahead_resps)
+		MemoryContextDelete(((ScalerHttpResponse *) lfirst(lc))->body.cxt);
+	list_free(f->ahead_resps);
+	list_free(f->ahead_urls);
+	f->ahead_resps = NIL;
+	f->ahead_urls = NIL;
+}
+
+/*
+ * Pages whose addresses are known in advance (page numbers up to a known
+ * total; offsets, when the provider gives full pages and a total) are
+ * fetched max_concurrency at a time, in order, ahead of the one being read.
+ */
+static void
+fetch_ahead(TableFetch *f)
+{
+	const ScalerPaginationSpec *pg = &f->spec->pagination;
+	int			n = 0;
+	int			cap = f->srv->max_concurrency;
+	char	  **urls;
+	ScalerHttpResponse **resps;
+	int64		saved_page = f->page_no;
+	int64		saved_offset = f->offset;
+	int64		last;
+	MemoryContext old;
+
+	if (cap <= 1 || f->ahead_urls != NIL || f->page.total < 0 ||
+		strcmp(f->spec->method, "GET") != 0)
+		return;
+	if (pg->kind == PAGINATE_PAGE)
+		last = f->page.total - 1 + pg->start;	/* the last page number */
+	else if (pg->kind == PAGINATE_OFFSET && pg->size > 0 && f->page.nrows == pg->size)
+		last = f->page.total - 1;	/* the last record's offset */
+	else
+		return;
+
+	old = MemoryContextSwitchTo(f->cxt);
+	urls = palloc(sizeof(char *) * cap);
+	resps = palloc(sizeof(ScalerHttpResponse *) * cap);
+	for (; n < cap; n++)
+	{
+		MemoryContext cxt;
+
+		if (pg->kind == PAGINATE_PAGE && f->page_no > last)
+			break;
+		if (pg->kind == PAGINATE_OFFSET && f->offset > last)
+			break;
+		if (pg->max_pages > 0 && f->pages + n >= pg->max_pages)
+			break;
+		cxt = AllocSetContextCreate(f->cxt, "scaler_fdw page fetched ahead", ALLOCSET_DEFAULT_SIZES);
+		MemoryContextSwitchTo(cxt);
+		resps[n] = palloc0(sizeof(ScalerHttpResponse));
+		scaler_http_init_response(resps[n], cxt, f->srv->max_response_bytes);
+		urls[n] = page_url(f, f->set_index, false);
+		MemoryContextSwitchTo(f->cxt);
+		f->ahead_urls = lappend(f->ahead_urls, urls[n]);
+		f->ahead_resps = lappend(f->ahead_resps, resps[n]);
+		if (pg->kind == PAGINATE_PAGE)
+			f->page_no++;
+		else
+			f->offset += pg->size;
+	}
+	f->page_no = saved_page;
+	f->offset = saved_offset;
+	if (n > 1)
+	{
+		ScalerRequest base;
+
+		table_request(f, (RequestSet *) list_nth(f->sets, f->set_index), NULL, &base);
+		scaler_http_get_batch(f->srv, &base, urls, resps, n, &f->stats);
+	}
+	else
+		drop_ahead(f);			/* one page: fetched in turn as usual */
+	MemoryContextSwitchTo(old);
 }
 
 /*

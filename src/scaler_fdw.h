@@ -241,6 +241,8 @@ typedef struct TableFetch
 	MemoryContext page_cxt;		/* one page */
 	ScalerHttpResponse resp;
 	ScalerHttpResponse **prefetched;	/* per set: its first page, fetched ahead */
+	List	   *ahead_urls;		/* the next pages of this set, fetched ahead, in order */
+	List	   *ahead_resps;
 	RecordPage	page;
 	int			next_row;
 	int			pages;
