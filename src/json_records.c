@@ -736,31 +736,28 @@ convert_column(RecordExtractor *ex, LevelElem *rec, ColumnPlan *col, char *text,
 }
 
 /*
- * on_conversion_error 'null': a value its column's type refuses becomes
- * NULL.  An input function's error can only be caught safely inside a
- * subtransaction; only data errors are turned into NULL, anything else
- * (a cancel, out of memory) goes on.
+ * Run fn(arg) in a subtransaction: the only safe way to catch an input
+ * function's error.  A data error (class 22) is returned, for the caller to
+ * make a NULL of; anything else (a cancel, out of memory) is thrown on.
  */
-static void
-convert_column_carefully(RecordExtractor *ex, LevelElem *rec, ColumnPlan *col, char *text,
-						 Datum *values, bool *nulls)
+static ErrorData *
+catch_data_error(void (*fn) (void *), void *arg)
 {
 	MemoryContext cxt = CurrentMemoryContext;
 	ResourceOwner owner = CurrentResourceOwner;
+	ErrorData  *volatile edata = NULL;
 
 	BeginInternalSubTransaction(NULL);
 	MemoryContextSwitchTo(cxt);
 	PG_TRY();
 	{
-		convert_column(ex, rec, col, text, values, nulls);
+		fn(arg);
 		ReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(cxt);
 		CurrentResourceOwner = owner;
 	}
 	PG_CATCH();
 	{
-		ErrorData  *edata;
-
 		MemoryContextSwitchTo(cxt);
 		edata = CopyErrorData();
 		RollbackAndReleaseCurrentSubTransaction();
@@ -769,14 +766,45 @@ convert_column_carefully(RecordExtractor *ex, LevelElem *rec, ColumnPlan *col, c
 		if (ERRCODE_TO_CATEGORY(edata->sqlerrcode) != ERRCODE_DATA_EXCEPTION)
 			ReThrowError(edata);
 		FlushErrorState();
-		if (ex->conversion_failures++ == 0)
-			ex->first_failure = MemoryContextStrdup(ex->cxt,
-													edata->context ? psprintf("%s (%s)", edata->message, edata->context)
-													: edata->message);
-		FreeErrorData(edata);
-		nulls[col->attidx] = true;
 	}
 	PG_END_TRY();
+	return edata;
+}
+
+typedef struct ConvertArgs
+{
+	RecordExtractor *ex;
+	LevelElem  *rec;
+	ColumnPlan *col;
+	char	   *text;
+	Datum	   *values;
+	bool	   *nulls;
+} ConvertArgs;
+
+static void
+convert_column_cb(void *arg)
+{
+	ConvertArgs *a = (ConvertArgs *) arg;
+
+	convert_column(a->ex, a->rec, a->col, a->text, a->values, a->nulls);
+}
+
+/* on_conversion_error 'null': a value its column's type refuses becomes NULL. */
+static void
+convert_column_carefully(RecordExtractor *ex, LevelElem *rec, ColumnPlan *col, char *text,
+						 Datum *values, bool *nulls)
+{
+	ConvertArgs args = {ex, rec, col, text, values, nulls};
+	ErrorData  *edata = catch_data_error(convert_column_cb, &args);
+
+	if (edata == NULL)
+		return;
+	if (ex->conversion_failures++ == 0)
+		ex->first_failure = MemoryContextStrdup(ex->cxt,
+												edata->context ? psprintf("%s (%s)", edata->message, edata->context)
+												: edata->message);
+	FreeErrorData(edata);
+	nulls[col->attidx] = true;
 }
 
 static void
@@ -879,6 +907,12 @@ emit_records(RecordExtractor *ex)
 	ex->err_col = NULL;
 }
 
+static void
+emit_records_cb(void *arg)
+{
+	emit_records((RecordExtractor *) arg);
+}
+
 /*
  * With on_conversion_error 'null', the page is converted inside one
  * subtransaction; only a page with a bad value is converted again, value by
@@ -887,36 +921,14 @@ emit_records(RecordExtractor *ex)
 static void
 emit_records_guarded(RecordExtractor *ex)
 {
-	MemoryContext cxt = CurrentMemoryContext;
-	ResourceOwner owner = CurrentResourceOwner;
+	ErrorData  *edata = catch_data_error(emit_records_cb, ex);
 
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(cxt);
-	PG_TRY();
-	{
-		emit_records(ex);
-		ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(cxt);
-		CurrentResourceOwner = owner;
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-
-		MemoryContextSwitchTo(cxt);
-		edata = CopyErrorData();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(cxt);
-		CurrentResourceOwner = owner;
-		if (ERRCODE_TO_CATEGORY(edata->sqlerrcode) != ERRCODE_DATA_EXCEPTION)
-			ReThrowError(edata);
-		FlushErrorState();
-		FreeErrorData(edata);
-		ex->careful = true;
-		emit_records(ex);
-		ex->careful = false;
-	}
-	PG_END_TRY();
+	if (edata == NULL)
+		return;
+	FreeErrorData(edata);
+	ex->careful = true;
+	emit_records(ex);
+	ex->careful = false;
 }
 
 void
