@@ -47,6 +47,15 @@ CREATE SERVER bad FOREIGN DATA WRAPPER scaler_fdw
   OPTIONS (provider 'generic', profile '{"tables": {}}');
 CREATE SERVER bad FOREIGN DATA WRAPPER scaler_fdw
   OPTIONS (base_url 'http://127.0.0.1:1', profile_override '{}');
+CREATE SERVER bad FOREIGN DATA WRAPPER scaler_fdw
+  OPTIONS (base_url 'http://127.0.0.1:1', profile '{"tables": {"t": {"request": {"path": "/t"},
+    "records": "rows[][]", "fields": {"a": "a"}}}}');
+CREATE SERVER bad FOREIGN DATA WRAPPER scaler_fdw
+  OPTIONS (base_url 'http://127.0.0.1:1', profile '{"tables": {"t": {"request": {"path": "/t"},
+    "records": "sites[].meters[]", "pagination": {"type": "offset"}, "fields": {"a": "a"}}}}');
+CREATE SERVER bad FOREIGN DATA WRAPPER scaler_fdw
+  OPTIONS (base_url 'http://127.0.0.1:1', profile '{"tables": {"t": {"request": {"path": "/t"},
+    "fields": {"a": "a"}, "filters": {"a": {"from_param": "from", "max_window": "1 day"}}}}}');
 -- the generic profile names no base URL: the server must
 CREATE SERVER bad FOREIGN DATA WRAPPER scaler_fdw OPTIONS (provider 'generic');
 -- an override is a JSON merge patch, validated like the rest
@@ -286,6 +295,32 @@ ALTER SERVER styles OPTIONS (DROP max_retry_wait, DROP profile_override, DROP ma
 ALTER SERVER styles OPTIONS (ADD profile_override '{"tables": {"readings": {"parent": null}}}');
 SELECT count(*) FROM readings;
 ALTER SERVER styles OPTIONS (DROP profile_override);
+
+-- a provider that ignores the filters: with one request per value or per
+-- window, each request keeps only the rows that are its own, so no row comes
+-- twice (here every request returns everything)
+CREATE SERVER loose FOREIGN DATA WRAPPER scaler_fdw OPTIONS (base_url :'provider_url', profile $json$
+{"tables": {
+  "meters": {"request": {"path": "/meters", "query": {"page_size": "100"}}, "pagination": {"type": "next_url"},
+             "records": "results", "fields": {"meter_id": "meter_id"},
+             "filters": {"meter_id": {"param": "ignored"}}},
+  "readings": {"request": {"path": "/meters/M00003/consumption", "query": {"page_size": "100"}},
+               "pagination": {"type": "next_url"}, "records": "results",
+               "fields": {"period_start": {"path": "interval_start", "format": "iso8601"}},
+               "filters": {"period_start": {"from_param": "ignored_from", "to_param": "ignored_to",
+                                            "format": "date", "max_window": "7 days"}}}}}
+$json$);
+CREATE FOREIGN TABLE loose_meters (meter_id text) SERVER loose OPTIONS (table 'meters');
+SELECT meter_id, count(*) FROM loose_meters WHERE meter_id IN ('M00001', 'M00002') GROUP BY 1 ORDER BY 1;
+CREATE FOREIGN TABLE loose_readings (period_start timestamptz) SERVER loose OPTIONS (table 'readings');
+SELECT count(*), count(DISTINCT period_start), min(period_start), max(period_start) FROM loose_readings
+ WHERE period_start >= '2025-01-03' AND period_start < '2025-01-24';
+EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF)
+  SELECT * FROM loose_readings WHERE period_start >= '2025-01-03' AND period_start < '2025-01-24';
+DROP SERVER loose CASCADE;
+-- a table option may change a profile table's pagination
+CREATE FOREIGN TABLE page1_next (meter_id text) SERVER styles OPTIONS (table 'page1', pagination 'next_url');
+SELECT count(*) FROM page1_next;
 
 -- a table's own headers and method: templates filled from request variables,
 -- JSON-escaped in a POST body

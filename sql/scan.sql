@@ -130,6 +130,23 @@ ALTER FOREIGN TABLE m_key OPTIONS (SET endpoint '/auth=query/meters?page_size=5'
 SELECT count(*) FROM m_key;
 EXPLAIN (COSTS OFF) SELECT * FROM m_key;
 
+-- an absolute endpoint on another origin gets no credentials: the provider
+-- (the same one, reached as "localhost") refuses, and its log shows no token
+\set elsewhere_url `echo "$PROVIDER_URL" | sed 's/127.0.0.1/localhost/'`/run=elsewhere/auth=bearer/meters
+CREATE FOREIGN TABLE m_elsewhere (meter_id text) SERVER p_bearer
+  OPTIONS (endpoint :'elsewhere_url', records_path 'results');
+DO $$
+BEGIN
+  PERFORM count(*) FROM m_elsewhere;
+EXCEPTION WHEN invalid_authorization_specification THEN
+  RAISE NOTICE '%', regexp_replace(SQLERRM, ':[0-9]+/', ':PORT/');
+END
+$$;
+CREATE FOREIGN TABLE elsewhere_log (path text, status text,
+                                    auth_header text OPTIONS (json_path 'headers.authorization'))
+  SERVER provider OPTIONS (endpoint '/_requests?run=elsewhere');
+SELECT path, status, auth_header FROM elsewhere_log;
+
 -- wrong credentials: the status, a body excerpt, a hint, and no secret
 ALTER USER MAPPING FOR CURRENT_USER SERVER p_bearer OPTIONS (SET token 'tok-wrong-0000');
 SELECT count(*) FROM m_bearer;

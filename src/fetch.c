@@ -17,7 +17,9 @@
 #include <curl/curl.h>
 
 #include "miscadmin.h"
+#include "utils/builtins.h"
 #include "utils/json.h"
+#include "utils/timestamp.h"
 #include "utils/memutils.h"
 
 static void prefetch_first_pages(TableFetch *f);
@@ -285,7 +287,7 @@ fetch_page(TableFetch *f)
 	old = MemoryContextSwitchTo(f->page_cxt);
 
 	url = page_url(f, f->set_index, f->pages_in_set == 0);
-	if (pg->max_pages > 0 && f->pages >= pg->max_pages)
+	if (pg->max_pages > 0 && f->pages_in_set >= pg->max_pages)
 		page_limit_error(f, url);
 	desc = psprintf("GET %s on server \"%s\"", scaler_display_url(srv, url), srv->servername);
 
@@ -329,14 +331,14 @@ fetch_page(TableFetch *f)
 			break;
 		case PAGINATE_NEXT_URL:
 			if (f->page.next_url)
-				next = scaler_resolve_next_url(srv, resp->final_url, f->page.next_url);
+				next = scaler_resolve_next_url(srv, resp->final_url, url, f->page.next_url);
 			break;
 		case PAGINATE_LINK_HEADER:
 			{
 				char	   *link = scaler_link_next(resp);
 
 				if (link)
-					next = scaler_resolve_next_url(srv, resp->final_url, link);
+					next = scaler_resolve_next_url(srv, resp->final_url, url, link);
 				break;
 			}
 		case PAGINATE_PAGE:
@@ -372,7 +374,7 @@ fetch_page(TableFetch *f)
 	if (pg->kind == PAGINATE_CURSOR && more)
 		f->cursor = pstrdup(f->page.cursor);
 	f->set_done = !(next != NULL || more);
-	if (!f->set_done && pg->max_pages > 0 && f->pages >= pg->max_pages)
+	if (!f->set_done && pg->max_pages > 0 && f->pages_in_set >= pg->max_pages)
 		page_limit_error(f, f->next_url);
 	MemoryContextSwitchTo(old);
 	/* The page is parsed into datums: its body is no longer needed. */
@@ -407,6 +409,7 @@ fetch_ahead(TableFetch *f)
 	int			n = 0;
 	int			cap = f->srv->max_concurrency;
 	char	  **urls;
+	ScalerRequest *reqs;
 	ScalerHttpResponse **resps;
 	int64		saved_page = f->page_no;
 	int64		saved_offset = f->offset;
@@ -434,7 +437,7 @@ fetch_ahead(TableFetch *f)
 			break;
 		if (pg->kind == PAGINATE_OFFSET && f->offset > last)
 			break;
-		if (pg->max_pages > 0 && f->pages + n >= pg->max_pages)
+		if (pg->max_pages > 0 && f->pages_in_set + n >= pg->max_pages)
 			break;
 		cxt = AllocSetContextCreate(f->cxt, "scaler_fdw page fetched ahead", ALLOCSET_DEFAULT_SIZES);
 		MemoryContextSwitchTo(cxt);
@@ -453,10 +456,10 @@ fetch_ahead(TableFetch *f)
 	f->offset = saved_offset;
 	if (n > 1)
 	{
-		ScalerRequest base;
-
-		table_request(f, (RequestSet *) list_nth(f->sets, f->set_index), NULL, &base);
-		scaler_http_get_batch(f->srv, &base, urls, resps, n, &f->stats);
+		reqs = palloc(sizeof(ScalerRequest) * n);
+		for (int i = 0; i < n; i++)
+			table_request(f, (RequestSet *) list_nth(f->sets, f->set_index), urls[i], &reqs[i]);
+		scaler_http_get_batch(f->srv, reqs, resps, n, &f->stats);
 	}
 	else
 		drop_ahead(f);			/* one page: fetched in turn as usual */
@@ -473,7 +476,7 @@ prefetch_first_pages(TableFetch *f)
 {
 	int			nsets = list_length(f->sets);
 	int			n = 0;
-	char	  **urls;
+	ScalerRequest *reqs;
 	ScalerHttpResponse **resps;
 	MemoryContext old;
 
@@ -484,7 +487,7 @@ prefetch_first_pages(TableFetch *f)
 	old = MemoryContextSwitchTo(f->cxt);
 	if (f->prefetched == NULL)
 		f->prefetched = palloc0(sizeof(ScalerHttpResponse *) * nsets);
-	urls = palloc(sizeof(char *) * f->srv->max_concurrency);
+	reqs = palloc(sizeof(ScalerRequest) * f->srv->max_concurrency);
 	resps = palloc(sizeof(ScalerHttpResponse *) * f->srv->max_concurrency);
 	for (int i = f->set_index; i < nsets && n < f->srv->max_concurrency; i++)
 	{
@@ -494,17 +497,13 @@ prefetch_first_pages(TableFetch *f)
 		MemoryContextSwitchTo(cxt);
 		resps[n] = palloc0(sizeof(ScalerHttpResponse));
 		scaler_http_init_response(resps[n], cxt, f->srv->max_response_bytes);
-		urls[n] = page_url(f, i, true);
+		/* each set with its own variables in its headers */
+		table_request(f, (RequestSet *) list_nth(f->sets, i), page_url(f, i, true), &reqs[n]);
 		f->prefetched[i] = resps[n];
 		n++;
 	}
 	MemoryContextSwitchTo(f->cxt);
-	{
-		ScalerRequest base;
-
-		table_request(f, (RequestSet *) list_nth(f->sets, f->set_index), NULL, &base);
-		scaler_http_get_batch(f->srv, &base, urls, resps, n, &f->stats);
-	}
+	scaler_http_get_batch(f->srv, reqs, resps, n, &f->stats);
 	MemoryContextSwitchTo(old);
 }
 
@@ -512,26 +511,64 @@ prefetch_first_pages(TableFetch *f)
  * The next row, as datums pointing into the page context, or false at the
  * end.  The caller's previous row becomes invalid.
  */
+/* Does the row belong to the request set that fetched it? */
+static bool
+row_in_set(const RequestSet *set, const Datum *values, const bool *nulls)
+{
+	ListCell   *lc;
+
+	foreach(lc, set->checks)
+	{
+		const SetCheck *c = (const SetCheck *) lfirst(lc);
+
+		if (nulls[c->attidx])
+			continue;			/* the local quals decide about NULLs */
+		if (c->is_time)
+		{
+			TimestampTz t = DatumGetTimestampTz(values[c->attidx]);
+
+			if ((c->has_lo && t < c->lo) || (c->has_hi && t >= c->hi))
+				return false;
+		}
+		else
+		{
+			text	   *v = DatumGetTextPP(values[c->attidx]);
+
+			if (VARSIZE_ANY_EXHDR(v) != strlen(c->text) ||
+				memcmp(VARDATA_ANY(v), c->text, VARSIZE_ANY_EXHDR(v)) != 0)
+				return false;
+		}
+	}
+	return true;
+}
+
 bool
 fetch_next(TableFetch *f, Datum **values, bool **nulls)
 {
 	int			natts = f->natts;
 
-	while (f->next_row >= f->page.nrows)
+	for (;;)
 	{
-		if (f->set_done)
+		RequestSet *set;
+
+		while (f->next_row >= f->page.nrows)
 		{
-			if (f->set_index + 1 >= list_length(f->sets))
-				return false;
-			start_set(f);
+			if (f->set_done)
+			{
+				if (f->set_index + 1 >= list_length(f->sets))
+					return false;
+				start_set(f);
+			}
+			CHECK_FOR_INTERRUPTS();
+			fetch_page(f);
 		}
-		CHECK_FOR_INTERRUPTS();
-		fetch_page(f);
+		*values = f->page.values + (size_t) f->next_row * natts;
+		*nulls = f->page.nulls + (size_t) f->next_row * natts;
+		f->next_row++;
+		set = (RequestSet *) list_nth(f->sets, f->set_index);
+		if (set->checks == NIL || row_in_set(set, *values, *nulls))
+			return true;
 	}
-	*values = f->page.values + (size_t) f->next_row * natts;
-	*nulls = f->page.nulls + (size_t) f->next_row * natts;
-	f->next_row++;
-	return true;
 }
 
 void

@@ -301,13 +301,17 @@ scaler_display_url(const ScalerServerOptions *srv, const char *url)
 char *
 scaler_body_excerpt(const ScalerServerOptions *srv, const char *body, size_t len)
 {
-	size_t		n = Min(len, (size_t) EXCERPT_BYTES);
+	size_t		n;
 	char	   *copy;
 	char	   *result;
 
 	if (body == NULL || len == 0)
 		return pstrdup("");
-	copy = pnstrdup(body, n);
+	/* Redact first, then cut: a secret across the cut must not leave its start. */
+	copy = scaler_redact(srv, pnstrdup(body, Min(len, (size_t) EXCERPT_BYTES * 8)));
+	len = strlen(copy);
+	n = Min(len, (size_t) EXCERPT_BYTES);
+	copy[n] = '\0';
 	for (char *p = copy; *p; p++)
 		if ((unsigned char) *p < 0x20)
 			*p = ' ';
@@ -316,7 +320,7 @@ scaler_body_excerpt(const ScalerServerOptions *srv, const char *body, size_t len
 	copy[n] = '\0';
 	if (!pg_verifymbstr(copy, n, true))
 		return pstrdup("(response body is not valid text)");
-	result = scaler_redact(srv, copy);
+	result = copy;
 	if (len > (size_t) EXCERPT_BYTES)
 		result = psprintf("%s...", result);
 	return result;
@@ -512,7 +516,7 @@ host_allowed(const char *host)
 	if (scaler_allowed_hosts == NULL || scaler_allowed_hosts[0] == '\0')
 		return true;
 	list = pstrdup(scaler_allowed_hosts);
-	if (!SplitIdentifierString(list, ',', &patterns))
+	if (!SplitGUCList(list, ',', &patterns))
 		return false;			/* the GUC's check hook keeps this from happening */
 	foreach(lc, patterns)
 	{
@@ -638,7 +642,17 @@ request_url(const ScalerServerOptions *srv, const char *url)
 static struct curl_slist *
 add_header(struct curl_slist *list, const char *line)
 {
-	struct curl_slist *l = curl_slist_append(list, line);
+	struct curl_slist *l;
+
+	/* A value from a template or a provider's token must not add headers of its own. */
+	if (strpbrk(line, "\r\n") != NULL)
+	{
+		curl_slist_free_all(list);
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+				 errmsg("refused a request header with a line break in it")));
+	}
+	l = curl_slist_append(list, line);
 
 	if (l == NULL)
 	{
@@ -1113,6 +1127,19 @@ scaler_http_request(const ScalerServerOptions *srv, const ScalerRequest *request
 
 		check_request_url(srv, cur, &first);
 		origin = first;
+
+		/*
+		 * The user mapping's credentials go to the origin of the server's
+		 * base_url only: a table's absolute endpoint, chosen by whoever may
+		 * create tables, must not receive them.  (A token endpoint's client
+		 * credentials, named by the profile, go to that endpoint.)
+		 */
+		{
+			UrlOrigin	base;
+
+			if (!url_origin(srv->base_url, &base) || !same_origin(&first, &base))
+				req.api_auth = false;
+		}
 		for (;;)
 		{
 			CURLcode	rc;
@@ -1162,6 +1189,13 @@ scaler_http_request(const ScalerServerOptions *srv, const ScalerRequest *request
 										req.method, scaler_display_url(srv, cur), srv->servername),
 								 errdetail("The redirect pointed to \"%s\".", scaler_display_url(srv, target))));
 					/* Credentials go only to the origin they were configured for. */
+					if (!same_origin(&first, &next) && req.body &&
+						(resp->status == 307 || resp->status == 308))
+						ereport(ERROR,
+								(errcode(ERRCODE_FDW_ERROR),
+								 errmsg("refused to send the body of %s %s on server \"%s\" to another origin",
+										req.method, scaler_display_url(srv, cur), srv->servername),
+								 errdetail("The provider redirected to \"%s\".", scaler_display_url(srv, target))));
 					credentials = credentials && same_origin(&first, &next);
 					/* 301, 302 and 303 turn a POST into a GET, as browsers do. */
 					if (req.body && resp->status != 307 && resp->status != 308)
@@ -1261,7 +1295,7 @@ scaler_http_report_status(const ScalerServerOptions *srv, const char *url,
  */
 char *
 scaler_resolve_next_url(const ScalerServerOptions *srv, const char *current,
-						const char *next)
+						const char *anchor, const char *next)
 {
 	CURLU	   *u = curl_url();
 	char	   *resolved = NULL;
@@ -1277,7 +1311,7 @@ scaler_resolve_next_url(const ScalerServerOptions *srv, const char *current,
 	curl_free(resolved);
 	curl_url_cleanup(u);
 
-	if (result == NULL || !url_origin(current, &a) || !url_origin(result, &b))
+	if (result == NULL || !url_origin(anchor, &a) || !url_origin(result, &b))
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
 				 errmsg("invalid next-page URL in the response to GET %s on server \"%s\"",
@@ -1304,39 +1338,54 @@ scaler_resolve_next_url(const ScalerServerOptions *srv, const char *current,
  * with all its rules.  Rate budgets apply to every request.
  */
 void
-scaler_http_get_batch(const ScalerServerOptions *srv, const ScalerRequest *base,
-					  char **urls, ScalerHttpResponse **resps, int n, ScalerHttpStats *stats)
+scaler_http_get_batch(const ScalerServerOptions *srv, const ScalerRequest *reqs,
+					  ScalerHttpResponse **resps, int n, ScalerHttpStats *stats)
 {
 	CURLM	   *multi = get_multi();
 	CURL	  **easies = palloc0(sizeof(CURL *) * n);
 	struct curl_slist **headers = palloc0(sizeof(struct curl_slist *) * n);
+	char	  **fulls = palloc(sizeof(char *) * n);
 	char	  **errbufs = palloc(sizeof(char *) * n);
 	CURLcode   *rcs = palloc(sizeof(CURLcode) * n);
 	bool	   *connected = palloc0(sizeof(bool) * n);
+	ScalerRequest *local = palloc(sizeof(ScalerRequest) * n);
+	UrlOrigin	base;
+	bool		have_base = url_origin(srv->base_url, &base);
 	ScalerRequest req;
 	instr_time	start,
 				duration;
 
-	req = *base;
 	INSTR_TIME_SET_CURRENT(start);
+
+	/*
+	 * Everything that may itself send a request (a token) or wait (the rate
+	 * budget) happens before the first handle joins the shared multi handle.
+	 */
+	for (int i = 0; i < n; i++)
+	{
+		UrlOrigin	o;
+
+		local[i] = reqs[i];
+		check_request_url(srv, reqs[i].url, &o);
+		if (!have_base || !same_origin(&o, &base))
+			local[i].api_auth = false;	/* as in scaler_http_request */
+		fulls[i] = local[i].api_auth ? request_url(srv, reqs[i].url) : pstrdup(reqs[i].url);
+		errbufs[i] = palloc0(CURL_ERROR_SIZE);
+		buffer_reset(&resps[i]->body);
+		buffer_reset(&resps[i]->headers);
+		resps[i]->status = 0;
+		resps[i]->method = "GET";
+		scaler_rate_acquire(srv);
+	}
 
 	PG_TRY();
 	{
 		for (int i = 0; i < n; i++)
+			headers[i] = request_headers(srv, &local[i], true);
+		for (int i = 0; i < n; i++)
 		{
-			UrlOrigin	o;
-			char	   *full = request_url(srv, urls[i]);
-
-			check_request_url(srv, urls[i], &o);
-			scaler_rate_acquire(srv);
-			errbufs[i] = palloc0(CURL_ERROR_SIZE);
-			buffer_reset(&resps[i]->body);
-			buffer_reset(&resps[i]->headers);
-			resps[i]->status = 0;
-			resps[i]->method = "GET";
-			headers[i] = request_headers(srv, &req, true);
 			easies[i] = easy_acquire();
-			configure_easy(easies[i], srv, &req, full, true, resps[i], headers[i], errbufs[i]);
+			configure_easy(easies[i], srv, &local[i], fulls[i], true, resps[i], headers[i], errbufs[i]);
 			add_transfer(easies[i]);
 		}
 		run_transfers(easies, rcs, n);
@@ -1351,12 +1400,13 @@ scaler_http_get_batch(const ScalerServerOptions *srv, const ScalerRequest *base,
 	{
 		for (int i = 0; i < n; i++)
 		{
-			if (easies[i] == NULL)
-				continue;
-			curl_multi_remove_handle(multi, easies[i]);
-			curl_easy_setopt(easies[i], CURLOPT_HTTPHEADER, NULL);
+			if (easies[i] != NULL)
+			{
+				curl_multi_remove_handle(multi, easies[i]);
+				curl_easy_setopt(easies[i], CURLOPT_HTTPHEADER, NULL);
+				easy_release(easies[i]);
+			}
 			curl_slist_free_all(headers[i]);
-			easy_release(easies[i]);
 		}
 	}
 	PG_END_TRY();
@@ -1379,22 +1429,20 @@ scaler_http_get_batch(const ScalerServerOptions *srv, const ScalerRequest *base,
 
 		if (rcs[i] == CURLE_OK)
 			observe_rate_headers(srv, r);
-		if (token_expired || (rcs[i] == CURLE_OK && is_redirect(r->status)))
+		if ((token_expired && local[i].api_auth) || (rcs[i] == CURLE_OK && is_redirect(r->status)))
 		{
 			/* Not a failure: a new token or the redirect target, with every rule. */
-			req = *base;
-			req.url = urls[i];
+			req = reqs[i];
 			if (token_expired)
 				scaler_auth_invalidate(srv);
 			scaler_http_request(srv, &req, r, stats);
 		}
 		else if (rcs[i] != CURLE_OK && (!retryable || srv->max_retries == 0))
-			report_transfer_error(srv, urls[i], connected[i], rcs[i], errbufs[i], r, 1);
+			report_transfer_error(srv, reqs[i].url, connected[i], rcs[i], errbufs[i], r, 1);
 		else if (retryable && srv->max_retries > 0)
 		{
-			wait_before_retry(srv, "GET", urls[i], rcs[i], r, 1, stats);
-			req = *base;
-			req.url = urls[i];
+			wait_before_retry(srv, "GET", reqs[i].url, rcs[i], r, 1, stats);
+			req = reqs[i];
 			req.prior_attempts = 1;
 			scaler_http_request(srv, &req, r, stats);
 		}
@@ -1402,7 +1450,7 @@ scaler_http_get_batch(const ScalerServerOptions *srv, const ScalerRequest *base,
 		{
 			/* Final on the first attempt: a 2xx, or a status the caller reports. */
 			r->attempts = 1;
-			r->final_url = urls[i];
+			r->final_url = (char *) reqs[i].url;
 			if (stats)
 				stats->bytes += r->body.len;
 			if (r->body.data == NULL)

@@ -802,6 +802,8 @@ scaler_get_table_spec(Oid relid, const ScalerServerOptions *srv)
 			static const PaginationKind kinds[] = {PAGINATE_NONE, PAGINATE_NEXT_URL, PAGINATE_LINK_HEADER};
 
 			spec->pagination.kind = kinds[enum_option(def, pagination_choices)];
+			if (spec->pagination.next_path == NULL)
+				spec->pagination.next_path = "next";
 		}
 		else if (strcmp(name, "next_url_path") == 0)
 			spec->pagination.next_path = defGetString(def);

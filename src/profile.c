@@ -567,7 +567,12 @@ compile_filter(const char *column, struct json_object *def, const char *where)
 		f->end_inclusive = get_enum(def, "end", where, end_names, 0) == 1;
 		window = get_string(def, "max_window", where, false, NULL);
 		if (window)
+		{
 			f->max_window_secs = parse_window(window, member_path(where, "max_window"));
+			if (f->from_param == NULL || f->to_param == NULL)
+				scaler_profile_error(member_path(where, "max_window"),
+									 "Windows need both \"from_param\" and \"to_param\".");
+		}
 	}
 	else if (get_bool(def, "path_var", where, false))
 		f->kind = FILTER_PATH_VAR;
@@ -578,6 +583,23 @@ compile_filter(const char *column, struct json_object *def, const char *where)
 		f->list_separator = get_string(def, "list", where, false, NULL);
 	}
 	return f;
+}
+
+/* Arrays directly inside arrays ("a[][]") would be records with no fields to read. */
+static void
+check_records_path(ScalerPath *records, const char *text, const char *where)
+{
+	bool		prev_each = false;
+	ListCell   *lc;
+
+	foreach(lc, records)
+	{
+		bool		each = ((PathStep *) lfirst(lc))->kind == STEP_EACH;
+
+		if (each && prev_each)
+			scaler_profile_error(where, "Arrays directly inside arrays are not records; found \"%s\".", text);
+		prev_each = each;
+	}
 }
 
 static void check_level_path(ScalerTableSpec *t, ScalerPath *records, const char *records_text,
@@ -611,6 +633,7 @@ compile_more_records(ScalerTableSpec *t, struct json_object *more, const char *w
 		check_keys(def, w, keys);
 		src->records_text = get_string(def, "records", w, true, NULL);
 		src->records = scaler_parse_path(src->records_text, member_path(w, "records"), true);
+		check_records_path(src->records, src->records_text, member_path(w, "records"));
 		fields = get_object(def, "fields", w, false);
 		if (fields)
 		{
@@ -715,6 +738,7 @@ compile_table(const char *name, struct json_object *def, const char *where)
 					   member_path(where, "pagination"));
 	t->records_text = get_string(def, "records", where, false, "$");
 	t->records = scaler_parse_path(t->records_text, member_path(where, "records"), true);
+	check_records_path(t->records, t->records_text, member_path(where, "records"));
 	t->rows_estimate = (double) get_int(def, "rows", where, 1000, 1, INT64CONST(1000000000000));
 
 	fields = get_object(def, "fields", where, true);
@@ -723,6 +747,20 @@ compile_table(const char *name, struct json_object *def, const char *where)
 			t->fields = lappend(t->fields, compile_field(col, fdef, member_path(fwhere, col)));
 	}
 	compile_more_records(t, get_member(def, "more_records"), member_path(where, "more_records"));
+	if (t->pagination.kind == PAGINATE_OFFSET)
+	{
+		int			levels = 0;
+		ListCell   *lc;
+
+		foreach(lc, t->records)
+			if (((PathStep *) lfirst(lc))->kind == STEP_EACH)
+				levels++;
+		/* Offsets count the provider's records; flattened rows are not those. */
+		if (t->more_sources != NIL ||
+			(levels > 0 && !(levels == 1 && ((PathStep *) llast(t->records))->kind == STEP_EACH)))
+			scaler_profile_error(member_path(where, "pagination"),
+								 "Offset pagination needs flat records: with nested records or \"more_records\", use page, cursor or next_url pagination.");
+	}
 
 	/* A "[]" in a field path must repeat the records path up to one of its levels. */
 	{

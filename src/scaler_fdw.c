@@ -31,7 +31,7 @@ check_allowed_hosts(char **newval, void **extra, GucSource source)
 	List	   *items;
 	ListCell   *lc;
 
-	if (!SplitIdentifierString(copy, ',', &items))
+	if (!SplitGUCList(copy, ',', &items))
 	{
 		GUC_check_errdetail("List syntax is invalid.");
 		return false;

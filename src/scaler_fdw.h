@@ -136,9 +136,8 @@ typedef struct ScalerRequest
 
 extern void scaler_http_request(const ScalerServerOptions *srv, const ScalerRequest *req,
 								ScalerHttpResponse *resp, ScalerHttpStats *stats);
-extern void scaler_http_get_batch(const ScalerServerOptions *srv, const ScalerRequest *base,
-								  char **urls, ScalerHttpResponse **resps, int n,
-								  ScalerHttpStats *stats);
+extern void scaler_http_get_batch(const ScalerServerOptions *srv, const ScalerRequest *reqs,
+								  ScalerHttpResponse **resps, int n, ScalerHttpStats *stats);
 extern void scaler_http_init_response(ScalerHttpResponse *resp,
 									  MemoryContext cxt, int64 max_body);
 extern void scaler_http_get(const ScalerServerOptions *srv, const char *url,
@@ -160,7 +159,8 @@ extern void scaler_check_url_allowed(const char *url);
 extern char *scaler_url_with_params(const ScalerServerOptions *srv, const char *url,
 									List *names, List *values);
 extern char *scaler_resolve_next_url(const ScalerServerOptions *srv,
-									 const char *current, const char *next);
+									 const char *current, const char *anchor,
+									 const char *next);
 
 /* ---------- auth.c ---------- */
 
@@ -214,12 +214,29 @@ extern void records_parse_page(RecordExtractor *ex, char *body, size_t len,
 
 /* ---------- fetch.c ---------- */
 
+/*
+ * What a row of a request set must satisfy to belong to it: when a query
+ * becomes several requests (one per value, windows of a time range), a
+ * provider that filters loosely cannot return the same row twice.
+ */
+typedef struct SetCheck
+{
+	int			attidx;
+	bool		is_time;
+	char	   *text;			/* !is_time: the column's text equals it */
+	bool		has_lo;			/* is_time: lo <= value < hi */
+	TimestampTz lo;
+	bool		has_hi;
+	TimestampTz hi;
+} SetCheck;
+
 /* One logical request: its variables and query parameters, paged to its end. */
 typedef struct RequestSet
 {
 	const char **var_values;	/* one per variable name of the fetch */
 	List	   *param_names;
 	List	   *param_values;
+	List	   *checks;			/* of SetCheck */
 } RequestSet;
 
 typedef struct TableFetch

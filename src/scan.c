@@ -91,8 +91,10 @@ typedef struct ScalerScanState
 	List	   *pushed;			/* PushedQual, expr replaced by ExprState */
 	List	   *pushed_states;
 	List	   *var_names;
+	List	   *retrieved;		/* attnums the scan converts */
 	RecordExtractor *extractor;
 	MemoryContext scan_cxt;
+	MemoryContext sets_cxt;		/* one execution's request sets: reset on rescan */
 	TableFetch	fetch;
 	bool		fetch_ready;
 	bool		started;
@@ -463,6 +465,8 @@ scalerBeginForeignScan(ForeignScanState *node, int eflags)
 	node->fdw_state = st;
 	st->scan_cxt = AllocSetContextCreate(estate->es_query_cxt, "scaler_fdw scan",
 										 ALLOCSET_DEFAULT_SIZES);
+	st->sets_cxt = AllocSetContextCreate(st->scan_cxt, "scaler_fdw request sets",
+										 ALLOCSET_DEFAULT_SIZES);
 	old = MemoryContextSwitchTo(st->scan_cxt);
 
 	/* EXPLAIN alone needs no credentials, and so no user mapping. */
@@ -472,6 +476,7 @@ scalerBeginForeignScan(ForeignScanState *node, int eflags)
 	st->spec = scaler_get_table_spec(relid, &st->server);
 	st->tupdesc = RelationGetDescr(rel);
 	st->pushed = (List *) lsecond(fsplan->fdw_private);
+	st->retrieved = (List *) linitial(fsplan->fdw_private);
 	st->var_names = table_var_names(st->spec, &st->server);
 
 	if (!explain_only)
@@ -638,28 +643,32 @@ format_unit_usecs(ValueFormat fmt)
 	}
 }
 
-/* Round t down (or up) to the API's time resolution, in the filter's zone for dates. */
+/*
+ * Round t down (or up) to an instant the API can express: a whole second
+ * (or millisecond), or a midnight of the filter's zone for dates, found in
+ * local time so that a daylight-saving change in between cannot shift it.
+ */
 static TimestampTz
 round_time(const ScalerFilterSpec *f, TimestampTz t, bool up)
 {
 	int64		unit = format_unit_usecs(f->format);
-	int64		offset = 0;
 	int64		r;
 
 	if (f->format == FMT_DATE && f->timezone)
 	{
-		/* Local midnight: shift by the zone's offset at t, round, shift back. */
-		Timestamp	local = DatumGetTimestamp(DirectFunctionCall2(timestamptz_zone,
-																  CStringGetTextDatum(f->timezone),
+		Datum		zone = CStringGetTextDatum(f->timezone);
+		Timestamp	local = DatumGetTimestamp(DirectFunctionCall2(timestamptz_zone, zone,
 																  TimestampTzGetDatum(t)));
 
-		offset = local - t;
+		r = local - ((local % unit) + unit) % unit;
+		if (up && r < local)
+			r += unit;
+		return DatumGetTimestampTz(DirectFunctionCall2(timestamp_zone, zone, TimestampGetDatum(r)));
 	}
-	r = t + offset;
-	r -= ((r % unit) + unit) % unit;
-	if (up && r < t + offset)
+	r = t - ((t % unit) + unit) % unit;
+	if (up && r < t)
 		r += unit;
-	return r - offset;
+	return r;
 }
 
 static char *
@@ -701,6 +710,7 @@ typedef struct Alternative
 	List	   *var_values;
 	List	   *param_names;
 	List	   *param_values;
+	List	   *checks;			/* SetCheck: what its rows must satisfy */
 } Alternative;
 
 static Alternative *
@@ -709,49 +719,92 @@ make_alt(void)
 	return palloc0(sizeof(Alternative));
 }
 
-/* Windows of a time range: the request sets of one range filter. */
+static void
+add_range_params(Alternative *alt, const ScalerFilterSpec *f, TimestampTz from, bool has_from,
+				 TimestampTz to, bool has_to)
+{
+	if (has_from && f->from_param)
+	{
+		alt->param_names = lappend(alt->param_names, f->from_param);
+		alt->param_values = lappend(alt->param_values, format_time(f, from));
+	}
+	if (has_to && f->to_param)
+	{
+		alt->param_names = lappend(alt->param_names, f->to_param);
+		alt->param_values = lappend(alt->param_values, format_time(f, to));
+	}
+}
+
+/* A row of this request set must have attidx in [lo, hi) (each bound if set). */
+static void
+add_time_check(Alternative *alt, int attidx, bool has_lo, TimestampTz lo, bool has_hi, TimestampTz hi)
+{
+	SetCheck   *c = palloc0(sizeof(SetCheck));
+
+	c->attidx = attidx;
+	c->is_time = true;
+	c->has_lo = has_lo;
+	c->lo = lo;
+	c->has_hi = has_hi;
+	c->hi = hi;
+	alt->checks = lappend(alt->checks, c);
+}
+
+/*
+ * The request sets of one time range: one, or windows of at most
+ * max_window.  Bounds are rounded outwards to what the API can express, so
+ * a request asks for a superset.  Windows meet exactly at instants the API
+ * expresses, the last one is open when the query has no upper bound, and
+ * each window keeps only the rows that start inside it: a provider whose
+ * filter overlaps its bounds cannot return a row twice.
+ */
 static List *
-range_alternatives(BoundFilter *b)
+range_alternatives(BoundFilter *b, int attidx)
 {
 	const ScalerFilterSpec *f = b->filter;
-	int64		unit = format_unit_usecs(f->format);
 	List	   *alts = NIL;
 	TimestampTz from = b->has_lower ? round_time(f, b->lower, false) : 0;
 	TimestampTz to = 0;
 
 	if (b->has_upper)
 	{
-		/* "to" must include every instant the qual allows. */
-		to = round_time(f, b->upper, true);
-		if (!f->end_inclusive && b->upper_inclusive && to == b->upper)
-			to += unit;
+		/* "to" must take in every instant the qual allows. */
+		if (!f->end_inclusive && b->upper_inclusive)
+			to = round_time(f, b->upper + 1, true);
+		else
+			to = round_time(f, b->upper, true);
 	}
 
-	if (f->max_window_secs > 0 && b->has_lower)
+	if (f->max_window_secs > 0 && b->has_lower && !(b->has_upper && to <= from))
 	{
-		int64		w = Max(f->max_window_secs * USECS_PER_SEC / unit, 1) * unit;
-		TimestampTz end = b->has_upper ? to : round_time(f, GetCurrentTimestamp(), true);
+		TimestampTz now = GetCurrentTimestamp();
+		TimestampTz a = from;
+		bool		first = true;
 
-		for (TimestampTz a = from; a < end || a == from; a += w)
+		for (;;)
 		{
 			Alternative *alt = make_alt();
-			TimestampTz bnd = Min(a + w, end);
+			TimestampTz bnd = round_time(f, a + f->max_window_secs * USECS_PER_SEC, false);
+			bool		last;
 
-			if (f->from_param)
-			{
-				alt->param_names = lappend(alt->param_names, f->from_param);
-				alt->param_values = lappend(alt->param_values, format_time(f, a));
-			}
-			if (f->to_param)
-			{
-				alt->param_names = lappend(alt->param_names, f->to_param);
-				/* Inclusive APIs: stop one unit short of the next window's start. */
-				alt->param_values = lappend(alt->param_values,
-											format_time(f, f->end_inclusive && bnd < end ? bnd - unit : bnd));
-			}
+			if (bnd <= a)
+				bnd = round_time(f, a + 1, true);
+			last = b->has_upper ? bnd >= to : a > now;
+			if (last && b->has_upper)
+				bnd = to;
+			if (last && !b->has_upper)
+				add_range_params(alt, f, a, true, 0, false);	/* open: nothing is lost in the future */
+			else
+				/* An inclusive "to" stops at the last instant before the next window. */
+				add_range_params(alt, f, a, true,
+								 f->end_inclusive && !last ? round_time(f, bnd - 1, false) : bnd, true);
+			if (attidx >= 0)
+				add_time_check(alt, attidx, !first, a, !last, bnd);
 			alts = lappend(alts, alt);
-			if (a + w >= end)
+			if (last)
 				break;
+			a = bnd;
+			first = false;
 			CHECK_FOR_INTERRUPTS();
 		}
 		return alts;
@@ -760,16 +813,7 @@ range_alternatives(BoundFilter *b)
 	{
 		Alternative *alt = make_alt();
 
-		if (b->has_lower && f->from_param)
-		{
-			alt->param_names = lappend(alt->param_names, f->from_param);
-			alt->param_values = lappend(alt->param_values, format_time(f, from));
-		}
-		if (b->has_upper && f->to_param)
-		{
-			alt->param_names = lappend(alt->param_names, f->to_param);
-			alt->param_values = lappend(alt->param_values, format_time(f, to));
-		}
+		add_range_params(alt, f, from, b->has_lower, to, b->has_upper);
 		return list_make1(alt);
 	}
 }
@@ -793,6 +837,7 @@ cross_product(List *sets, List *group)
 			z->var_values = list_concat_copy(x->var_values, y->var_values);
 			z->param_names = list_concat_copy(x->param_names, y->param_names);
 			z->param_values = list_concat_copy(x->param_values, y->param_values);
+			z->checks = list_concat_copy(x->checks, y->checks);
 			result = lappend(result, z);
 		}
 	return result;
@@ -899,6 +944,21 @@ parent_alternatives(ScalerScanState *st, List *bound)
 	return alts;
 }
 
+/* The position of a column the scan reads, or -1. */
+static int
+column_index(ScalerScanState *st, const char *column)
+{
+	for (int i = 0; i < st->tupdesc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(st->tupdesc, i);
+
+		if (!att->attisdropped && strcmp(NameStr(att->attname), column) == 0 &&
+			list_member_int(st->retrieved, i + 1))
+			return i;
+	}
+	return -1;
+}
+
 /* The request sets of this execution, from the pushed quals and the parent. */
 static List *
 build_request_sets(ForeignScanState *node, ScalerScanState *st)
@@ -920,7 +980,7 @@ build_request_sets(ForeignScanState *node, ScalerScanState *st)
 		ListCell   *vc;
 
 		if (f->kind == FILTER_RANGE)
-			group = range_alternatives(b);
+			group = range_alternatives(b, column_index(st, f->column));
 		else if (!b->eq_set)
 			continue;
 		else if (f->kind == FILTER_PARAM && f->list_separator)
@@ -937,6 +997,8 @@ build_request_sets(ForeignScanState *node, ScalerScanState *st)
 		}
 		else
 		{
+			int			attidx = column_index(st, f->column);
+
 			foreach(vc, b->eq_values)
 			{
 				Alternative *alt = make_alt();
@@ -950,6 +1012,15 @@ build_request_sets(ForeignScanState *node, ScalerScanState *st)
 				{
 					alt->var_names = list_make1(f->column);
 					alt->var_values = list_make1(lfirst(vc));
+				}
+				/* With one request per value, a row answers the request of its own value only. */
+				if (attidx >= 0 && list_length(b->eq_values) > 1)
+				{
+					SetCheck   *c = palloc0(sizeof(SetCheck));
+
+					c->attidx = attidx;
+					c->text = (char *) lfirst(vc);
+					alt->checks = lappend(alt->checks, c);
 				}
 				group = lappend(group, alt);
 			}
@@ -1001,6 +1072,7 @@ build_request_sets(ForeignScanState *node, ScalerScanState *st)
 		}
 		set->param_names = alt->param_names;
 		set->param_values = alt->param_values;
+		set->checks = alt->checks;
 		result = lappend(result, set);
 	}
 	return result;
@@ -1019,8 +1091,16 @@ scalerIterateForeignScan(ForeignScanState *node)
 	ExecClearTuple(slot);
 	if (!st->started)
 	{
-		MemoryContext old = MemoryContextSwitchTo(st->scan_cxt);
-		List	   *sets = build_request_sets(node, st);
+		MemoryContext old;
+		List	   *sets;
+
+		/* A rescan's request sets replace the last ones: free those first. */
+		if (st->fetch_ready)
+			fetch_restart(&st->fetch, NIL);
+		MemoryContextReset(st->sets_cxt);
+		old = MemoryContextSwitchTo(st->sets_cxt);
+		sets = build_request_sets(node, st);
+		MemoryContextSwitchTo(st->scan_cxt);
 
 		if (!st->fetch_ready)
 		{
