@@ -95,5 +95,21 @@ SELECT period_start, period_end, value, unit FROM octopus.consumption
 SELECT m.resource, count(*), count(DISTINCT c.meter_id), round(sum(c.value), 3)
   FROM octopus.consumption c JOIN octopus.meters m USING (meter_id) GROUP BY 1 ORDER BY 1;
 
-DROP SCHEMA uapi, enode, octopus CASCADE;
-DROP SERVER uapi, enode, octopus CASCADE;
+-- ---------- Scaler's pull API (the Scaler sandbox) ----------
+\getenv sandbox_url SANDBOX_URL
+\set scaler_url :sandbox_url '/v1'
+CREATE SERVER scaler FOREIGN DATA WRAPPER scaler_fdw OPTIONS (provider 'scaler', base_url :'scaler_url');
+CREATE USER MAPPING FOR CURRENT_USER SERVER scaler OPTIONS (token 'scaler-tok-4d0e');
+CREATE SCHEMA scaler_api;
+IMPORT FOREIGN SCHEMA scaler FROM SERVER scaler INTO scaler_api;
+SELECT portfolio_id, name FROM scaler_api.portfolios ORDER BY portfolio_id;
+SELECT portfolio_id, count(*), min(city) FROM scaler_api.assets GROUP BY 1 ORDER BY 1;
+SELECT resource, fuel_type, unit, count(*) FROM scaler_api.meters GROUP BY 1, 2, 3 ORDER BY 1, 2;
+SELECT meter_id, asset_id, meter_code, name FROM scaler_api.meters ORDER BY meter_id::int LIMIT 3;
+-- Scaler's envelope: records at data.data, pages up to data.last_page
+EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT count(*) FROM scaler_api.meters;
+ALTER USER MAPPING FOR CURRENT_USER SERVER scaler OPTIONS (SET token 'wrong');
+SELECT count(*) FROM scaler_api.portfolios;
+
+DROP SCHEMA uapi, enode, octopus, scaler_api CASCADE;
+DROP SERVER uapi, enode, octopus, scaler CASCADE;

@@ -21,6 +21,7 @@
 
 #include <curl/curl.h>
 
+#include "common/base64.h"
 #include "common/pg_prng.h"
 #include "miscadmin.h"
 #include "mb/pg_wchar.h"
@@ -241,7 +242,7 @@ replace_all(StringInfo out, const char *text, const char *secret)
 char *
 scaler_redact(const ScalerServerOptions *srv, const char *text)
 {
-	const char *secrets[7];
+	const char *secrets[8];
 	int			nsecrets = 0;
 	char	   *result = pstrdup(text);
 	const char *token = scaler_auth_cached_token(srv);
@@ -258,6 +259,16 @@ scaler_redact(const ScalerServerOptions *srv, const char *text)
 		secrets[nsecrets++] = srv->client_secret;
 	if (token)
 		secrets[nsecrets++] = token;
+	/* Basic credentials as they travel, should a provider echo its Authorization header */
+	if (srv->auth == SCALER_AUTH_BASIC && srv->username)
+	{
+		char	   *pair = psprintf("%s:%s", srv->username, srv->password ? srv->password : "");
+		int			len = pg_b64_enc_len(strlen(pair));
+		char	   *b64 = palloc0(len + 1);
+
+		if (pg_b64_encode(pair, strlen(pair), b64, len) > 0)
+			secrets[nsecrets++] = b64;
+	}
 
 	for (int i = 0; i < nsecrets; i++)
 	{
