@@ -911,3 +911,333 @@ COMMENT ON FUNCTION @extschema@.convert_fuel(numeric, text, text, text, text, nu
   'Fuel quantity to energy (or back) with a default heat content or a given calorific value';
 COMMENT ON FUNCTION @extschema@.register_consumption(timestamptz[], numeric[], numeric) IS
   'Cumulative register readings to period consumption, with rollover, reset and negative flags';
+
+-- ---- mapping provider assets and meters to Scaler (docs/mapping.md) ----
+-- Rules live in the tables, so INSERT, COPY and the functions below obey
+-- the same ones: exclusion constraints keep one mapping per external id and
+-- day (and, for meters, one external meter per Scaler meter and day), even
+-- under concurrent writers.  Validity is inclusive at both ends; NULL is
+-- open.  Switching providers: the old mapping ends on X, the new starts X+1.
+
+CREATE TABLE @extschema@.asset_mapping (
+  mapping_id        bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  -- a foreign server of scaler_fdw, by name so a dump restores it
+  provider_server   text NOT NULL,
+  external_asset_id text NOT NULL CHECK (external_asset_id <> ''),
+  scaler_asset_id   text NOT NULL CHECK (scaler_asset_id <> ''),
+  valid_from        date,
+  valid_to          date,
+  validity          daterange NOT NULL
+                    GENERATED ALWAYS AS (daterange(valid_from, valid_to, '[]')) STORED,
+  note              text,
+  mapped_by         name NOT NULL DEFAULT current_user,
+  mapped_at         timestamptz NOT NULL DEFAULT now(),
+  CONSTRAINT asset_mapping_valid_order CHECK (valid_to >= valid_from),
+  CONSTRAINT asset_mapping_one_per_day EXCLUDE USING gist
+    (provider_server WITH =, external_asset_id WITH =, validity WITH &&)
+);
+
+CREATE TABLE @extschema@.meter_mapping (
+  mapping_id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  provider_server      text NOT NULL,
+  external_meter_id    text NOT NULL CHECK (external_meter_id <> ''),
+  scaler_meter_id      text NOT NULL CHECK (scaler_meter_id <> ''),
+  valid_from           date,
+  valid_to             date,
+  validity             daterange NOT NULL
+                       GENERATED ALWAYS AS (daterange(valid_from, valid_to, '[]')) STORED,
+  -- readings are converted to this unit (else the Scaler meter's unit)
+  target_unit          text,
+  -- overrides for volume to energy: the fuel, and a calorific value from the
+  -- meter's own bills, both passed to convert_fuel
+  fuel                 text,
+  calorific_value      numeric CHECK (calorific_value > 0 AND calorific_value < 'Infinity'),
+  calorific_value_unit text,
+  note                 text,
+  mapped_by            name NOT NULL DEFAULT current_user,
+  mapped_at            timestamptz NOT NULL DEFAULT now(),
+  CONSTRAINT meter_mapping_valid_order CHECK (valid_to >= valid_from),
+  CONSTRAINT meter_mapping_calorific_value_unit
+    CHECK ((calorific_value IS NULL) = (calorific_value_unit IS NULL)),
+  CONSTRAINT meter_mapping_one_scaler_meter_per_day EXCLUDE USING gist
+    (provider_server WITH =, external_meter_id WITH =, validity WITH &&),
+  CONSTRAINT meter_mapping_one_external_meter_per_day EXCLUDE USING gist
+    (scaler_meter_id WITH =, validity WITH &&)
+);
+
+-- Checks a constraint cannot express: the server exists and is ours; units
+-- and fuels are known, stored in their canonical spelling.
+CREATE FUNCTION @extschema@.mapping_check()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  wrapper name;
+  canonical text;
+  energy_unit text;
+  per_unit text;
+  kind text := CASE TG_TABLE_NAME WHEN 'meter_mapping' THEN 'meter' ELSE 'asset' END;
+BEGIN
+  IF NEW.valid_to < NEW.valid_from THEN
+    RAISE EXCEPTION 'valid_to % is before valid_from %', to_char(NEW.valid_to, 'YYYY-MM-DD'),
+                    to_char(NEW.valid_from, 'YYYY-MM-DD')
+      USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'Validity includes both dates; a mapping of one day has valid_from = valid_to.';
+  END IF;
+  IF to_jsonb(NEW) ->> format('external_%s_id', kind) = ''
+     OR to_jsonb(NEW) ->> format('scaler_%s_id', kind) = '' THEN
+    RAISE EXCEPTION 'external_%_id and scaler_%_id must not be empty', kind, kind
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  SELECT w.fdwname INTO wrapper
+    FROM pg_foreign_server s JOIN pg_foreign_data_wrapper w ON w.oid = s.srvfdw
+   WHERE s.srvname = NEW.provider_server;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'server "%" does not exist', NEW.provider_server
+      USING ERRCODE = 'undefined_object',
+            HINT = 'provider_server names a foreign server of scaler_fdw (CREATE SERVER ... FOREIGN DATA WRAPPER scaler_fdw).';
+  ELSIF wrapper <> 'scaler_fdw' THEN
+    RAISE EXCEPTION 'server "%" is not a scaler_fdw server', NEW.provider_server
+      USING ERRCODE = 'wrong_object_type',
+            DETAIL = format('It uses foreign-data wrapper "%s".', wrapper);
+  END IF;
+  IF TG_TABLE_NAME = 'meter_mapping' THEN
+    IF NEW.target_unit IS NOT NULL THEN
+      NEW.target_unit := @extschema@.normalize_unit(NEW.target_unit);
+    END IF;
+    IF NOT (NEW.calorific_value > 0 AND NEW.calorific_value < 'Infinity') THEN
+      RAISE EXCEPTION 'calorific_value % is not a positive number', NEW.calorific_value
+        USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF NEW.calorific_value_unit IS NOT NULL THEN
+      -- energy / volume or mass, as convert_fuel reads it
+      IF NEW.calorific_value_unit !~ '^[^/]+/[^/]+$' THEN
+        RAISE EXCEPTION 'calorific_value_unit "%" is not energy per volume or mass', NEW.calorific_value_unit
+          USING ERRCODE = 'invalid_parameter_value',
+                HINT = 'Write it as energy/volume or energy/mass, such as MJ/m3 or Btu/ft3.';
+      END IF;
+      energy_unit := @extschema@.normalize_unit(split_part(NEW.calorific_value_unit, '/', 1));
+      per_unit := @extschema@.normalize_unit(split_part(NEW.calorific_value_unit, '/', 2));
+      IF (SELECT dimension FROM @extschema@.unit WHERE symbol = energy_unit) <> 'energy'
+         OR (SELECT dimension FROM @extschema@.unit WHERE symbol = per_unit) NOT IN ('volume', 'mass') THEN
+        RAISE EXCEPTION 'calorific_value_unit "%" is not energy per volume or mass', NEW.calorific_value_unit
+          USING ERRCODE = 'invalid_parameter_value',
+                DETAIL = format('"%s" measures %s and "%s" measures %s.', energy_unit,
+                                (SELECT dimension FROM @extschema@.unit WHERE symbol = energy_unit),
+                                per_unit,
+                                (SELECT dimension FROM @extschema@.unit WHERE symbol = per_unit)),
+                HINT = 'Write it as energy/volume or energy/mass, such as MJ/m3 or Btu/ft3.';
+      END IF;
+      NEW.calorific_value_unit := energy_unit || '/' || per_unit;
+    END IF;
+    IF NEW.fuel IS NOT NULL THEN
+      SELECT f INTO canonical FROM (
+        SELECT fuel AS f, builtin FROM @extschema@.fuel
+         WHERE @extschema@.unit_key(fuel) = @extschema@.unit_key(NEW.fuel)
+        UNION ALL
+        SELECT fuel, builtin FROM @extschema@.fuel_alias
+         WHERE @extschema@.unit_key(alias) = @extschema@.unit_key(NEW.fuel)) m
+       ORDER BY builtin LIMIT 1;
+      IF canonical IS NULL THEN
+        RAISE EXCEPTION 'unknown fuel "%"', NEW.fuel
+          USING ERRCODE = 'invalid_parameter_value',
+                HINT = 'Fuels are listed in scaler.fuel and scaler.fuel_alias.';
+      END IF;
+      NEW.fuel := canonical;
+    END IF;
+  END IF;
+  RETURN NEW;
+END
+$$;
+
+CREATE TRIGGER mapping_check BEFORE INSERT OR UPDATE ON @extschema@.asset_mapping
+  FOR EACH ROW EXECUTE FUNCTION @extschema@.mapping_check();
+CREATE TRIGGER mapping_check BEFORE INSERT OR UPDATE ON @extschema@.meter_mapping
+  FOR EACH ROW EXECUTE FUNCTION @extschema@.mapping_check();
+
+-- Mappings are users' data: pg_dump keeps them.
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.asset_mapping', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.asset_mapping_mapping_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.meter_mapping', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.meter_mapping_mapping_id_seq', '');
+GRANT SELECT ON @extschema@.asset_mapping, @extschema@.meter_mapping TO PUBLIC;
+
+-- "from 2024-01-01 to 2024-12-31", "from 2024-01-01 on", "until ...", "on every date"
+CREATE FUNCTION @extschema@.validity_text(validity daterange)
+RETURNS text
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+RETURN CASE
+  WHEN lower_inf(validity) AND upper_inf(validity) THEN 'on every date'
+  WHEN upper_inf(validity) THEN format('from %s on', to_char(lower(validity), 'YYYY-MM-DD'))
+  WHEN lower_inf(validity) THEN format('until %s', to_char(upper(validity) - 1, 'YYYY-MM-DD'))
+  ELSE format('from %s to %s', to_char(lower(validity), 'YYYY-MM-DD'),
+              to_char(upper(validity) - 1, 'YYYY-MM-DD'))
+END;
+
+-- The mapping of one kind that overlaps [valid_from, valid_to] on either
+-- side's id, as an error that names it; the constraint stays the backstop
+-- against concurrent writers.
+CREATE FUNCTION @extschema@.mapping_conflict(kind text, provider_server text,
+                                             external_id text, scaler_id text,
+                                             valid_from date, valid_to date)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  r record;
+  wanted daterange;
+BEGIN
+  IF valid_to < valid_from THEN
+    RETURN;  -- mapping_check says so
+  END IF;
+  wanted := daterange(valid_from, valid_to, '[]');
+  IF kind = 'meter' THEN
+    SELECT m.provider_server AS srv, m.external_meter_id AS ext, m.scaler_meter_id AS sid,
+           m.validity, m.provider_server = $2 AND m.external_meter_id = $3 AS same_external
+      INTO r FROM @extschema@.meter_mapping m
+     WHERE m.validity && wanted
+       AND ((m.provider_server = $2 AND m.external_meter_id = $3) OR m.scaler_meter_id = $4)
+     ORDER BY lower(m.validity) NULLS FIRST LIMIT 1;
+  ELSE
+    SELECT m.provider_server AS srv, m.external_asset_id AS ext, m.scaler_asset_id AS sid,
+           m.validity, true AS same_external
+      INTO r FROM @extschema@.asset_mapping m
+     WHERE m.validity && wanted AND m.provider_server = $2 AND m.external_asset_id = $3
+     ORDER BY lower(m.validity) NULLS FIRST LIMIT 1;
+  END IF;
+  IF NOT FOUND THEN
+    RETURN;
+  END IF;
+  IF r.same_external THEN
+    RAISE EXCEPTION 'external % "%" of server "%" is already mapped on some of these dates',
+                    kind, external_id, provider_server
+      USING ERRCODE = 'exclusion_violation',
+            DETAIL = format('It is mapped to Scaler %s "%s" %s.', kind, r.sid,
+                            @extschema@.validity_text(r.validity)),
+            HINT = format('End that mapping first, e.g. SELECT scaler.unmap_%s(%L, %L, ends_on => date), and start this one the day after.',
+                          kind, provider_server, external_id);
+  ELSE
+    RAISE EXCEPTION 'Scaler meter "%" already receives another external meter on some of these dates', scaler_id
+      USING ERRCODE = 'exclusion_violation',
+            DETAIL = format('External meter "%s" of server "%s" is mapped to it %s.', r.ext, r.srv,
+                            @extschema@.validity_text(r.validity)),
+            HINT = format('End that mapping first, e.g. SELECT scaler.unmap_meter(%L, %L, ends_on => date), and start this one the day after.',
+                          r.srv, r.ext);
+  END IF;
+END
+$$;
+
+CREATE FUNCTION @extschema@.map_meter(provider_server text, external_meter_id text,
+                                      scaler_meter_id text,
+                                      valid_from date DEFAULT NULL, valid_to date DEFAULT NULL,
+                                      target_unit text DEFAULT NULL, fuel text DEFAULT NULL,
+                                      calorific_value numeric DEFAULT NULL,
+                                      calorific_value_unit text DEFAULT NULL,
+                                      note text DEFAULT NULL)
+RETURNS @extschema@.meter_mapping
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  result @extschema@.meter_mapping;
+BEGIN
+  IF provider_server IS NULL OR external_meter_id IS NULL OR scaler_meter_id IS NULL THEN
+    RAISE EXCEPTION 'provider_server, external_meter_id and scaler_meter_id must not be null'
+      USING ERRCODE = 'null_value_not_allowed';
+  END IF;
+  IF (calorific_value IS NULL) <> (calorific_value_unit IS NULL) THEN
+    RAISE EXCEPTION 'calorific_value and calorific_value_unit go together'
+      USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'For example calorific_value => 39.5, calorific_value_unit => ''MJ/m3''.';
+  END IF;
+  PERFORM @extschema@.mapping_conflict('meter', provider_server, external_meter_id,
+                                       scaler_meter_id, valid_from, valid_to);
+  INSERT INTO @extschema@.meter_mapping AS m
+         (provider_server, external_meter_id, scaler_meter_id, valid_from, valid_to,
+          target_unit, fuel, calorific_value, calorific_value_unit, note)
+  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+  RETURNING m.* INTO result;
+  RETURN result;
+END
+$$;
+
+CREATE FUNCTION @extschema@.map_asset(provider_server text, external_asset_id text,
+                                      scaler_asset_id text,
+                                      valid_from date DEFAULT NULL, valid_to date DEFAULT NULL,
+                                      note text DEFAULT NULL)
+RETURNS @extschema@.asset_mapping
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  result @extschema@.asset_mapping;
+BEGIN
+  IF provider_server IS NULL OR external_asset_id IS NULL OR scaler_asset_id IS NULL THEN
+    RAISE EXCEPTION 'provider_server, external_asset_id and scaler_asset_id must not be null'
+      USING ERRCODE = 'null_value_not_allowed';
+  END IF;
+  PERFORM @extschema@.mapping_conflict('asset', provider_server, external_asset_id,
+                                       scaler_asset_id, valid_from, valid_to);
+  INSERT INTO @extschema@.asset_mapping AS m
+         (provider_server, external_asset_id, scaler_asset_id, valid_from, valid_to, note)
+  VALUES ($1, $2, $3, $4, $5, $6)
+  RETURNING m.* INTO result;
+  RETURN result;
+END
+$$;
+
+-- Without ends_on: every mapping of the external id goes, as if it had never
+-- been mapped.  With it: the mapping valid on that date ends on it (history
+-- kept, later mappings untouched).  Returns how many mappings changed.
+CREATE FUNCTION @extschema@.unmap(kind text, provider_server text, external_id text,
+                                  ends_on date)
+RETURNS integer
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  tbl regclass := CASE kind WHEN 'meter' THEN '@extschema@.meter_mapping'::regclass
+                            ELSE '@extschema@.asset_mapping'::regclass END;
+  id_column text := format('external_%s_id', kind);
+  changed integer;
+BEGIN
+  IF provider_server IS NULL OR external_id IS NULL THEN
+    RAISE EXCEPTION 'provider_server and external_%_id must not be null', kind
+      USING ERRCODE = 'null_value_not_allowed';
+  END IF;
+  IF ends_on IS NULL THEN
+    EXECUTE format('DELETE FROM %s WHERE provider_server = $1 AND %I = $2', tbl, id_column)
+      USING provider_server, external_id;
+  ELSE
+    EXECUTE format('UPDATE %s SET valid_to = $3 WHERE provider_server = $1 AND %I = $2 AND validity @> $3',
+                   tbl, id_column)
+      USING provider_server, external_id, ends_on;
+  END IF;
+  GET DIAGNOSTICS changed = ROW_COUNT;
+  IF changed = 0 THEN
+    RAISE EXCEPTION 'external % "%" of server "%" has no mapping%', kind, external_id, provider_server,
+                    CASE WHEN ends_on IS NULL THEN ''
+                         ELSE format(' valid on %s', to_char(ends_on, 'YYYY-MM-DD')) END
+      USING ERRCODE = 'no_data_found',
+            HINT = format('scaler.%s_mapping lists the mappings.', kind);
+  END IF;
+  RETURN changed;
+END
+$$;
+
+CREATE FUNCTION @extschema@.unmap_meter(provider_server text, external_meter_id text,
+                                        ends_on date DEFAULT NULL)
+RETURNS integer
+LANGUAGE sql
+SET search_path = pg_catalog, pg_temp
+RETURN @extschema@.unmap('meter', provider_server, external_meter_id, ends_on);
+
+CREATE FUNCTION @extschema@.unmap_asset(provider_server text, external_asset_id text,
+                                        ends_on date DEFAULT NULL)
+RETURNS integer
+LANGUAGE sql
+SET search_path = pg_catalog, pg_temp
+RETURN @extschema@.unmap('asset', provider_server, external_asset_id, ends_on);

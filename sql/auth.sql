@@ -1,6 +1,6 @@
 -- Token-based authentication from profiles: OAuth2 client credentials and
 -- password grants, login exchanges; credentials from user mappings only.
-CREATE EXTENSION IF NOT EXISTS scaler_fdw;
+CREATE EXTENSION IF NOT EXISTS scaler_fdw CASCADE;
 \getenv provider_url PROVIDER_URL
 \set cc_url :provider_url '/run=cc/auth=oauth_cc'
 \set pw_url :provider_url '/run=pw/auth=oauth_pw/ttl=3'

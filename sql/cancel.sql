@@ -1,6 +1,6 @@
 -- statement_timeout and request_timeout end a stalled request promptly; the
 -- backend stays usable.  (pg_cancel_backend timing is in test/t/001_cancel.pl.)
-CREATE EXTENSION IF NOT EXISTS scaler_fdw;
+CREATE EXTENSION IF NOT EXISTS scaler_fdw CASCADE;
 \getenv provider_url PROVIDER_URL
 
 -- no retries: a timed-out attempt would otherwise be tried again (see retries.sql)

@@ -1,5 +1,5 @@
 -- HTTP and payload failures become clear errors, never empty results.
-CREATE EXTENSION IF NOT EXISTS scaler_fdw;
+CREATE EXTENSION IF NOT EXISTS scaler_fdw CASCADE;
 \getenv provider_url PROVIDER_URL
 
 -- no retries here: this suite is about the errors themselves (see retries.sql)

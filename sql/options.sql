@@ -1,7 +1,7 @@
 -- Option validation at every level: wrapper, server, user mapping, foreign
 -- table, column.  Every error names the option; credentials live only in
 -- user mappings.
-CREATE EXTENSION scaler_fdw;
+CREATE EXTENSION scaler_fdw CASCADE;
 SET client_min_messages = warning;
 
 -- everything the extension creates lives in schema scaler; only the wrapper

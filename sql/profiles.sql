@@ -1,7 +1,7 @@
 -- Provider profiles: validation, built-in and custom profiles, IMPORT FOREIGN
 -- SCHEMA, pagination styles, field kinds, fan-out and pushdown, against the
 -- local provider server (3 assets x 4 meters x 90 daily readings).
-CREATE EXTENSION IF NOT EXISTS scaler_fdw;
+CREATE EXTENSION IF NOT EXISTS scaler_fdw CASCADE;
 \getenv provider_url PROVIDER_URL
 SET timezone = 'UTC';
 

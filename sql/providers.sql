@@ -1,6 +1,6 @@
 -- The built-in provider profiles against the provider server's reproductions
 -- of each provider's documented API (test/provider_server.py).
-CREATE EXTENSION IF NOT EXISTS scaler_fdw;
+CREATE EXTENSION IF NOT EXISTS scaler_fdw CASCADE;
 \getenv provider_url PROVIDER_URL
 SET timezone = 'UTC';
 \set uapi_url :provider_url '/utilityapi/api/v2'

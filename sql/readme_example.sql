@@ -1,7 +1,7 @@
 -- The README's worked example (a provider without a built-in profile), run
 -- against the provider server's GridPulse reproduction.  The profile below is
 -- the README's, word for word: keep them the same.
-CREATE EXTENSION IF NOT EXISTS scaler_fdw;
+CREATE EXTENSION IF NOT EXISTS scaler_fdw CASCADE;
 \getenv provider_url PROVIDER_URL
 SET timezone = 'UTC';
 \set gp_url :provider_url '/run=gridpulse/gridpulse/v3'

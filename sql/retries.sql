@@ -1,5 +1,5 @@
 -- Retries, backoff, Retry-After, rate budgets and allowed hosts.
-CREATE EXTENSION IF NOT EXISTS scaler_fdw;
+CREATE EXTENSION IF NOT EXISTS scaler_fdw CASCADE;
 \getenv provider_url PROVIDER_URL
 
 -- short waits keep the suite fast; the rules are the same with long ones

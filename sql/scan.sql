@@ -1,6 +1,6 @@
 -- A real foreign scan over the local provider server (test/provider_server.py,
 -- default portfolio: 3 assets x 4 meters x 90 daily readings = 1080 readings).
-CREATE EXTENSION IF NOT EXISTS scaler_fdw;
+CREATE EXTENSION IF NOT EXISTS scaler_fdw CASCADE;
 \getenv provider_url PROVIDER_URL
 
 CREATE SERVER provider FOREIGN DATA WRAPPER scaler_fdw

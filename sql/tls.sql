@@ -1,7 +1,7 @@
 -- TLS: certificates are verified by default, ca_file trusts a private CA,
 -- only a superuser can turn verification off, and a redirect from https to
 -- http is refused (the provider server over TLS, test/run_tests.sh).
-CREATE EXTENSION IF NOT EXISTS scaler_fdw;
+CREATE EXTENSION IF NOT EXISTS scaler_fdw CASCADE;
 \getenv tls_url TLS_PROVIDER_URL
 \getenv ca_file TLS_CA_FILE
 

@@ -10,7 +10,7 @@
 --          powerOfTenMultiplier
 -- and shared/reference/units.md, which restates them.
 SET client_min_messages = warning;
-CREATE EXTENSION IF NOT EXISTS scaler_fdw;
+CREATE EXTENSION IF NOT EXISTS scaler_fdw CASCADE;
 
 -- Errors are shown in full where they first appear; elsewhere only their
 -- SQLSTATE, from this helper.
@@ -50,7 +50,7 @@ SELECT c.relname, e.cond
   FROM pg_extension x,
        unnest(x.extconfig, x.extcondition) AS e(cfg, cond)
        JOIN pg_class c ON c.oid = e.cfg
- WHERE x.extname = 'scaler_fdw' ORDER BY 1;
+ WHERE x.extname = 'scaler_fdw' AND c.relname !~ 'mapping' ORDER BY 1;
 
 -- ==== exact definitions ====
 -- [SI] 1 Wh = 3600 J, 1 kWh = 3.6 MJ; [NIST] Btu (IT) = 1055.05585262 J,
@@ -634,6 +634,7 @@ SELECT q, pg_temp.error_length(q) < 1000 AS short
 SELECT c.relname, t.tgname, t.tgenabled
   FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
  WHERE c.relnamespace = 'scaler'::regnamespace AND NOT t.tgisinternal
+   AND c.relname !~ 'mapping'
  ORDER BY 1, 2;
 SET session_replication_role = replica;
 UPDATE scaler.unit SET factor = 1 WHERE symbol = 'kWh';

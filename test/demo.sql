@@ -6,7 +6,7 @@ SET timezone = 'UTC';
 \getenv provider_url PROVIDER_URL
 
 -- 1. The extension and its built-in provider profiles.
-CREATE EXTENSION scaler_fdw;
+CREATE EXTENSION scaler_fdw CASCADE;
 SELECT name, tables FROM scaler.provider_profiles ORDER BY name;
 
 -- 2. A server for the provider (the generic profile, Bearer auth), and its

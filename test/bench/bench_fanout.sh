@@ -11,7 +11,7 @@ since() { awk "BEGIN {printf \"%.3f\", $(now) - $1}"; }
 q() { psql -X -q -At -v ON_ERROR_STOP=1 "$@"; }
 
 q <<SQL
-CREATE EXTENSION IF NOT EXISTS scaler_fdw;
+CREATE EXTENSION IF NOT EXISTS scaler_fdw CASCADE;
 CREATE SERVER fan FOREIGN DATA WRAPPER scaler_fdw OPTIONS (base_url '$FANOUT_URL/latency=50', max_concurrency '1', profile \$json\$
 {"tables": {
   "meters": {"request": {"path": "/meters", "query": {"page_size": "1000"}}, "pagination": {"type": "next_url"},

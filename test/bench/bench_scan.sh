@@ -7,7 +7,7 @@ since() { awk "BEGIN {printf \"%.3f\", $(now) - $1}"; }
 q() { psql -X -q -At -v ON_ERROR_STOP=1 "$@"; }
 
 q <<SQL
-CREATE EXTENSION scaler_fdw;
+CREATE EXTENSION scaler_fdw CASCADE;
 CREATE SERVER bench FOREIGN DATA WRAPPER scaler_fdw OPTIONS (base_url '$PROVIDER_URL');
 CREATE FOREIGN TABLE consumption (
   meter_id text,

@@ -8,7 +8,7 @@ N=${UNITS_BENCH_ROWS:-10000000}
 REPS=3
 q() { psql -X -q -At -v ON_ERROR_STOP=1 "$@"; }
 
-q -c "CREATE EXTENSION IF NOT EXISTS scaler_fdw"
+q -c "CREATE EXTENSION IF NOT EXISTS scaler_fdw CASCADE"
 
 # Timed on the server, so connection set-up is not counted.  JIT is off: it
 # compiles only the baseline's expressions (the extension ships no bitcode)

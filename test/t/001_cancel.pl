@@ -16,7 +16,7 @@ $node->init;
 $node->start;
 
 $node->safe_psql('postgres', qq{
-	CREATE EXTENSION scaler_fdw;
+	CREATE EXTENSION scaler_fdw CASCADE;
 	CREATE SERVER provider FOREIGN DATA WRAPPER scaler_fdw OPTIONS (base_url '$provider');
 	CREATE FOREIGN TABLE stalled (meter_id text) SERVER provider
 	  OPTIONS (endpoint '/fault=stall/stall=60/consumption', records_path 'results');

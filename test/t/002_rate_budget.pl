@@ -19,7 +19,7 @@ $node->start;
 
 # 1080 readings, 36 a page: 30 requests per scan
 $node->safe_psql('postgres', qq{
-	CREATE EXTENSION scaler_fdw;
+	CREATE EXTENSION scaler_fdw CASCADE;
 	CREATE SERVER provider FOREIGN DATA WRAPPER scaler_fdw
 	  OPTIONS (base_url '$provider', rate_limit '$rate', rate_burst '$burst');
 	CREATE FOREIGN TABLE c (meter_id text) SERVER provider

@@ -26,7 +26,7 @@ log_statement = none
 $node->start;
 
 $node->safe_psql('postgres', qq{
-	CREATE EXTENSION scaler_fdw;
+	CREATE EXTENSION scaler_fdw CASCADE;
 	CREATE SERVER p_bearer FOREIGN DATA WRAPPER scaler_fdw
 	  OPTIONS (base_url '$provider', auth 'bearer', max_retries '1', max_retry_wait '100ms');
 	CREATE USER MAPPING FOR CURRENT_USER SERVER p_bearer OPTIONS (token 'tok-9b81c4');

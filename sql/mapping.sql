@@ -1,0 +1,131 @@
+-- Mapping provider assets and meters to Scaler: the rules the tables keep
+-- (docs/mapping.md) and every error of map_* and unmap_*.
+SET client_min_messages = warning;
+CREATE EXTENSION IF NOT EXISTS scaler_fdw CASCADE;
+SET client_min_messages = notice;
+SET datestyle = 'ISO, YMD';
+\set VERBOSITY verbose
+-- errors are compared without their source location
+\set SHOW_CONTEXT never
+
+CREATE SERVER map_utility FOREIGN DATA WRAPPER scaler_fdw
+  OPTIONS (base_url 'http://127.0.0.1:9/');
+CREATE SERVER map_meters FOREIGN DATA WRAPPER scaler_fdw
+  OPTIONS (base_url 'http://127.0.0.1:9/');
+CREATE FOREIGN DATA WRAPPER map_other_wrapper;
+CREATE SERVER map_not_ours FOREIGN DATA WRAPPER map_other_wrapper;
+
+CREATE FUNCTION pg_temp.error(q text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+  m text; d text; h text; s text;
+BEGIN
+  EXECUTE q;
+  RETURN 'no error';
+EXCEPTION WHEN OTHERS THEN
+  GET STACKED DIAGNOSTICS s = RETURNED_SQLSTATE, m = MESSAGE_TEXT, d = PG_EXCEPTION_DETAIL,
+                          h = PG_EXCEPTION_HINT;
+  RETURN concat_ws(E'\n', s || ': ' || m, nullif('DETAIL: ' || d, 'DETAIL: '),
+                   nullif('HINT: ' || h, 'HINT: '));
+END
+$$;
+
+-- one by one; units and fuels are stored in their canonical spelling
+SELECT provider_server, external_meter_id, scaler_meter_id, valid_from, valid_to, validity,
+       target_unit, fuel, calorific_value, calorific_value_unit,
+       mapped_by = current_user AS by_me, mapped_at = now() AS now
+  FROM scaler.map_meter('map_utility', 'E-100', 'SCL-M-1', target_unit => 'kwh');
+SELECT external_meter_id, target_unit, fuel, calorific_value, calorific_value_unit
+  FROM scaler.map_meter('map_utility', 'G-200', 'SCL-M-2', valid_from => '2024-01-01',
+                        target_unit => 'therms', fuel => 'Natural Gas',
+                        calorific_value => 39.5, calorific_value_unit => 'MJ/m³');
+SELECT external_asset_id, scaler_asset_id, validity
+  FROM scaler.map_asset('map_utility', 'BLDG-7', 'SCL-A-1', note => 'Main St office');
+-- a Scaler asset may receive assets of several providers
+SELECT external_asset_id, scaler_asset_id FROM scaler.map_asset('map_meters', 'site-7', 'SCL-A-1');
+
+-- an external meter maps to at most one Scaler meter on any date
+SELECT pg_temp.error($$SELECT scaler.map_meter('map_utility', 'E-100', 'SCL-M-9', valid_from => '2025-06-01')$$);
+-- a Scaler meter receives at most one external meter on any date
+SELECT pg_temp.error($$SELECT scaler.map_meter('map_meters', 'mtr-1', 'SCL-M-2', valid_to => '2024-01-01')$$);
+-- the day before is free
+SELECT validity FROM scaler.map_meter('map_meters', 'mtr-1', 'SCL-M-2', valid_to => '2023-12-31');
+-- an external asset maps to at most one Scaler asset on any date
+SELECT pg_temp.error($$SELECT scaler.map_asset('map_utility', 'BLDG-7', 'SCL-A-2', '2020-01-01', '2020-12-31')$$);
+
+-- switching providers: the old mapping ends on X, the new one starts on X+1
+SELECT scaler.unmap_meter('map_utility', 'E-100', ends_on => '2025-03-31');
+SELECT pg_temp.error($$SELECT scaler.map_meter('map_meters', 'mtr-9', 'SCL-M-1', valid_from => '2025-03-31')$$);
+SELECT validity FROM scaler.map_meter('map_meters', 'mtr-9', 'SCL-M-1', valid_from => '2025-04-01');
+SELECT provider_server, external_meter_id, scaler_meter_id, scaler.validity_text(validity)
+  FROM scaler.meter_mapping ORDER BY scaler_meter_id, lower(validity) NULLS FIRST;
+
+-- the tables keep the rules whoever writes: INSERT and COPY as well
+SELECT pg_temp.error($$INSERT INTO scaler.meter_mapping (provider_server, external_meter_id, scaler_meter_id, valid_from)
+                       VALUES ('map_meters', 'mtr-9', 'SCL-M-5', '2030-01-01')$$);
+SELECT pg_temp.error($$INSERT INTO scaler.meter_mapping (provider_server, external_meter_id, scaler_meter_id)
+                       VALUES ('map_meters', 'mtr-10', 'SCL-M-2')$$);
+SELECT pg_temp.error($$UPDATE scaler.meter_mapping SET valid_from = '2025-03-01' WHERE external_meter_id = 'mtr-9'$$);
+SELECT pg_temp.error($$INSERT INTO scaler.asset_mapping (provider_server, external_asset_id, scaler_asset_id, valid_from)
+                       VALUES ('map_utility', 'BLDG-7', 'SCL-A-3', '2031-01-01')$$);
+COPY scaler.meter_mapping (provider_server, external_meter_id, scaler_meter_id, valid_from, target_unit)
+  FROM stdin (FORMAT csv);
+map_meters,mtr-20,SCL-M-20,2024-01-01,MWh
+\.
+SELECT pg_temp.error($$COPY scaler.meter_mapping (provider_server, external_meter_id, scaler_meter_id) FROM PROGRAM 'printf "map_meters,mtr-21,SCL-M-21\nmap_meters,mtr-21,SCL-M-22\n"' (FORMAT csv)$$);
+SELECT count(*) FILTER (WHERE external_meter_id = 'mtr-20') AS copied,
+       count(*) FILTER (WHERE external_meter_id = 'mtr-21') AS refused
+  FROM scaler.meter_mapping;
+
+-- bad input, each with its own error
+SELECT pg_temp.error($$SELECT scaler.map_meter('no_such_server', 'x', 'y')$$);
+SELECT pg_temp.error($$SELECT scaler.map_meter('map_not_ours', 'x', 'y')$$);
+SELECT pg_temp.error($$SELECT scaler.map_asset('map_not_ours', 'x', 'y')$$);
+SELECT pg_temp.error($$SELECT scaler.map_meter('map_utility', NULL, 'y')$$);
+SELECT pg_temp.error($$SELECT scaler.map_asset('map_utility', 'x', NULL)$$);
+SELECT pg_temp.error($$SELECT scaler.map_meter('map_utility', '', 'y')$$);
+SELECT pg_temp.error($$SELECT scaler.map_meter('map_utility', 'x', 'y', '2024-02-01', '2024-01-31')$$);
+SELECT pg_temp.error($$INSERT INTO scaler.meter_mapping (provider_server, external_meter_id, scaler_meter_id, valid_from, valid_to)
+                       VALUES ('map_utility', 'x', 'y', '2024-02-01', '2024-01-31')$$);
+SELECT pg_temp.error($$SELECT scaler.map_meter('map_utility', 'x', 'y', target_unit => 'kwhh')$$);
+SELECT pg_temp.error($$SELECT scaler.map_meter('map_utility', 'x', 'y', fuel => 'unobtainium')$$);
+SELECT pg_temp.error($$SELECT scaler.map_meter('map_utility', 'x', 'y', calorific_value => 39.5)$$);
+SELECT pg_temp.error($$SELECT scaler.map_meter('map_utility', 'x', 'y', calorific_value => 0, calorific_value_unit => 'MJ/m3')$$);
+SELECT pg_temp.error($$SELECT scaler.map_meter('map_utility', 'x', 'y', calorific_value => 'NaN', calorific_value_unit => 'MJ/m3')$$);
+SELECT pg_temp.error($$SELECT scaler.map_meter('map_utility', 'x', 'y', calorific_value => 39, calorific_value_unit => 'MJ')$$);
+SELECT pg_temp.error($$SELECT scaler.map_meter('map_utility', 'x', 'y', calorific_value => 39, calorific_value_unit => 'm3/MJ')$$);
+SELECT pg_temp.error($$SELECT scaler.map_meter('map_utility', 'x', 'y', calorific_value => 39, calorific_value_unit => 'MJ/parsec')$$);
+SELECT pg_temp.error($$SELECT scaler.unmap_meter('map_utility', 'never-mapped')$$);
+SELECT pg_temp.error($$SELECT scaler.unmap_meter('map_utility', 'E-100', ends_on => '2026-01-01')$$);
+SELECT pg_temp.error($$SELECT scaler.unmap_asset('map_utility', NULL)$$);
+SELECT count(*) AS untouched FROM scaler.meter_mapping WHERE external_meter_id IN ('x', '');
+
+-- unmap without a date forgets every mapping of the external id
+SELECT scaler.unmap_asset('map_utility', 'BLDG-7', ends_on => '2029-12-31');
+SELECT (scaler.map_asset('map_utility', 'BLDG-7', 'SCL-A-9', valid_from => '2030-01-01')).scaler_asset_id;
+SELECT scaler.unmap_asset('map_utility', 'BLDG-7');
+SELECT count(*) FROM scaler.asset_mapping WHERE external_asset_id = 'BLDG-7';
+
+-- mappings are users' data: pg_dump keeps them
+SELECT c.relname FROM pg_extension e, unnest(e.extconfig) AS t(oid) JOIN pg_class c ON c.oid = t.oid
+ WHERE e.extname = 'scaler_fdw' AND c.relname LIKE '%mapping%' ORDER BY 1;
+
+-- two sessions mapping the same meter at once: the second waits for the
+-- first and is refused whichever check sees it first
+SET client_min_messages = warning;
+CREATE EXTENSION IF NOT EXISTS dblink;
+SET client_min_messages = notice;
+SELECT dblink_connect('map_other', format('dbname=%s port=%s host=%s', current_database(),
+                          current_setting('port'),
+                          split_part(current_setting('unix_socket_directories'), ',', 1)));
+BEGIN;
+SELECT external_meter_id FROM scaler.map_meter('map_meters', 'race-1', 'SCL-M-RACE');
+SELECT dblink_send_query('map_other', $$SELECT scaler.map_meter('map_meters', 'race-2', 'SCL-M-RACE')$$);
+SELECT pg_sleep(0.2);
+COMMIT;
+SELECT split_part(pg_temp.error($$SELECT * FROM dblink_get_result('map_other') AS r(x text)$$), ':', 1)
+       AS second_session;
+SELECT dblink_disconnect('map_other');
+SELECT external_meter_id FROM scaler.meter_mapping WHERE scaler_meter_id = 'SCL-M-RACE';
+
+DROP SERVER map_utility, map_meters, map_not_ours;
+DROP FOREIGN DATA WRAPPER map_other_wrapper;
