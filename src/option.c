@@ -528,7 +528,9 @@ duration_option(DefElem *def)
 	const char *hint;
 
 	if (!parse_duration_ms(defGetString(def), &ms, &hint))
-		elog(ERROR, "option \"%s\" was not validated", def->defname);
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg_internal("option \"%s\" was not validated", def->defname)));
 	return ms;
 }
 
@@ -540,7 +542,9 @@ enum_option(DefElem *def, const char *const *choices)
 	for (int i = 0; choices[i]; i++)
 		if (strcmp(choices[i], value) == 0)
 			return i;
-	elog(ERROR, "option \"%s\" was not validated", def->defname);
+	ereport(ERROR,
+			(errcode(ERRCODE_INTERNAL_ERROR),
+			 errmsg_internal("option \"%s\" was not validated", def->defname)));
 	return 0;					/* keep compiler quiet */
 }
 
