@@ -273,10 +273,24 @@ scaler_redact(const ScalerServerOptions *srv, const char *text)
 	for (int i = 0; i < nsecrets; i++)
 	{
 		char	   *encoded = curl_easy_escape(NULL, secrets[i], 0);
+		char	   *lower_hex = NULL;
 
-		for (int form = 0; form < 2; form++)
+		/* percent-encoding's hex digits may come back in either case */
+		if (encoded && strchr(encoded, '%'))
 		{
-			const char *s = form == 0 ? secrets[i] : encoded;
+			lower_hex = pstrdup(encoded);
+			for (char *c = lower_hex; *c; c++)
+				if (*c == '%' && c[1] && c[2])
+				{
+					c[1] = pg_tolower((unsigned char) c[1]);
+					c[2] = pg_tolower((unsigned char) c[2]);
+					c += 2;
+				}
+		}
+
+		for (int form = 0; form < 3; form++)
+		{
+			const char *s = form == 0 ? secrets[i] : form == 1 ? encoded : lower_hex;
 			StringInfoData buf;
 
 			if (s == NULL || s[0] == '\0' || strstr(result, s) == NULL)

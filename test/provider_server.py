@@ -439,7 +439,7 @@ import time
 import traceback
 import zoneinfo
 from dataclasses import dataclass
-from urllib.parse import parse_qs, parse_qsl, unquote, urlencode, urlsplit
+from urllib.parse import parse_qs, parse_qsl, quote, unquote, urlencode, urlsplit
 
 # ---------------------------------------------------------------------------
 # Fixed credentials
@@ -2045,7 +2045,9 @@ class ProviderHandler(ProviderAPIs, http.server.BaseHTTPRequestHandler):
             if not values:
                 raise HTTPFail(401, {"error": f"missing api key parameter {name}"})
             if values[-1] != API_KEY:
-                raise HTTPFail(401, {"error": "invalid api key"})
+                # echoed percent-encoded in lower case, as .NET's HttpUtility.UrlEncode writes it
+                echoed = re.sub(r"%[0-9A-F]{2}", lambda m: m.group(0).lower(), quote(values[-1], safe=""))
+                raise HTTPFail(401, {"error": "invalid api key", "received": echoed})
         elif mode == "basic":
             challenge = [("WWW-Authenticate", 'Basic realm="provider"')]
             creds = self._basic_credentials()

@@ -93,8 +93,9 @@ for my $t (@tables)
 $node->safe_psql('postgres', q{
 	ALTER USER MAPPING FOR CURRENT_USER SERVER p_bearer OPTIONS (SET token 'tok-wrong-0000');
 	ALTER USER MAPPING FOR CURRENT_USER SERVER p_basic OPTIONS (SET password 'pw-wrong-0000');
+	ALTER USER MAPPING FOR CURRENT_USER SERVER p_query OPTIONS (SET api_key 'key/wrong:0000');
 });
-for my $n (1, 7)
+for my $n (1, 7, 9)
 {
 	my ($ret, $out, $err) = $node->psql('postgres', "SELECT * FROM t$n",
 		extra_params => [ '-v', 'VERBOSITY=verbose' ]);
@@ -104,6 +105,8 @@ for my $n (1, 7)
 like($all, qr/HTTP 401/, 'wrong credentials were refused by the provider');
 like($all, qr/max_pages \(2\)/, 'a message quoting a next-page URL was produced');
 like($all, qr/api_key=\*\*\*/, 'the API key in a next-page URL is shown as ***');
+like($all, qr/"received":"\*\*\*"/, 'a wrong API key echoed percent-encoded in lower case is shown as ***');
+push @secrets, 'key/wrong:0000', 'key%2Fwrong%3A0000', 'key%2fwrong%3a0000';
 
 # The access tokens the provider issued are secrets too: collect them from its log.
 my $response = HTTP::Tiny->new->get("$provider/_requests?run=secrets_oauth");
