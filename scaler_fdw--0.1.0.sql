@@ -947,10 +947,10 @@ CREATE TABLE @extschema@.meter_mapping (
   validity             daterange NOT NULL
                        GENERATED ALWAYS AS (daterange(valid_from, valid_to, '[]')) STORED,
   -- readings are converted to this unit (else the Scaler meter's unit)
-  target_unit          text,
+  target_unit          text REFERENCES @extschema@.unit ON UPDATE CASCADE,
   -- overrides for volume to energy: the fuel, and a calorific value from the
   -- meter's own bills, both passed to convert_fuel
-  fuel                 text,
+  fuel                 text REFERENCES @extschema@.fuel ON UPDATE CASCADE,
   calorific_value      numeric CHECK (calorific_value > 0 AND calorific_value < 'Infinity'),
   calorific_value_unit text,
   note                 text,
@@ -978,7 +978,23 @@ DECLARE
   energy_unit text;
   per_unit text;
   kind text := CASE TG_TABLE_NAME WHEN 'meter_mapping' THEN 'meter' ELSE 'asset' END;
+  changed jsonb := CASE TG_OP WHEN 'INSERT' THEN to_jsonb(NEW)
+                   ELSE (SELECT coalesce(jsonb_object_agg(n.key, n.value), '{}')
+                           FROM jsonb_each(to_jsonb(NEW)) n
+                          WHERE n.value IS DISTINCT FROM to_jsonb(OLD) -> n.key) END;
 BEGIN
+  -- an open end is NULL: validity_text and the ranges read it so
+  IF NEW.valid_from = '-infinity' THEN
+    NEW.valid_from := NULL;
+  END IF;
+  IF NEW.valid_to = 'infinity' THEN
+    NEW.valid_to := NULL;
+  END IF;
+  IF NOT isfinite(NEW.valid_from) OR NOT isfinite(NEW.valid_to) THEN
+    RAISE EXCEPTION 'valid_from cannot be infinity and valid_to cannot be -infinity'
+      USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'Leave an end NULL to keep it open.';
+  END IF;
   IF NEW.valid_to < NEW.valid_from THEN
     RAISE EXCEPTION 'valid_to % is before valid_from %', to_char(NEW.valid_to, 'YYYY-MM-DD'),
                     to_char(NEW.valid_from, 'YYYY-MM-DD')
@@ -990,10 +1006,14 @@ BEGIN
     RAISE EXCEPTION 'external_%_id and scaler_%_id must not be empty', kind, kind
       USING ERRCODE = 'invalid_parameter_value';
   END IF;
-  SELECT w.fdwname INTO wrapper
-    FROM pg_foreign_server s JOIN pg_foreign_data_wrapper w ON w.oid = s.srvfdw
-   WHERE s.srvname = NEW.provider_server;
-  IF NOT FOUND THEN
+  IF NOT changed ? 'provider_server' THEN
+    wrapper := 'scaler_fdw';
+  ELSE
+    SELECT w.fdwname INTO wrapper
+      FROM pg_foreign_server s JOIN pg_foreign_data_wrapper w ON w.oid = s.srvfdw
+     WHERE s.srvname = NEW.provider_server;
+  END IF;
+  IF wrapper IS NULL THEN
     RAISE EXCEPTION 'server "%" does not exist', NEW.provider_server
       USING ERRCODE = 'undefined_object',
             HINT = 'provider_server names a foreign server of scaler_fdw (CREATE SERVER ... FOREIGN DATA WRAPPER scaler_fdw).';
@@ -1003,14 +1023,19 @@ BEGIN
             DETAIL = format('It uses foreign-data wrapper "%s".', wrapper);
   END IF;
   IF TG_TABLE_NAME = 'meter_mapping' THEN
-    IF NEW.target_unit IS NOT NULL THEN
+    IF (NEW.calorific_value IS NULL) <> (NEW.calorific_value_unit IS NULL) THEN
+      RAISE EXCEPTION 'calorific_value and calorific_value_unit go together'
+        USING ERRCODE = 'invalid_parameter_value',
+              HINT = 'For example calorific_value => 39.5, calorific_value_unit => ''MJ/m3''.';
+    END IF;
+    IF NEW.target_unit IS NOT NULL AND changed ? 'target_unit' THEN
       NEW.target_unit := @extschema@.normalize_unit(NEW.target_unit);
     END IF;
     IF NOT (NEW.calorific_value > 0 AND NEW.calorific_value < 'Infinity') THEN
       RAISE EXCEPTION 'calorific_value % is not a positive number', NEW.calorific_value
         USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    IF NEW.calorific_value_unit IS NOT NULL THEN
+    IF NEW.calorific_value_unit IS NOT NULL AND changed ? 'calorific_value_unit' THEN
       -- energy / volume or mass, as convert_fuel reads it
       IF NEW.calorific_value_unit !~ '^[^/]+/[^/]+$' THEN
         RAISE EXCEPTION 'calorific_value_unit "%" is not energy per volume or mass', NEW.calorific_value_unit
@@ -1031,7 +1056,7 @@ BEGIN
       END IF;
       NEW.calorific_value_unit := energy_unit || '/' || per_unit;
     END IF;
-    IF NEW.fuel IS NOT NULL THEN
+    IF NEW.fuel IS NOT NULL AND changed ? 'fuel' THEN
       SELECT f INTO canonical FROM (
         SELECT fuel AS f, builtin FROM @extschema@.fuel
          WHERE @extschema@.unit_key(fuel) = @extschema@.unit_key(NEW.fuel)
@@ -1069,6 +1094,7 @@ RETURNS text
 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 RETURN CASE
+  WHEN isempty(validity) THEN 'on no date'
   WHEN lower_inf(validity) AND upper_inf(validity) THEN 'on every date'
   WHEN upper_inf(validity) THEN format('from %s on', to_char(lower(validity), 'YYYY-MM-DD'))
   WHEN lower_inf(validity) THEN format('until %s', to_char(upper(validity) - 1, 'YYYY-MM-DD'))
@@ -1089,9 +1115,13 @@ AS $$
 DECLARE
   r record;
   wanted daterange;
+  hint text;
 BEGIN
-  IF valid_to < valid_from THEN
-    RETURN;  -- mapping_check says so
+  IF kind IS NULL OR kind NOT IN ('meter', 'asset') THEN
+    RAISE EXCEPTION 'kind must be meter or asset' USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  IF valid_to < valid_from OR NOT isfinite(valid_from) OR NOT isfinite(valid_to) THEN
+    RETURN;  -- mapping_check says what is wrong
   END IF;
   wanted := daterange(valid_from, valid_to, '[]');
   IF kind = 'meter' THEN
@@ -1111,21 +1141,27 @@ BEGIN
   IF NOT FOUND THEN
     RETURN;
   END IF;
+  -- the mapping in the way starts later: this one can end the day before
+  IF NOT lower_inf(r.validity) AND (valid_from IS NULL OR lower(r.validity) > valid_from) THEN
+    hint := format('Let this mapping end the day before that one starts: valid_to => %L.',
+                   to_char(lower(r.validity) - 1, 'YYYY-MM-DD'));
+  ELSE
+    hint := format('End that mapping first, e.g. SELECT scaler.unmap_%s(%L, %L, ends_on => date), and start this one the day after.',
+                   kind, r.srv, r.ext);
+  END IF;
   IF r.same_external THEN
     RAISE EXCEPTION 'external % "%" of server "%" is already mapped on some of these dates',
                     kind, external_id, provider_server
       USING ERRCODE = 'exclusion_violation',
             DETAIL = format('It is mapped to Scaler %s "%s" %s.', kind, r.sid,
                             @extschema@.validity_text(r.validity)),
-            HINT = format('End that mapping first, e.g. SELECT scaler.unmap_%s(%L, %L, ends_on => date), and start this one the day after.',
-                          kind, provider_server, external_id);
+            HINT = hint;
   ELSE
     RAISE EXCEPTION 'Scaler meter "%" already receives another external meter on some of these dates', scaler_id
       USING ERRCODE = 'exclusion_violation',
             DETAIL = format('External meter "%s" of server "%s" is mapped to it %s.', r.ext, r.srv,
                             @extschema@.validity_text(r.validity)),
-            HINT = format('End that mapping first, e.g. SELECT scaler.unmap_meter(%L, %L, ends_on => date), and start this one the day after.',
-                          r.srv, r.ext);
+            HINT = hint;
   END IF;
 END
 $$;
@@ -1147,11 +1183,6 @@ BEGIN
   IF provider_server IS NULL OR external_meter_id IS NULL OR scaler_meter_id IS NULL THEN
     RAISE EXCEPTION 'provider_server, external_meter_id and scaler_meter_id must not be null'
       USING ERRCODE = 'null_value_not_allowed';
-  END IF;
-  IF (calorific_value IS NULL) <> (calorific_value_unit IS NULL) THEN
-    RAISE EXCEPTION 'calorific_value and calorific_value_unit go together'
-      USING ERRCODE = 'invalid_parameter_value',
-            HINT = 'For example calorific_value => 39.5, calorific_value_unit => ''MJ/m3''.';
   END IF;
   PERFORM @extschema@.mapping_conflict('meter', provider_server, external_meter_id,
                                        scaler_meter_id, valid_from, valid_to);
@@ -1204,6 +1235,9 @@ DECLARE
   id_column text := format('external_%s_id', kind);
   changed integer;
 BEGIN
+  IF kind IS NULL OR kind NOT IN ('meter', 'asset') THEN
+    RAISE EXCEPTION 'kind must be meter or asset' USING ERRCODE = 'invalid_parameter_value';
+  END IF;
   IF provider_server IS NULL OR external_id IS NULL THEN
     RAISE EXCEPTION 'provider_server and external_%_id must not be null', kind
       USING ERRCODE = 'null_value_not_allowed';
@@ -1241,3 +1275,66 @@ RETURNS integer
 LANGUAGE sql
 SET search_path = pg_catalog, pg_temp
 RETURN @extschema@.unmap('asset', provider_server, external_asset_id, ends_on);
+
+-- A mapping names its server: dropping that server is refused while
+-- mappings name it, and a renamed server takes its mappings along, so no
+-- mapping ever names a server that is not there (a dump could not restore it).
+CREATE FUNCTION @extschema@.mapping_server_dropped()
+RETURNS event_trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  srv text;
+  n bigint;
+BEGIN
+  FOR srv IN SELECT d.address_names[1] FROM pg_event_trigger_dropped_objects() d
+              WHERE d.object_type = 'server'
+  LOOP
+    n := (SELECT count(*) FROM @extschema@.meter_mapping WHERE provider_server = srv)
+       + (SELECT count(*) FROM @extschema@.asset_mapping WHERE provider_server = srv);
+    IF n > 0 THEN
+      RAISE EXCEPTION 'cannot drop server "%" because % mappings name it', srv, n
+        USING ERRCODE = 'dependent_objects_still_exist',
+              HINT = format('Remove them first: DELETE FROM scaler.meter_mapping WHERE provider_server = %L; and the same for scaler.asset_mapping.', srv);
+    END IF;
+  END LOOP;
+END
+$$;
+
+CREATE FUNCTION @extschema@.mapping_server_renamed()
+RETURNS event_trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  new_name text;
+  old_names text[];
+BEGIN
+  SELECT array_agg(DISTINCT m.provider_server) INTO old_names
+    FROM (SELECT provider_server FROM @extschema@.meter_mapping
+          UNION ALL SELECT provider_server FROM @extschema@.asset_mapping) m
+   WHERE NOT EXISTS (SELECT FROM pg_foreign_server s WHERE s.srvname = m.provider_server);
+  IF old_names IS NULL THEN
+    RETURN;                     -- not a rename of a mapped server
+  END IF;
+  SELECT s.srvname INTO new_name
+    FROM pg_event_trigger_ddl_commands() c JOIN pg_foreign_server s ON s.oid = c.objid
+   WHERE c.object_type = 'server';
+  IF new_name IS NULL OR cardinality(old_names) > 1 THEN
+    RAISE EXCEPTION 'mappings name servers that do not exist: %', array_to_string(old_names, ', ')
+      USING ERRCODE = 'undefined_object',
+            HINT = 'Point them at an existing server with UPDATE scaler.meter_mapping / scaler.asset_mapping SET provider_server = ...';
+  END IF;
+  -- the trigger's server check passes: the new name exists
+  UPDATE @extschema@.meter_mapping SET provider_server = new_name WHERE provider_server = old_names[1];
+  UPDATE @extschema@.asset_mapping SET provider_server = new_name WHERE provider_server = old_names[1];
+END
+$$;
+
+CREATE EVENT TRIGGER scaler_fdw_mapping_server_dropped ON sql_drop
+  WHEN TAG IN ('DROP SERVER', 'DROP OWNED')
+  EXECUTE FUNCTION @extschema@.mapping_server_dropped();
+CREATE EVENT TRIGGER scaler_fdw_mapping_server_renamed ON ddl_command_end
+  WHEN TAG IN ('ALTER SERVER')
+  EXECUTE FUNCTION @extschema@.mapping_server_renamed();

@@ -105,6 +105,40 @@ SELECT (scaler.map_asset('map_utility', 'BLDG-7', 'SCL-A-9', valid_from => '2030
 SELECT scaler.unmap_asset('map_utility', 'BLDG-7');
 SELECT count(*) FROM scaler.asset_mapping WHERE external_asset_id = 'BLDG-7';
 
+-- an open end is NULL, however it is written; empty and open ranges in words
+SELECT valid_from, valid_to, scaler.validity_text(validity)
+  FROM scaler.map_meter('map_utility', 'INF-1', 'SCL-M-INF', '-infinity', 'infinity');
+SELECT pg_temp.error($$SELECT scaler.map_meter('map_utility', 'INF-2', 'SCL-M-INF2', valid_from => 'infinity')$$);
+SELECT scaler.validity_text('empty'), scaler.validity_text('[2024-01-01,2024-01-02)');
+
+-- a mapping in the way that starts later: the hint says where this one can end
+SELECT pg_temp.error($$SELECT scaler.map_meter('map_meters', 'mtr-9', 'SCL-M-30')$$);
+
+-- ending on its first day leaves a one-day mapping; later mappings stay
+SELECT validity FROM scaler.map_meter('map_meters', 'mtr-40', 'SCL-M-40', '2024-01-01', '2024-06-30');
+SELECT validity FROM scaler.map_meter('map_meters', 'mtr-40', 'SCL-M-41', '2024-07-01');
+SELECT scaler.unmap_meter('map_meters', 'mtr-40', ends_on => '2024-01-01');
+SELECT scaler_meter_id, scaler.validity_text(validity) FROM scaler.meter_mapping
+ WHERE external_meter_id = 'mtr-40' ORDER BY lower(validity);
+
+-- the helpers check what they are given
+SELECT pg_temp.error($$SELECT scaler.unmap('Meter', 'map_meters', 'mtr-40', NULL)$$);
+SELECT pg_temp.error($$INSERT INTO scaler.meter_mapping (provider_server, external_meter_id, scaler_meter_id, calorific_value)
+                       VALUES ('map_utility', 'x', 'y', 39.5)$$);
+
+-- what a mapping uses stays: a fuel or unit in use cannot be deleted, a
+-- server in use cannot be dropped, and a renamed server takes its mappings
+INSERT INTO scaler.fuel (fuel, description) VALUES ('my_gas', 'a test fuel');
+SELECT fuel FROM scaler.map_meter('map_utility', 'MY-1', 'SCL-M-MY', fuel => 'MY GAS');
+SELECT pg_temp.error($$DELETE FROM scaler.fuel WHERE fuel = 'my_gas'$$);
+SELECT pg_temp.error($$DROP SERVER map_utility$$);
+ALTER SERVER map_meters RENAME TO map_smart_meters;
+SELECT provider_server, count(*) FROM scaler.meter_mapping GROUP BY 1 ORDER BY 1;
+SELECT provider_server, count(*) FROM scaler.asset_mapping GROUP BY 1 ORDER BY 1;
+SELECT scaler.unmap_meter('map_smart_meters', 'mtr-9', ends_on => '2025-12-31');
+ALTER SERVER map_smart_meters OPTIONS (ADD request_timeout '5s');
+SELECT count(*) FROM scaler.meter_mapping WHERE provider_server = 'map_smart_meters';
+
 -- mappings are users' data: pg_dump keeps them
 SELECT c.relname FROM pg_extension e, unnest(e.extconfig) AS t(oid) JOIN pg_class c ON c.oid = t.oid
  WHERE e.extname = 'scaler_fdw' AND c.relname LIKE '%mapping%' ORDER BY 1;
@@ -118,8 +152,8 @@ SELECT dblink_connect('map_other', format('dbname=%s port=%s host=%s', current_d
                           current_setting('port'),
                           split_part(current_setting('unix_socket_directories'), ',', 1)));
 BEGIN;
-SELECT external_meter_id FROM scaler.map_meter('map_meters', 'race-1', 'SCL-M-RACE');
-SELECT dblink_send_query('map_other', $$SELECT scaler.map_meter('map_meters', 'race-2', 'SCL-M-RACE')$$);
+SELECT external_meter_id FROM scaler.map_meter('map_smart_meters', 'race-1', 'SCL-M-RACE');
+SELECT dblink_send_query('map_other', $$SELECT scaler.map_meter('map_smart_meters', 'race-2', 'SCL-M-RACE')$$);
 SELECT pg_sleep(0.2);
 COMMIT;
 SELECT split_part(pg_temp.error($$SELECT * FROM dblink_get_result('map_other') AS r(x text)$$), ':', 1)
@@ -127,5 +161,8 @@ SELECT split_part(pg_temp.error($$SELECT * FROM dblink_get_result('map_other') A
 SELECT dblink_disconnect('map_other');
 SELECT external_meter_id FROM scaler.meter_mapping WHERE scaler_meter_id = 'SCL-M-RACE';
 
-DROP SERVER map_utility, map_meters, map_not_ours;
+DELETE FROM scaler.meter_mapping;
+DELETE FROM scaler.asset_mapping;
+DELETE FROM scaler.fuel WHERE fuel = 'my_gas';
+DROP SERVER map_utility, map_smart_meters, map_not_ours;
 DROP FOREIGN DATA WRAPPER map_other_wrapper;

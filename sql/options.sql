@@ -5,7 +5,7 @@ CREATE EXTENSION scaler_fdw CASCADE;
 SET client_min_messages = warning;
 
 -- everything the extension creates lives in schema scaler; only the wrapper
--- and the event trigger, which belong to no schema, are listed here
+-- and the event triggers, which belong to no schema, are listed here
 SELECT pg_describe_object(classid, objid, objsubid) AS object
   FROM pg_depend
  WHERE refclassid = 'pg_extension'::regclass AND deptype = 'e'

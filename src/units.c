@@ -553,7 +553,7 @@ catalog_broken(const char *table, const char *what)
 			(errcode(ERRCODE_DATA_CORRUPTED),
 			 errmsg("the units catalog table \"%s.%s\" is damaged: %s",
 					UNITS_SCHEMA, table, what),
-			 errhint("Reinstall the extension (DROP EXTENSION scaler_fdw; CREATE EXTENSION scaler_fdw), then restore your own rows.")));
+			 errhint("Reinstall the extension after dumping your own rows and mappings (pg_dump keeps them): DROP EXTENSION scaler_fdw; CREATE EXTENSION scaler_fdw CASCADE; then restore them.")));
 }
 
 static AttrNumber
@@ -826,7 +826,7 @@ load_catalog(void)
 					(errcode(ERRCODE_UNDEFINED_TABLE),
 					 errmsg("the units catalog table \"%s.%s\" does not exist",
 							UNITS_SCHEMA, catalog_tables[i]),
-					 errhint("Reinstall the extension: DROP EXTENSION scaler_fdw; CREATE EXTENSION scaler_fdw.")));
+					 errhint("Reinstall the extension after dumping your own rows and mappings (pg_dump keeps them): DROP EXTENSION scaler_fdw; CREATE EXTENSION scaler_fdw CASCADE; then restore them.")));
 		catalog_relids[i] = relid;
 	}
 	if (!callback_registered)
