@@ -1184,6 +1184,7 @@ BEGIN
     RAISE EXCEPTION 'provider_server, external_meter_id and scaler_meter_id must not be null'
       USING ERRCODE = 'null_value_not_allowed';
   END IF;
+  PERFORM @extschema@.scaler_id_check('meter', scaler_meter_id, target_unit);
   PERFORM @extschema@.mapping_conflict('meter', provider_server, external_meter_id,
                                        scaler_meter_id, valid_from, valid_to);
   INSERT INTO @extschema@.meter_mapping AS m
@@ -1210,6 +1211,7 @@ BEGIN
     RAISE EXCEPTION 'provider_server, external_asset_id and scaler_asset_id must not be null'
       USING ERRCODE = 'null_value_not_allowed';
   END IF;
+  PERFORM @extschema@.scaler_id_check('asset', scaler_asset_id);
   PERFORM @extschema@.mapping_conflict('asset', provider_server, external_asset_id,
                                        scaler_asset_id, valid_from, valid_to);
   INSERT INTO @extschema@.asset_mapping AS m
@@ -1338,3 +1340,166 @@ CREATE EVENT TRIGGER scaler_fdw_mapping_server_dropped ON sql_drop
 CREATE EVENT TRIGGER scaler_fdw_mapping_server_renamed ON ddl_command_end
   WHEN TAG IN ('ALTER SERVER')
   EXECUTE FUNCTION @extschema@.mapping_server_renamed();
+
+-- ---- the Scaler catalog: Scaler's assets and meters, as last listed ----
+-- Filled from foreign tables of a server with provider 'scaler' (or any
+-- relation with the same columns) by refresh_scaler_catalog.  Once it holds
+-- rows, map_meter and map_asset take only Scaler ids in it.  An id Scaler
+-- stops listing stays (listed = false): mappings may still name it, new
+-- ones may not.
+
+CREATE TABLE @extschema@.scaler_asset (
+  asset_id     text PRIMARY KEY,
+  name         text,
+  address      text,
+  city         text,
+  postcode     text,
+  country      text,
+  portfolio_id text,
+  listed       boolean NOT NULL DEFAULT true,
+  refreshed_at timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE TABLE @extschema@.scaler_meter (
+  meter_id     text PRIMARY KEY,
+  asset_id     text,
+  name         text,
+  resource     text,
+  unit         text,
+  meter_code   text,
+  listed       boolean NOT NULL DEFAULT true,
+  refreshed_at timestamptz NOT NULL DEFAULT now()
+);
+
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.scaler_asset', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.scaler_meter', '');
+GRANT SELECT ON @extschema@.scaler_asset, @extschema@.scaler_meter TO PUBLIC;
+
+CREATE FUNCTION @extschema@.refresh_scaler_catalog(meters regclass, assets regclass DEFAULT NULL)
+RETURNS TABLE (kind text, listed bigint, added bigint, delisted bigint)
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  started timestamptz := clock_timestamp();
+  source regclass;
+  needed text[];
+  missing text;
+  n_listed bigint;
+  n_added bigint;
+  n_delisted bigint;
+BEGIN
+  FOREACH kind IN ARRAY ARRAY['asset', 'meter'] LOOP
+    source := CASE kind WHEN 'meter' THEN meters ELSE assets END;
+    CONTINUE WHEN source IS NULL;
+    needed := CASE kind WHEN 'meter' THEN ARRAY['meter_id', 'asset_id', 'name', 'resource', 'unit', 'meter_code']
+                        ELSE ARRAY['asset_id', 'name', 'address', 'city', 'postcode', 'country', 'portfolio_id'] END;
+    SELECT string_agg(c, ', ') INTO missing FROM unnest(needed) c
+     WHERE NOT EXISTS (SELECT FROM pg_attribute a WHERE a.attrelid = source AND a.attname = c
+                        AND a.attnum > 0 AND NOT a.attisdropped);
+    IF missing IS NOT NULL THEN
+      RAISE EXCEPTION '% has no column %', source, missing
+        USING ERRCODE = 'undefined_column',
+              HINT = 'Pass the tables of a server with provider ''scaler'': IMPORT FOREIGN SCHEMA scaler FROM SERVER ... INTO ...';
+    END IF;
+    IF kind = 'meter' THEN
+      EXECUTE format($q$
+        WITH src AS (SELECT DISTINCT ON (meter_id) meter_id::text, asset_id::text, name::text,
+                            resource::text, unit::text, meter_code::text
+                       FROM %s WHERE meter_id IS NOT NULL)
+        , ins AS (INSERT INTO @extschema@.scaler_meter AS t
+               (meter_id, asset_id, name, resource, unit, meter_code, listed, refreshed_at)
+        SELECT *, true, $1 FROM src
+        ON CONFLICT (meter_id) DO UPDATE
+          SET asset_id = excluded.asset_id, name = excluded.name, resource = excluded.resource,
+              unit = excluded.unit, meter_code = excluded.meter_code, listed = true,
+              refreshed_at = excluded.refreshed_at
+        RETURNING (xmax = 0) AS inserted)
+        SELECT count(*), count(*) FILTER (WHERE inserted) FROM ins$q$, source)
+        USING started INTO n_listed, n_added;
+    ELSE
+      EXECUTE format($q$
+        WITH src AS (SELECT DISTINCT ON (asset_id) asset_id::text, name::text, address::text, city::text,
+                            postcode::text, country::text, portfolio_id::text
+                       FROM %s WHERE asset_id IS NOT NULL)
+        , ins AS (INSERT INTO @extschema@.scaler_asset AS t
+               (asset_id, name, address, city, postcode, country, portfolio_id, listed, refreshed_at)
+        SELECT *, true, $1 FROM src
+        ON CONFLICT (asset_id) DO UPDATE
+          SET name = excluded.name, address = excluded.address, city = excluded.city,
+              postcode = excluded.postcode, country = excluded.country,
+              portfolio_id = excluded.portfolio_id, listed = true, refreshed_at = excluded.refreshed_at
+        RETURNING (xmax = 0) AS inserted)
+        SELECT count(*), count(*) FILTER (WHERE inserted) FROM ins$q$, source)
+        USING started INTO n_listed, n_added;
+    END IF;
+    EXECUTE format('UPDATE %I.%I SET listed = false WHERE listed AND refreshed_at < $1',
+                   '@extschema@', 'scaler_' || kind) USING started;
+    GET DIAGNOSTICS n_delisted = ROW_COUNT;
+    listed := n_listed;
+    added := n_added;
+    delisted := n_delisted;
+    RETURN NEXT;
+  END LOOP;
+END
+$$;
+
+-- Scaler ids checked against the Scaler catalog, by the map functions (and
+-- the worksheet import): direct writes are not, so that a restore or a load
+-- of history never depends on what the catalog holds at that moment.
+CREATE FUNCTION @extschema@.scaler_id_check(kind text, scaler_id text, target_unit text DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  catalog_loaded boolean;
+  known boolean;
+  still_listed boolean;
+  scaler_unit text;
+BEGIN
+  IF kind = 'meter' THEN
+    catalog_loaded := EXISTS (SELECT FROM @extschema@.scaler_meter);
+    SELECT true, m.listed, m.unit INTO known, still_listed, scaler_unit
+      FROM @extschema@.scaler_meter m WHERE m.meter_id = scaler_id;
+  ELSE
+    catalog_loaded := EXISTS (SELECT FROM @extschema@.scaler_asset);
+    SELECT true, a.listed INTO known, still_listed
+      FROM @extschema@.scaler_asset a WHERE a.asset_id = scaler_id;
+  END IF;
+  IF NOT catalog_loaded THEN
+    RETURN;                     -- nothing to check against yet
+  END IF;
+  IF known IS NULL THEN
+    RAISE EXCEPTION 'Scaler % "%" is not in the Scaler catalog', kind, scaler_id
+      USING ERRCODE = 'foreign_key_violation',
+            DETAIL = format('scaler.scaler_%s holds the %ss Scaler listed at the last refresh.', kind, kind),
+            HINT = 'Check the id, or refresh the catalog: SELECT * FROM scaler.refresh_scaler_catalog(meters => ..., assets => ...).';
+  END IF;
+  IF NOT still_listed THEN
+    RAISE EXCEPTION 'Scaler no longer lists % "%"', kind, scaler_id
+      USING ERRCODE = 'foreign_key_violation',
+            DETAIL = 'It was missing from the last refresh of the Scaler catalog; mappings already naming it stay.',
+            HINT = format('Map to a %s Scaler lists, or refresh the catalog if it is back.', kind);
+  END IF;
+  -- the target unit measures what the Scaler meter measures
+  IF target_unit IS NOT NULL AND scaler_unit IS NOT NULL THEN
+    target_unit := @extschema@.normalize_unit(target_unit);
+    BEGIN
+      scaler_unit := @extschema@.normalize_unit(scaler_unit);
+    EXCEPTION WHEN invalid_parameter_value THEN
+      RETURN;                   -- a unit we cannot read decides nothing
+    END;
+    IF (SELECT dimension FROM @extschema@.unit WHERE symbol = scaler_unit)
+       <> (SELECT dimension FROM @extschema@.unit WHERE symbol = target_unit) THEN
+      RAISE EXCEPTION 'target unit "%" does not measure what Scaler meter "%" measures', target_unit, scaler_id
+        USING ERRCODE = 'invalid_parameter_value',
+              DETAIL = format('"%s" measures %s; the Scaler meter''s unit "%s" measures %s.', target_unit,
+                              (SELECT dimension FROM @extschema@.unit WHERE symbol = target_unit),
+                              scaler_unit,
+                              (SELECT dimension FROM @extschema@.unit WHERE symbol = scaler_unit)),
+              HINT = 'Check that the external meter and the Scaler meter measure the same resource.';
+    END IF;
+  END IF;
+END
+$$;

@@ -161,6 +161,51 @@ SELECT split_part(pg_temp.error($$SELECT * FROM dblink_get_result('map_other') A
 SELECT dblink_disconnect('map_other');
 SELECT external_meter_id FROM scaler.meter_mapping WHERE scaler_meter_id = 'SCL-M-RACE';
 
+-- ---- Scaler ids checked against the Scaler catalog (the Scaler sandbox) ----
+DELETE FROM scaler.meter_mapping;
+DELETE FROM scaler.asset_mapping;
+\getenv sandbox_url SANDBOX_URL
+\set scaler_url :sandbox_url '/v1'
+CREATE SERVER map_scaler FOREIGN DATA WRAPPER scaler_fdw OPTIONS (provider 'scaler', base_url :'scaler_url');
+CREATE USER MAPPING FOR CURRENT_USER SERVER map_scaler OPTIONS (token 'scaler-tok-4d0e');
+CREATE SCHEMA map_scaler_api;
+IMPORT FOREIGN SCHEMA scaler LIMIT TO (assets, meters) FROM SERVER map_scaler INTO map_scaler_api;
+-- until the catalog is loaded, any id goes
+SELECT scaler_meter_id FROM scaler.map_meter('map_utility', 'PRE-1', 'not-a-scaler-id');
+SELECT * FROM scaler.refresh_scaler_catalog(meters => 'map_scaler_api.meters', assets => 'map_scaler_api.assets');
+SELECT resource, unit, count(*), bool_and(listed) FROM scaler.scaler_meter GROUP BY 1, 2 ORDER BY 1;
+SELECT asset_id, name, city FROM scaler.scaler_asset ORDER BY asset_id LIMIT 2;
+-- a second refresh finds nothing new
+SELECT * FROM scaler.refresh_scaler_catalog(meters => 'map_scaler_api.meters', assets => 'map_scaler_api.assets');
+-- then Scaler's ids are the only ones a mapping may name
+SELECT scaler_meter_id, target_unit FROM scaler.map_meter('map_utility', 'E-100', '5001', target_unit => 'MWh');
+SELECT scaler_asset_id FROM scaler.map_asset('map_utility', 'BLDG-7', '101');
+SELECT pg_temp.error($$SELECT scaler.map_meter('map_utility', 'E-101', '9999')$$);
+SELECT pg_temp.error($$SELECT scaler.map_asset('map_utility', 'BLDG-8', 'SCL-A-1')$$);
+-- a gas meter's volume is not an electricity meter's energy
+SELECT pg_temp.error($$SELECT scaler.map_meter('map_utility', 'E-103', '5002', target_unit => 'kWh')$$);
+-- direct writes are not checked against the catalog: a restore or a load of
+-- history never depends on what it holds at that moment
+INSERT INTO scaler.meter_mapping (provider_server, external_meter_id, scaler_meter_id, valid_to)
+  VALUES ('map_utility', 'E-OLD', 'retired-before-scaler', '2019-12-31');
+-- mappings made before the catalog was loaded stay
+SELECT count(*) FROM scaler.meter_mapping WHERE scaler_meter_id = 'not-a-scaler-id';
+-- a meter Scaler stops listing: its mappings stay, new ones are refused
+CREATE VIEW map_scaler_api.meters_without_5001 AS
+  SELECT * FROM map_scaler_api.meters WHERE meter_id <> '5001';
+SELECT * FROM scaler.refresh_scaler_catalog(meters => 'map_scaler_api.meters_without_5001');
+SELECT meter_id, listed FROM scaler.scaler_meter WHERE NOT listed;
+SELECT pg_temp.error($$SELECT scaler.map_meter('map_utility', 'E-104', '5001', valid_from => '2030-01-01')$$);
+SELECT scaler.unmap_meter('map_utility', 'E-100', ends_on => '2026-12-31');
+SELECT * FROM scaler.refresh_scaler_catalog(meters => 'map_scaler_api.meters');
+-- what refresh needs
+SELECT pg_temp.error($$SELECT * FROM scaler.refresh_scaler_catalog('pg_class')$$);
+SELECT pg_temp.error($$SELECT * FROM scaler.refresh_scaler_catalog('no_such_table')$$);
+DROP SCHEMA map_scaler_api CASCADE;
+DROP SERVER map_scaler CASCADE;
+DELETE FROM scaler.scaler_meter;
+DELETE FROM scaler.scaler_asset;
+
 DELETE FROM scaler.meter_mapping;
 DELETE FROM scaler.asset_mapping;
 DELETE FROM scaler.fuel WHERE fuel = 'my_gas';

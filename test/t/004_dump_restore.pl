@@ -25,6 +25,12 @@ $node->safe_psql('source', q{
 	                        calorific_value => 21.5, calorific_value_unit => 'MJ/m3');
 	SELECT scaler.map_meter('utility', 'E-2', 'SCL-1', valid_from => '2025-01-01');
 	SELECT scaler.map_asset('utility', 'B-1', 'SCL-A-1', note => 'HQ');
+	-- a Scaler catalog loaded after E-1 was mapped, without E-1's Scaler meter
+	CREATE TABLE listed_meters (meter_id text, asset_id text, name text, resource text, unit text,
+	                            meter_code text);
+	INSERT INTO listed_meters VALUES ('SCL-2', 'SCL-A-1', 'gas', 'gas', 'm3', 'G'),
+	                                 ('SCL-3', 'SCL-A-1', 'water', 'water', 'm3', 'W');
+	SELECT scaler.refresh_scaler_catalog('listed_meters');
 });
 
 my $rows = q{
@@ -49,6 +55,9 @@ ok($ok, 'pg_restore restores it without an error');
 my $after = $node->safe_psql('restored', $rows);
 is($after, $before, 'every mapping comes back as it was');
 like($before, qr/biogas_local/, 'a mapping uses a user-added fuel');
+
+is($node->safe_psql('restored', 'SELECT count(*) FROM scaler.scaler_meter'), '2',
+	'the Scaler catalog comes back too');
 
 # the identity goes on after the restored rows
 my $next = $node->safe_psql('restored', q{
