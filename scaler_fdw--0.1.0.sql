@@ -1503,3 +1503,127 @@ BEGIN
   END IF;
 END
 $$;
+
+-- ---- suggestions: provider meters against the Scaler catalog ----
+
+-- Abbreviations providers write, expanded before names and addresses are
+-- compared; users add their own rows.
+CREATE TABLE @extschema@.match_abbreviation (
+  abbreviation text PRIMARY KEY CHECK (abbreviation ~ '^[a-z0-9]+$'),
+  word         text NOT NULL CHECK (word ~ '^[a-z0-9 ]+$'),
+  builtin      boolean NOT NULL DEFAULT false
+);
+INSERT INTO @extschema@.match_abbreviation (abbreviation, word, builtin) VALUES
+  ('st', 'street', true), ('str', 'street', true), ('rd', 'road', true), ('ave', 'avenue', true),
+  ('av', 'avenue', true), ('blvd', 'boulevard', true), ('ln', 'lane', true), ('dr', 'drive', true),
+  ('sq', 'square', true), ('pl', 'place', true), ('ct', 'court', true), ('hwy', 'highway', true),
+  ('bldg', 'building', true), ('bld', 'building', true), ('wks', 'works', true), ('ctr', 'centre', true),
+  ('center', 'centre', true), ('twr', 'tower', true), ('hse', 'house', true), ('pk', 'park', true),
+  ('elec', 'electricity', true), ('electric', 'electricity', true), ('elect', 'electricity', true),
+  ('mtr', 'meter', true), ('ng', 'natural gas', true), ('wtr', 'water', true),
+  ('htg', 'heating', true), ('dh', 'district heating', true), ('no', 'number', true);
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.match_abbreviation', 'WHERE NOT builtin');
+GRANT SELECT ON @extschema@.match_abbreviation TO PUBLIC;
+
+-- The comparison key of a name or address: lower case, punctuation and
+-- leading zeros gone, abbreviations expanded, words sorted (so reordered
+-- address parts compare equal).
+CREATE FUNCTION @extschema@.match_key(value text)
+RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+RETURN (SELECT string_agg(coalesce(a.word, w.word), ' ' ORDER BY coalesce(a.word, w.word))
+          FROM regexp_split_to_table(regexp_replace(regexp_replace(lower(value), '[^a-z0-9]+', ' ', 'g'),
+                                                    '(^| )0+([0-9])', '\1\2', 'g'), ' ') AS w(word)
+          LEFT JOIN @extschema@.match_abbreviation a ON a.abbreviation = w.word
+         WHERE w.word <> '');
+
+-- An identifier compared: case, punctuation and leading zeros ignored.
+CREATE FUNCTION @extschema@.match_id(value text)
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+RETURN nullif(regexp_replace(regexp_replace(upper(value), '[^A-Z0-9]+', '', 'g'), '^0+', ''), '');
+
+-- Ranks Scaler meters for each provider meter: the same id or serial number
+-- decides; otherwise name and address similarity (pg_trgm) on match keys,
+-- among meters of the same resource.
+CREATE FUNCTION @extschema@.suggest_meter_mappings(provider_meters regclass,
+                                                   provider_assets regclass DEFAULT NULL,
+                                                   candidates integer DEFAULT 3,
+                                                   min_score numeric DEFAULT 0.3)
+RETURNS TABLE (external_meter_id text, external_name text, rank integer,
+               scaler_meter_id text, scaler_name text, score numeric, reason text)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  trgm name := (SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
+                 WHERE e.extname = 'pg_trgm');
+  col text;
+  meter_cols text := '';
+  asset_join text := '';
+  asset_cols text := 'NULL::text AS address';
+BEGIN
+  IF candidates IS NULL OR candidates < 1 THEN
+    RAISE EXCEPTION 'candidates must be at least 1' USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  IF NOT EXISTS (SELECT FROM @extschema@.scaler_meter WHERE listed) THEN
+    RAISE EXCEPTION 'the Scaler catalog is empty'
+      USING ERRCODE = 'no_data_found',
+            HINT = 'Load it first: SELECT * FROM scaler.refresh_scaler_catalog(meters => ..., assets => ...).';
+  END IF;
+  FOREACH col IN ARRAY ARRAY['meter_id', 'name', 'serial_number', 'resource', 'asset_id'] LOOP
+    IF EXISTS (SELECT FROM pg_attribute a WHERE a.attrelid = provider_meters AND a.attname = col
+                AND a.attnum > 0 AND NOT a.attisdropped) THEN
+      meter_cols := meter_cols || format(', p.%I::text AS %I', col, col);
+    ELSIF col IN ('meter_id', 'name') THEN
+      RAISE EXCEPTION '% has no column %', provider_meters, col
+        USING ERRCODE = 'undefined_column',
+              HINT = 'Pass a provider''s meters table (meter_id, name, and serial_number, resource, asset_id where it has them).';
+    ELSE
+      meter_cols := meter_cols || format(', NULL::text AS %I', col);
+    END IF;
+  END LOOP;
+  IF provider_assets IS NOT NULL THEN
+    asset_join := format('LEFT JOIN %s pa ON pa.asset_id::text = p.asset_id::text', provider_assets);
+    asset_cols := 'concat_ws('' '', pa.name, pa.address, pa.city, pa.postcode) AS address';
+  END IF;
+  RETURN QUERY EXECUTE format($q$
+    WITH ext AS (
+      SELECT x.*, @extschema@.match_key(x.name) AS name_key, @extschema@.match_key(x.address) AS address_key,
+             @extschema@.match_id(x.meter_id) AS id_key, @extschema@.match_id(x.serial_number) AS serial_key
+        FROM (SELECT %1$s, %2$s FROM %3$s p %4$s) x),
+    sc AS (
+      SELECT m.meter_id, m.name, m.resource, @extschema@.match_id(m.meter_code) AS code_key,
+             @extschema@.match_key(m.name) AS name_key,
+             @extschema@.match_key(concat_ws(' ', a.name, a.address, a.city, a.postcode)) AS address_key
+        FROM @extschema@.scaler_meter m LEFT JOIN @extschema@.scaler_asset a ON a.asset_id = m.asset_id
+       WHERE m.listed),
+    scored AS (
+      SELECT e.meter_id AS ext_id, e.name AS ext_name, s.meter_id AS sid, s.name AS sname,
+             round(CASE
+               WHEN e.id_key IS NOT NULL AND e.id_key = s.code_key THEN 1
+               WHEN e.serial_key IS NOT NULL AND e.serial_key = s.code_key THEN 0.98
+               ELSE (CASE WHEN e.address_key IS NULL OR s.address_key IS NULL
+                                THEN %5$I.similarity(e.name_key, s.name_key)
+                                ELSE 0.6 * %5$I.similarity(e.name_key, s.name_key)
+                                   + 0.4 * %5$I.similarity(e.address_key, s.address_key) END)::numeric
+             END, 3) AS score,
+             CASE
+               WHEN e.id_key IS NOT NULL AND e.id_key = s.code_key THEN 'meter id is the Scaler meter code'
+               WHEN e.serial_key IS NOT NULL AND e.serial_key = s.code_key THEN 'serial number is the Scaler meter code'
+               WHEN e.address_key IS NULL OR s.address_key IS NULL THEN 'similar name'
+               ELSE 'similar name and address'
+             END || CASE WHEN e.resource = s.resource THEN ', same resource' ELSE '' END AS reason
+        FROM ext e JOIN sc s
+          ON e.resource IS NULL OR s.resource IS NULL OR e.resource = s.resource),
+    ranked AS (
+      SELECT *, row_number() OVER (PARTITION BY ext_id ORDER BY score DESC, sid) AS r
+        FROM scored WHERE score >= $1)
+    SELECT ext_id, ext_name, r::integer, sid, sname, score, reason
+      FROM ranked WHERE r <= $2 ORDER BY ext_id, r$q$,
+    substr(meter_cols, 3), asset_cols, provider_meters, asset_join, trgm)
+  USING min_score, candidates;
+END
+$$;

@@ -190,6 +190,27 @@ INSERT INTO scaler.meter_mapping (provider_server, external_meter_id, scaler_met
   VALUES ('map_utility', 'E-OLD', 'retired-before-scaler', '2019-12-31');
 -- mappings made before the catalog was loaded stay
 SELECT count(*) FROM scaler.meter_mapping WHERE scaler_meter_id = 'not-a-scaler-id';
+-- suggestions: the sandbox's Scaler meters against a provider's meters
+-- written the way providers write them
+CREATE TABLE map_provider_meters (meter_id text, asset_id text, name text, serial_number text,
+                                  resource text);
+INSERT INTO map_provider_meters VALUES
+  ('E-1', 'B1', 'CANAL WKS 101 - Elec Mtr #01', NULL, 'electricity'),
+  ('G-1', 'B1', 'Canal Wks 101 nat. gas mtr 1', NULL, 'gas'),
+  ('W-1', 'B1', 'water 1 canal works', NULL, 'water'),
+  ('M-77', 'B2', 'main incomer', 'sc-e-0005', 'electricity'),
+  ('SC-H-0004', 'B1', 'boiler room', NULL, 'heat'),
+  ('Z-1', 'B9', 'Completely Unrelated', NULL, 'electricity');
+CREATE TABLE map_provider_assets (asset_id text, name text, address text, city text, postcode text);
+INSERT INTO map_provider_assets
+  SELECT 'B1', name, address, city, postcode FROM scaler.scaler_asset WHERE asset_id = '101';
+SELECT scaler.match_key('CANAL WKS - Elec Mtr #01'), scaler.match_id('sc-e-0005');
+SELECT external_meter_id, rank, scaler_meter_id, scaler_name, score, reason
+  FROM scaler.suggest_meter_mappings('map_provider_meters', 'map_provider_assets', candidates => 2);
+SELECT pg_temp.error($$SELECT * FROM scaler.suggest_meter_mappings('pg_class')$$);
+SELECT pg_temp.error($$SELECT * FROM scaler.suggest_meter_mappings('map_provider_meters', candidates => 0)$$);
+DROP TABLE map_provider_meters, map_provider_assets;
+
 -- a meter Scaler stops listing: its mappings stay, new ones are refused
 CREATE VIEW map_scaler_api.meters_without_5001 AS
   SELECT * FROM map_scaler_api.meters WHERE meter_id <> '5001';
@@ -205,6 +226,7 @@ DROP SCHEMA map_scaler_api CASCADE;
 DROP SERVER map_scaler CASCADE;
 DELETE FROM scaler.scaler_meter;
 DELETE FROM scaler.scaler_asset;
+SELECT pg_temp.error($$SELECT * FROM scaler.suggest_meter_mappings('pg_class')$$);
 
 DELETE FROM scaler.meter_mapping;
 DELETE FROM scaler.asset_mapping;
