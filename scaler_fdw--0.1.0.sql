@@ -1627,3 +1627,235 @@ BEGIN
   USING min_score, candidates;
 END
 $$;
+
+-- ---- the mapping worksheet: suggestions out as CSV, decisions back in ----
+
+-- The worksheet's columns, in the CSV's order: a template for the staging
+-- table COPY fills (CREATE TEMP TABLE ws (LIKE scaler.mapping_worksheet_row)).
+CREATE TABLE @extschema@.mapping_worksheet_row (
+  provider_server           text,
+  external_meter_id         text,
+  external_name             text,
+  resource                  text,
+  suggested_scaler_meter_id text,
+  suggested_scaler_name     text,
+  score                     numeric,
+  reason                    text,
+  -- filled in by people: map (the Scaler meter below, else the suggested one) or skip
+  decision                  text,
+  scaler_meter_id           text,
+  valid_from                date,
+  valid_to                  date,
+  target_unit               text,
+  note                      text
+);
+GRANT SELECT ON @extschema@.mapping_worksheet_row TO PUBLIC;
+
+-- One row per provider meter with no mapping today, with its best suggestion.
+CREATE FUNCTION @extschema@.mapping_worksheet(provider_server text, provider_meters regclass,
+                                              provider_assets regclass DEFAULT NULL)
+RETURNS SETOF @extschema@.mapping_worksheet_row
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  has_resource boolean := EXISTS (SELECT FROM pg_attribute a WHERE a.attrelid = provider_meters
+                                   AND a.attname = 'resource' AND a.attnum > 0 AND NOT a.attisdropped);
+BEGIN
+  IF NOT EXISTS (SELECT FROM pg_foreign_server s JOIN pg_foreign_data_wrapper w ON w.oid = s.srvfdw
+                  WHERE s.srvname = provider_server AND w.fdwname = 'scaler_fdw') THEN
+    RAISE EXCEPTION 'server "%" is not a scaler_fdw server', provider_server
+      USING ERRCODE = 'undefined_object',
+            HINT = 'provider_server names the foreign server the provider meters come from.';
+  END IF;
+  RETURN QUERY EXECUTE format($q$
+    SELECT $1, p.meter_id::text, p.name::text, %s, s.scaler_meter_id, s.scaler_name, s.score, s.reason,
+           NULL::text, NULL::text, NULL::date, NULL::date, NULL::text, NULL::text
+      FROM %s p
+      LEFT JOIN @extschema@.suggest_meter_mappings($2, $3, 1) s ON s.external_meter_id = p.meter_id::text
+     WHERE NOT EXISTS (SELECT FROM @extschema@.meter_mapping m
+                        WHERE m.provider_server = $1 AND m.external_meter_id = p.meter_id::text
+                          AND m.validity @> current_date)
+     ORDER BY s.score DESC NULLS LAST, p.meter_id::text$q$,
+    CASE WHEN has_resource THEN 'p.resource::text' ELSE 'NULL::text' END, provider_meters)
+  USING provider_server, provider_meters, provider_assets;
+END
+$$;
+
+-- Every problem of a filled worksheet, by CSV line (the header is line 1;
+-- rows count in the order COPY stored them, so check right after COPY).
+-- The rows it will import are left in pg_temp.scaler_worksheet_rows.
+CREATE FUNCTION @extschema@.check_mapping_worksheet(worksheet regclass)
+RETURNS TABLE (line bigint, problem text)
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  r record;
+  canonical text;
+  catalog_loaded boolean := EXISTS (SELECT FROM @extschema@.scaler_meter);
+  missing text;
+BEGIN
+  SELECT string_agg(t.attname, ', ' ORDER BY t.attnum) INTO missing
+    FROM pg_attribute t
+   WHERE t.attrelid = '@extschema@.mapping_worksheet_row'::regclass AND t.attnum > 0
+     AND NOT t.attisdropped AND t.attname NOT IN ('external_name', 'score', 'reason', 'suggested_scaler_name')
+     AND NOT EXISTS (SELECT FROM pg_attribute a WHERE a.attrelid = worksheet AND a.attname = t.attname
+                      AND a.attnum > 0 AND NOT a.attisdropped);
+  IF missing IS NOT NULL THEN
+    RAISE EXCEPTION '% has no column %', worksheet, missing
+      USING ERRCODE = 'undefined_column',
+            HINT = 'Read the worksheet into a table made with CREATE TEMP TABLE ... (LIKE scaler.mapping_worksheet_row).';
+  END IF;
+  IF to_regclass('pg_temp.scaler_worksheet_rows') IS NOT NULL THEN
+    DROP TABLE pg_temp.scaler_worksheet_rows;
+  END IF;
+  EXECUTE format($q$
+    CREATE TEMP TABLE scaler_worksheet_rows AS
+    SELECT row_number() OVER (ORDER BY w.ctid) + 1 AS line,
+           nullif(btrim(w.provider_server), '') AS provider_server,
+           nullif(btrim(w.external_meter_id), '') AS external_meter_id,
+           nullif(btrim(w.resource), '') AS resource,
+           lower(coalesce(btrim(w.decision), '')) AS decision,
+           coalesce(nullif(btrim(w.scaler_meter_id), ''), nullif(btrim(w.suggested_scaler_meter_id), ''))
+             AS scaler_meter_id,
+           w.valid_from, w.valid_to,
+           nullif(btrim(w.target_unit), '') AS target_unit,
+           nullif(w.note, '') AS note,
+           CASE WHEN w.valid_to < w.valid_from THEN NULL
+                ELSE daterange(w.valid_from, w.valid_to, '[]') END AS validity
+      FROM %s w$q$, worksheet);
+
+  RETURN QUERY
+  SELECT w.line, format('decision "%s" is neither map nor skip', w.decision)
+    FROM scaler_worksheet_rows w WHERE w.decision NOT IN ('map', 'skip', '');
+  DELETE FROM scaler_worksheet_rows w WHERE w.decision <> 'map';
+
+  RETURN QUERY
+  SELECT w.line, p.problem
+    FROM scaler_worksheet_rows w
+    LEFT JOIN pg_foreign_server s ON s.srvname = w.provider_server
+    LEFT JOIN pg_foreign_data_wrapper f ON f.oid = s.srvfdw
+    CROSS JOIN LATERAL (VALUES
+      (CASE WHEN w.provider_server IS NULL THEN 'provider_server is empty'
+            WHEN s.oid IS NULL THEN format('server "%s" does not exist', w.provider_server)
+            WHEN f.fdwname <> 'scaler_fdw' THEN format('server "%s" is not a scaler_fdw server', w.provider_server)
+       END),
+      (CASE WHEN w.external_meter_id IS NULL THEN 'external_meter_id is empty' END),
+      (CASE WHEN w.scaler_meter_id IS NULL THEN 'decision is map but there is no Scaler meter (scaler_meter_id is empty and nothing was suggested)' END),
+      (CASE WHEN w.validity IS NULL THEN format('valid_to %s is before valid_from %s',
+                                                to_char(w.valid_to, 'YYYY-MM-DD'),
+                                                to_char(w.valid_from, 'YYYY-MM-DD')) END)
+    ) p(problem)
+   WHERE p.problem IS NOT NULL;
+
+  IF catalog_loaded THEN
+    RETURN QUERY
+    SELECT w.line,
+           CASE WHEN m.meter_id IS NULL THEN format('Scaler meter "%s" is not in the Scaler catalog', w.scaler_meter_id)
+                WHEN NOT m.listed THEN format('Scaler no longer lists meter "%s"', w.scaler_meter_id)
+                ELSE format('a %s meter cannot map to Scaler meter "%s", which measures %s',
+                            w.resource, w.scaler_meter_id, m.resource) END
+      FROM scaler_worksheet_rows w
+      LEFT JOIN @extschema@.scaler_meter m ON m.meter_id = w.scaler_meter_id
+     WHERE w.scaler_meter_id IS NOT NULL
+       AND (m.meter_id IS NULL OR NOT m.listed
+            OR (w.resource IS NOT NULL AND m.resource IS NOT NULL AND w.resource <> m.resource));
+  END IF;
+
+  -- units: each spelling once, with the error normalize_unit gives
+  FOR r IN SELECT DISTINCT w.target_unit FROM scaler_worksheet_rows w WHERE w.target_unit IS NOT NULL LOOP
+    BEGIN
+      canonical := @extschema@.normalize_unit(r.target_unit);
+      UPDATE scaler_worksheet_rows w SET target_unit = canonical WHERE w.target_unit = r.target_unit;
+    EXCEPTION WHEN invalid_parameter_value THEN
+      RETURN QUERY SELECT w.line, format('target_unit "%s" is not a known unit', w.target_unit)
+                     FROM scaler_worksheet_rows w WHERE w.target_unit = r.target_unit;
+      UPDATE scaler_worksheet_rows w SET target_unit = NULL WHERE w.target_unit = r.target_unit;
+    END;
+  END LOOP;
+  IF catalog_loaded THEN
+    FOR r IN SELECT w.line, w.target_unit, w.scaler_meter_id FROM scaler_worksheet_rows w
+              WHERE w.target_unit IS NOT NULL LOOP
+      BEGIN
+        PERFORM @extschema@.scaler_id_check('meter', r.scaler_meter_id, r.target_unit);
+      EXCEPTION WHEN invalid_parameter_value THEN
+        line := r.line;
+        problem := format('target_unit "%s" does not measure what Scaler meter "%s" measures',
+                          r.target_unit, r.scaler_meter_id);
+        RETURN NEXT;
+      WHEN foreign_key_violation THEN
+        NULL;                   -- reported above
+      END;
+    END LOOP;
+  END IF;
+
+  -- duplicates within the sheet, on either side, on overlapping dates
+  RETURN QUERY
+  SELECT b.line, format('external meter "%s" of server "%s" is also mapped on line %s on some of the same dates',
+                        b.external_meter_id, b.provider_server, a.line)
+    FROM scaler_worksheet_rows a JOIN scaler_worksheet_rows b
+      ON a.line < b.line AND a.provider_server = b.provider_server
+     AND a.external_meter_id = b.external_meter_id AND a.validity && b.validity;
+  RETURN QUERY
+  SELECT b.line, format('Scaler meter "%s" also receives line %s''s meter on some of the same dates',
+                        b.scaler_meter_id, a.line)
+    FROM scaler_worksheet_rows a JOIN scaler_worksheet_rows b
+      ON a.line < b.line AND a.scaler_meter_id = b.scaler_meter_id AND a.validity && b.validity;
+
+  -- against mappings already there
+  RETURN QUERY
+  SELECT w.line, format('external meter "%s" of server "%s" is already mapped to Scaler meter "%s" %s',
+                        w.external_meter_id, w.provider_server, m.scaler_meter_id,
+                        @extschema@.validity_text(m.validity))
+    FROM scaler_worksheet_rows w JOIN @extschema@.meter_mapping m
+      ON m.provider_server = w.provider_server AND m.external_meter_id = w.external_meter_id
+     AND m.validity && w.validity;
+  RETURN QUERY
+  SELECT w.line, format('Scaler meter "%s" already receives external meter "%s" of server "%s" %s',
+                        w.scaler_meter_id, m.external_meter_id, m.provider_server,
+                        @extschema@.validity_text(m.validity))
+    FROM scaler_worksheet_rows w JOIN @extschema@.meter_mapping m
+      ON m.scaler_meter_id = w.scaler_meter_id AND m.validity && w.validity
+     AND NOT (m.provider_server = w.provider_server AND m.external_meter_id = w.external_meter_id);
+END
+$$;
+
+-- Imports a filled worksheet all or nothing: any problem and no mapping is
+-- written; the error lists every problem by line.
+CREATE FUNCTION @extschema@.import_mapping_worksheet(worksheet regclass)
+RETURNS TABLE (line bigint, external_meter_id text, scaler_meter_id text, validity daterange)
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  n bigint;
+  listing text;
+BEGIN
+  -- the first 50 in the message; check_mapping_worksheet lists them all
+  SELECT count(*),
+         string_agg(format('line %s: %s', c.line, c.problem), E'\n' ORDER BY c.n) FILTER (WHERE c.n <= 50)
+         || CASE WHEN count(*) > 50 THEN format(E'\n... and %s more', count(*) - 50) ELSE '' END
+    INTO n, listing
+    FROM (SELECT k.*, row_number() OVER (ORDER BY k.line, k.problem) AS n
+            FROM @extschema@.check_mapping_worksheet(worksheet) k) c;
+  IF n > 0 THEN
+    RAISE EXCEPTION 'the mapping worksheet has % problem%; nothing was imported', n,
+                    CASE WHEN n = 1 THEN '' ELSE 's' END
+      USING ERRCODE = 'invalid_parameter_value',
+            DETAIL = listing,
+            HINT = format('SELECT * FROM scaler.check_mapping_worksheet(%L) lists them as rows.', worksheet::text);
+  END IF;
+  RETURN QUERY
+  INSERT INTO @extschema@.meter_mapping AS m
+         (provider_server, external_meter_id, scaler_meter_id, valid_from, valid_to, target_unit, note)
+  SELECT w.provider_server, w.external_meter_id, w.scaler_meter_id, w.valid_from, w.valid_to,
+         w.target_unit, coalesce(w.note, format('mapping worksheet, line %s', w.line))
+    FROM pg_temp.scaler_worksheet_rows w ORDER BY w.line
+  RETURNING (SELECT w2.line FROM pg_temp.scaler_worksheet_rows w2
+              WHERE w2.provider_server = m.provider_server AND w2.external_meter_id = m.external_meter_id
+                AND w2.validity = m.validity),
+            m.external_meter_id, m.scaler_meter_id, m.validity;
+  DROP TABLE pg_temp.scaler_worksheet_rows;
+END
+$$;

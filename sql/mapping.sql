@@ -209,7 +209,47 @@ SELECT external_meter_id, rank, scaler_meter_id, scaler_name, score, reason
   FROM scaler.suggest_meter_mappings('map_provider_meters', 'map_provider_assets', candidates => 2);
 SELECT pg_temp.error($$SELECT * FROM scaler.suggest_meter_mappings('pg_class')$$);
 SELECT pg_temp.error($$SELECT * FROM scaler.suggest_meter_mappings('map_provider_meters', candidates => 0)$$);
-DROP TABLE map_provider_meters, map_provider_assets;
+
+-- the worksheet: one row per provider meter not mapped today, best
+-- suggestion first, written as CSV by COPY ...
+COPY (SELECT * FROM scaler.mapping_worksheet('map_utility', 'map_provider_meters', 'map_provider_assets'))
+  TO STDOUT (FORMAT csv, HEADER);
+SELECT pg_temp.error($$SELECT * FROM scaler.mapping_worksheet('map_not_ours', 'map_provider_meters')$$);
+-- ... filled in by people, read back by COPY into a staging table
+CREATE TEMP TABLE map_ws (LIKE scaler.mapping_worksheet_row);
+COPY map_ws FROM STDIN (FORMAT csv, HEADER);
+provider_server,external_meter_id,external_name,resource,suggested_scaler_meter_id,suggested_scaler_name,score,reason,decision,scaler_meter_id,valid_from,valid_to,target_unit,note
+map_utility,E-1,,electricity,5001,,1.000,,map,,,,kwh,
+map_utility,G-1,,gas,5002,,0.914,,Map,5001,,,,
+map_utility,W-1,,water,5003,,0.838,,yes,,,,,
+map_utility,Z-1,,electricity,,,,,map,,,,,
+no_such_server,E-2,,electricity,,,,,map,9999,2024-02-01,2024-01-01,parsec,
+map_utility,E-1,,electricity,,,,,map,5005,2024-01-01,,MWh,
+map_utility,M-77,,electricity,5005,,0.980,,map,,,,m3,
+map_utility,SC-H-0004,,heat,5004,,1.000,,skip,,,,,
+\.
+-- every problem, by CSV line, and nothing imported
+SELECT * FROM scaler.check_mapping_worksheet('map_ws') ORDER BY line, problem;
+SELECT count(*) AS before FROM scaler.meter_mapping \gset
+SELECT pg_temp.error($$SELECT * FROM scaler.import_mapping_worksheet('map_ws')$$);
+SELECT count(*) = :before AS untouched FROM scaler.meter_mapping;
+-- fixed, it imports all or nothing, and says what it wrote
+TRUNCATE map_ws;
+COPY map_ws FROM STDIN (FORMAT csv, HEADER);
+provider_server,external_meter_id,external_name,resource,suggested_scaler_meter_id,suggested_scaler_name,score,reason,decision,scaler_meter_id,valid_from,valid_to,target_unit,note
+map_utility,E-1,,electricity,5001,,1.000,,map,5021,,,kwh,
+map_utility,G-1,,gas,5002,,0.914,,MAP,,2024-01-01,,,from the bills
+map_utility,W-1,,water,5003,,0.838,,skip,,,,,
+map_utility,M-77,,electricity,5005,,0.980,,map,,,2025-12-31,,
+map_utility,SC-H-0004,,heat,5004,,1.000,,,,,,,
+\.
+SELECT * FROM scaler.import_mapping_worksheet('map_ws');
+SELECT external_meter_id, scaler_meter_id, scaler.validity_text(validity), target_unit, note
+  FROM scaler.meter_mapping WHERE external_meter_id IN ('E-1', 'G-1', 'M-77') ORDER BY 1;
+-- mapped meters leave the worksheet
+SELECT external_meter_id FROM scaler.mapping_worksheet('map_utility', 'map_provider_meters');
+SELECT pg_temp.error($$SELECT * FROM scaler.check_mapping_worksheet('pg_class')$$);
+DROP TABLE map_provider_meters, map_provider_assets, map_ws;
 
 -- a meter Scaler stops listing: its mappings stay, new ones are refused
 CREATE VIEW map_scaler_api.meters_without_5001 AS
