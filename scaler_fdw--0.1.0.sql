@@ -1859,3 +1859,101 @@ BEGIN
   DROP TABLE pg_temp.scaler_worksheet_rows;
 END
 $$;
+
+-- ---- views for BI tools ----
+
+-- Creates, in target_schema, the views of one provider server:
+--   mapped_consumption: its readings of mapped meters, with Scaler ids, in
+--     the mapping's target unit (else the Scaler meter's unit), each reading
+--     under the mapping valid on its period_start's date (session time zone);
+--   unmapped_meters: its meters with no mapping valid today.
+-- Plain views over the foreign tables, so a query's quals still reach the API.
+CREATE FUNCTION @extschema@.create_mapped_views(target_schema name, provider_server text,
+                                                meters regclass, consumption regclass)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  missing text;
+BEGIN
+  IF NOT EXISTS (SELECT FROM pg_foreign_server s JOIN pg_foreign_data_wrapper w ON w.oid = s.srvfdw
+                  WHERE s.srvname = provider_server AND w.fdwname = 'scaler_fdw') THEN
+    RAISE EXCEPTION 'server "%" is not a scaler_fdw server', provider_server
+      USING ERRCODE = 'undefined_object';
+  END IF;
+  SELECT string_agg(c, ', ') INTO missing
+    FROM unnest(ARRAY['meter_id', 'period_start', 'period_end', 'value', 'unit']) c
+   WHERE NOT EXISTS (SELECT FROM pg_attribute a WHERE a.attrelid = consumption AND a.attname = c
+                      AND a.attnum > 0 AND NOT a.attisdropped);
+  IF missing IS NULL THEN
+    SELECT string_agg(c, ', ') INTO missing
+      FROM unnest(ARRAY['meter_id', 'name', 'resource']) c
+     WHERE NOT EXISTS (SELECT FROM pg_attribute a WHERE a.attrelid = meters AND a.attname = c
+                        AND a.attnum > 0 AND NOT a.attisdropped);
+    IF missing IS NOT NULL THEN
+      RAISE EXCEPTION '% has no column %', meters, missing
+        USING ERRCODE = 'undefined_column',
+              HINT = 'Pass the provider''s canonical meters and consumption tables (IMPORT FOREIGN SCHEMA).';
+    END IF;
+  ELSE
+    RAISE EXCEPTION '% has no column %', consumption, missing
+      USING ERRCODE = 'undefined_column',
+            HINT = 'Pass the provider''s canonical meters and consumption tables (IMPORT FOREIGN SCHEMA).';
+  END IF;
+
+  EXECUTE format($v$
+    CREATE VIEW %1$I.mapped_consumption AS
+    SELECT m.scaler_meter_id, c.meter_id AS external_meter_id, m.provider_server,
+           c.period_start, c.period_end,
+           CASE WHEN u.to_unit IS NULL THEN c.value
+                ELSE @extschema@.convert_fuel(c.value, c.unit, u.to_unit, m.fuel,
+                                              calorific_value => m.calorific_value,
+                                              calorific_value_unit => m.calorific_value_unit) END AS value,
+           coalesce(u.to_unit, c.unit) AS unit,
+           c.value AS provider_value, c.unit AS provider_unit, m.mapping_id
+      FROM %2$s c
+      JOIN @extschema@.meter_mapping m
+        ON m.provider_server = %3$L AND m.external_meter_id = c.meter_id
+       AND m.validity @> c.period_start::date
+      LEFT JOIN @extschema@.scaler_meter sm ON sm.meter_id = m.scaler_meter_id
+      CROSS JOIN LATERAL (SELECT coalesce(m.target_unit, sm.unit) AS to_unit) u$v$,
+    target_schema, consumption, provider_server);
+  EXECUTE format($v$
+    CREATE VIEW %1$I.unmapped_meters AS
+    SELECT p.meter_id, p.name, p.resource
+      FROM %2$s p
+     WHERE NOT EXISTS (SELECT FROM @extschema@.meter_mapping m
+                        WHERE m.provider_server = %3$L AND m.external_meter_id = p.meter_id
+                          AND m.validity @> current_date)$v$,
+    target_schema, meters, provider_server);
+  EXECUTE format('COMMENT ON VIEW %I.mapped_consumption IS %L', target_schema,
+                 format('Readings of server %s''s mapped meters with Scaler ids, converted (scaler_fdw)', provider_server));
+  EXECUTE format('COMMENT ON VIEW %I.unmapped_meters IS %L', target_schema,
+                 format('Meters of server %s with no mapping valid today (scaler_fdw)', provider_server));
+END
+$$;
+
+-- Per provider server: how far mapping has come.
+CREATE VIEW @extschema@.mapping_report AS
+SELECT m.provider_server,
+       count(*) FILTER (WHERE m.validity @> current_date) AS meters_mapped_today,
+       count(*) AS mappings,
+       count(*) FILTER (WHERE upper(m.validity) > current_date
+                          AND upper(m.validity) <= current_date + 31) AS mappings_ending_within_a_month,
+       count(*) FILTER (WHERE m.target_unit IS NULL AND sm.unit IS NULL) AS mappings_without_a_unit,
+       count(*) FILTER (WHERE sm.meter_id IS NOT NULL AND NOT sm.listed) AS mapped_to_delisted_scaler_meters,
+       min(m.mapped_at) AS first_mapped_at, max(m.mapped_at) AS last_mapped_at
+  FROM @extschema@.meter_mapping m
+  LEFT JOIN @extschema@.scaler_meter sm ON sm.meter_id = m.scaler_meter_id
+ GROUP BY m.provider_server;
+GRANT SELECT ON @extschema@.mapping_report TO PUBLIC;
+
+-- Scaler meters (as last listed) that no external meter feeds today.
+CREATE VIEW @extschema@.unmapped_scaler_meters AS
+SELECT sm.meter_id, sm.asset_id, sm.name, sm.resource, sm.unit
+  FROM @extschema@.scaler_meter sm
+ WHERE sm.listed
+   AND NOT EXISTS (SELECT FROM @extschema@.meter_mapping m
+                    WHERE m.scaler_meter_id = sm.meter_id AND m.validity @> current_date);
+GRANT SELECT ON @extschema@.unmapped_scaler_meters TO PUBLIC;

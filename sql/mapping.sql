@@ -251,6 +251,50 @@ SELECT external_meter_id FROM scaler.mapping_worksheet('map_utility', 'map_provi
 SELECT pg_temp.error($$SELECT * FROM scaler.check_mapping_worksheet('pg_class')$$);
 DROP TABLE map_provider_meters, map_provider_assets, map_ws;
 
+-- views for BI tools over a provider's foreign tables (the local provider)
+\getenv provider_url PROVIDER_URL
+CREATE SERVER map_demo FOREIGN DATA WRAPPER scaler_fdw
+  OPTIONS (provider 'generic', base_url :'provider_url', auth 'bearer',
+           profile_override '{"tables": {"consumption": {"request": {"path": "/auth=bearer/consumption"}},
+                                         "meters": {"request": {"path": "/auth=bearer/meters"}}}}');
+CREATE USER MAPPING FOR CURRENT_USER SERVER map_demo OPTIONS (token 'tok-9b81c4');
+CREATE SCHEMA map_demo;
+IMPORT FOREIGN SCHEMA provider LIMIT TO (meters, consumption) FROM SERVER map_demo INTO map_demo;
+SELECT meter_id, resource, unit FROM map_demo.meters WHERE asset_id = 'A0001' ORDER BY meter_id;
+-- electricity to Scaler meter 5009 in MWh; gas to 5010 (in the Scaler
+-- meter's m3) until 14 March, then to 5014
+SELECT scaler_meter_id FROM scaler.map_meter('map_demo', 'M00001', '5009', target_unit => 'MWh');
+SELECT scaler_meter_id FROM scaler.map_meter('map_demo', 'M00002', '5010', valid_to => '2025-03-14');
+SELECT scaler_meter_id FROM scaler.map_meter('map_demo', 'M00002', '5014', valid_from => '2025-03-15');
+SELECT scaler.create_mapped_views('map_demo', 'map_demo', 'map_demo.meters', 'map_demo.consumption');
+SET timezone = 'UTC';
+SELECT scaler_meter_id, external_meter_id, min(period_start)::date, max(period_start)::date, count(*),
+       unit, round(sum(value), 3) AS value, round(sum(provider_value), 3) AS provider_value, provider_unit
+  FROM map_demo.mapped_consumption
+ WHERE period_start >= '2025-03-01' AND period_start < '2025-04-01'
+ GROUP BY 1, 2, 6, 9 ORDER BY 1;
+-- the same readings straight from the provider
+SELECT meter_id, count(*), round(sum(value), 3), unit FROM map_demo.consumption
+ WHERE meter_id IN ('M00001', 'M00002') AND period_start >= '2025-03-01' AND period_start < '2025-04-01'
+ GROUP BY 1, 4 ORDER BY 1;
+-- the period reaches the API through the view
+EXPLAIN (COSTS OFF)
+  SELECT * FROM map_demo.mapped_consumption
+   WHERE period_start >= '2025-03-01' AND period_start < '2025-04-01';
+SELECT meter_id, resource FROM map_demo.unmapped_meters WHERE meter_id IN ('M00001', 'M00002', 'M00003');
+SELECT meter_id, resource FROM scaler.unmapped_scaler_meters WHERE meter_id IN ('5003', '5009', '5010', '5014');
+SELECT provider_server, meters_mapped_today, mappings, mappings_without_a_unit,
+       mapped_to_delisted_scaler_meters
+  FROM scaler.mapping_report ORDER BY 1;
+SELECT pg_temp.error($$SELECT scaler.create_mapped_views('map_demo', 'map_demo', 'map_demo.consumption', 'map_demo.meters')$$);
+SELECT pg_temp.error($$SELECT scaler.create_mapped_views('map_demo', 'map_demo', 'map_demo.meters', 'map_demo.consumption')$$);
+SELECT pg_temp.error($$SELECT scaler.create_mapped_views('map_demo', 'no_such', 'map_demo.meters', 'map_demo.consumption')$$);
+DELETE FROM scaler.meter_mapping WHERE provider_server = 'map_demo';
+SET client_min_messages = warning;
+DROP SCHEMA map_demo CASCADE;
+DROP SERVER map_demo CASCADE;
+SET client_min_messages = notice;
+
 -- a meter Scaler stops listing: its mappings stay, new ones are refused
 CREATE VIEW map_scaler_api.meters_without_5001 AS
   SELECT * FROM map_scaler_api.meters WHERE meter_id <> '5001';
