@@ -1590,11 +1590,11 @@ BEGIN
     asset_cols := 'concat_ws('' '', pa.name, pa.address, pa.city, pa.postcode) AS address';
   END IF;
   RETURN QUERY EXECUTE format($q$
-    WITH ext AS (
+    WITH ext AS MATERIALIZED (
       SELECT x.*, @extschema@.match_key(x.name) AS name_key, @extschema@.match_key(x.address) AS address_key,
              @extschema@.match_id(x.meter_id) AS id_key, @extschema@.match_id(x.serial_number) AS serial_key
         FROM (SELECT %1$s, %2$s FROM %3$s p %4$s) x),
-    sc AS (
+    sc AS MATERIALIZED (
       SELECT m.meter_id, m.name, m.resource, @extschema@.match_id(m.meter_code) AS code_key,
              @extschema@.match_key(m.name) AS name_key,
              @extschema@.match_key(concat_ws(' ', a.name, a.address, a.city, a.postcode)) AS address_key

@@ -51,3 +51,53 @@ SELECT m.asset_id,
 -- 7. What the whole-year scan did: requests, pages, bytes.
 EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF)
   SELECT count(*) FROM provider.consumption;
+
+-- 8. Scaler's side: its pull API as foreign tables (the Scaler sandbox holds
+--    the same five buildings under Scaler's ids), loaded into the catalog the
+--    mapping functions check ids against.
+\getenv sandbox_url SANDBOX_URL
+\set scaler_url :sandbox_url '/v1'
+CREATE SERVER scaler_api FOREIGN DATA WRAPPER scaler_fdw
+  OPTIONS (provider 'scaler', base_url :'scaler_url');
+CREATE USER MAPPING FOR CURRENT_USER SERVER scaler_api OPTIONS (token 'scaler-tok-4d0e');
+CREATE SCHEMA scaler_remote;
+IMPORT FOREIGN SCHEMA scaler LIMIT TO (assets, meters) FROM SERVER scaler_api INTO scaler_remote;
+SELECT * FROM scaler.refresh_scaler_catalog(meters => 'scaler_remote.meters',
+                                            assets => 'scaler_remote.assets');
+
+-- 9. Suggestions: Scaler meters ranked for each provider meter, with the reason.
+SELECT external_meter_id, external_name, scaler_meter_id, scaler_name, score, reason
+  FROM scaler.suggest_meter_mappings('provider.meters', 'provider.assets', candidates => 1)
+ ORDER BY external_meter_id LIMIT 8;
+
+-- 10. The worksheet: one CSV row per unmapped provider meter for people to
+--     decide on; here the reviewer accepts every suggestion scoring 0.8 or more.
+--     (worksheet.csv is written in the demo's temporary directory)
+\copy (SELECT * FROM scaler.mapping_worksheet('demo_provider', 'provider.meters', 'provider.assets')) TO 'worksheet.csv' (FORMAT csv, HEADER)
+\! head -4 worksheet.csv
+CREATE TEMP TABLE worksheet (LIKE scaler.mapping_worksheet_row);
+\copy worksheet FROM 'worksheet.csv' (FORMAT csv, HEADER)
+UPDATE worksheet SET decision = CASE WHEN score >= 0.8 THEN 'map' ELSE 'skip' END;
+\copy worksheet TO 'worksheet.csv' (FORMAT csv, HEADER)
+TRUNCATE worksheet;
+\copy worksheet FROM 'worksheet.csv' (FORMAT csv, HEADER)
+SELECT * FROM scaler.check_mapping_worksheet('worksheet');
+SELECT count(*) AS mapped FROM scaler.import_mapping_worksheet('worksheet');
+
+-- 11. One mapping by hand, with dates: from July, building 1's electricity
+--     goes to Scaler in MWh (the mapping until June ends, a new one starts).
+SELECT scaler.unmap_meter('demo_provider', 'M00001', ends_on => '2025-06-30');
+SELECT external_meter_id, scaler_meter_id, scaler.validity_text(validity), target_unit
+  FROM scaler.map_meter('demo_provider', 'M00001', '5001', valid_from => '2025-07-01',
+                        target_unit => 'MWh');
+SELECT scaler.create_mapped_views('provider', 'demo_provider', 'provider.meters', 'provider.consumption');
+
+-- 12. What BI tools read: consumption with Scaler ids in Scaler's units, quals
+--     still reaching the API, and how far mapping has come.
+SELECT scaler_meter_id, external_meter_id, to_char(date_trunc('month', period_start), 'YYYY-MM') AS month,
+       round(sum(value), 3) AS value, unit
+  FROM provider.mapped_consumption
+ WHERE external_meter_id IN ('M00001', 'M00002') AND period_start >= '2025-06-01' AND period_start < '2025-08-01'
+ GROUP BY 1, 2, 3, 5 ORDER BY 2, 3;
+SELECT meter_id, name, resource FROM provider.unmapped_meters ORDER BY meter_id;
+SELECT provider_server, meters_mapped_today, mappings FROM scaler.mapping_report;

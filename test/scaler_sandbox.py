@@ -172,9 +172,43 @@ class Catalogue:
                         "meter_id": f"SC-{letter}-{m + 1:04d}", "resource_type": resource_type,
                         "fuel_type": fuel, "unit": unit, "consumption_format": "recordings",
                     })
+        self._index()
+
+    def _index(self):
         self.portfolio_by_id = {x["id"]: x for x in self.portfolios}
         self.asset_by_id = {x["id"]: x for x in self.assets}
         self.meter_by_id = {x["id"]: x for x in self.meters}
+
+    @classmethod
+    def mirroring(cls, provider_portfolio) -> "Catalogue":
+        """Scaler's side of the provider's buildings (the demo maps one to the
+        other): the same names and addresses under Scaler's own ids; every
+        other meter has the provider's serial number as its Scaler code."""
+        fuels = {f[0].split("_")[-1] if f[0] != "district_heating" else "heat": f for f in FUELS}
+        fuels["gas"] = next(f for f in FUELS if f[0] == "natural_gas")
+        self = cls.__new__(cls)
+        self.portfolios = [{"id": 1, "name": f"{PORTFOLIO_NAMES[0]} 1"}]
+        self.assets, self.meters = [], []
+        by_asset = {}
+        for pa in provider_portfolio.assets:
+            asset = {"id": 101 + len(self.assets), "portfolio_id": 1, "name": pa["name"],
+                     "address": pa["address"], "city": pa["city"], "postcode": pa["postcode"],
+                     "country": pa["country"]}
+            self.assets.append(asset)
+            by_asset[pa["asset_id"]] = asset
+        for pm in provider_portfolio.meters:
+            asset = by_asset[pm["asset_id"]]
+            fuel, resource_type, unit, letter = fuels[pm["resource"]]
+            m = len(self.meters)
+            self.meters.append({
+                "id": 5001 + m, "asset_id": asset["id"],
+                "name": f"{asset['name']} {fuel.replace('_', ' ')} meter",
+                "meter_id": pm["serial_number"] if m % 2 == 0 else f"SC-{letter}-{m + 1:04d}",
+                "resource_type": resource_type, "fuel_type": fuel, "unit": unit,
+                "consumption_format": "recordings",
+            })
+        self._index()
+        return self
 
 
 class Reply(Exception):
@@ -741,8 +775,17 @@ def main(argv=None) -> int:
     ap.add_argument("--assets-per-portfolio", type=non_negative_int, default=3)
     ap.add_argument("--meters-per-asset", type=non_negative_int, default=4)
     ap.add_argument("--token", default=DEFAULT_TOKEN)
+    ap.add_argument("--mirror-provider-assets", type=non_negative_int, default=0,
+                    help="serve Scaler's side of the provider's first N assets (the demo)")
+    ap.add_argument("--mirror-meters-per-asset", type=non_negative_int, default=4)
     args = ap.parse_args(argv)
-    catalogue = Catalogue(args.portfolios, args.assets_per_portfolio, args.meters_per_asset)
+    if args.mirror_provider_assets:
+        import provider_server   # the same directory: the demo provider's deterministic portfolio
+        portfolio = provider_server.Portfolio(args.mirror_provider_assets, args.mirror_meters_per_asset,
+                                              1, 86400, provider_server.iso_start("2025-01-01T00:00:00Z"), 1)
+        catalogue = Catalogue.mirroring(portfolio)
+    else:
+        catalogue = Catalogue(args.portfolios, args.assets_per_portfolio, args.meters_per_asset)
     server = SandboxServer(args.port, catalogue, args.token, args.verbose)
     return serve(server, args.port_file)
 
