@@ -146,7 +146,8 @@ find_budget(const ScalerServerOptions *srv)
 		if (!warned_local && (srv->rate_per_sec > 0 || srv->daily_limit > 0))
 		{
 			ereport(NOTICE,
-					(errmsg("scaler_fdw is not in shared_preload_libraries: the request budget of server \"%s\" is enforced per backend",
+					(errcode(ERRCODE_WARNING),
+					 errmsg("scaler_fdw is not in shared_preload_libraries: the request budget of server \"%s\" is enforced per backend",
 							srv->servername),
 					 errhint("Add scaler_fdw to shared_preload_libraries so that all backends share one budget per server.")));
 			warned_local = true;
@@ -171,7 +172,8 @@ find_budget(const ScalerServerOptions *srv)
 	if (!warned_full)
 	{
 		ereport(WARNING,
-				(errmsg("scaler_fdw's shared rate budgets are full (%d servers): server \"%s\" is limited per backend",
+				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+				 errmsg("scaler_fdw's shared rate budgets are full (%d servers): server \"%s\" is limited per backend",
 						MAX_SHARED_BUDGETS, srv->servername)));
 		warned_full = true;
 	}

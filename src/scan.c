@@ -1140,7 +1140,8 @@ scalerEndForeignScan(ForeignScanState *node)
 	if (st && st->extractor &&
 		(failures = records_conversion_failures(st->extractor, &first)) > 0)
 		ereport(NOTICE,
-				(errmsg(INT64_FORMAT " values from server \"%s\" could not be converted to their columns' types and were read as NULL",
+				(errcode(ERRCODE_WARNING),
+				 errmsg(INT64_FORMAT " values from server \"%s\" could not be converted to their columns' types and were read as NULL",
 						failures, st->server.servername),
 				 errdetail("The first: %s", first),
 				 errhint("The server has on_conversion_error 'null'; without it, such a value is an error.")));
