@@ -1545,6 +1545,15 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 RETURN nullif(regexp_replace(regexp_replace(upper(value), '[^A-Z0-9]+', '', 'g'), '^0+', ''), '');
 
+-- An identifier distinctive enough to decide a match alone: at least five
+-- characters with a letter, or eight digits ("1" or "0042" is not).
+CREATE FUNCTION @extschema@.match_distinctive_id(value text)
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+RETURN (SELECT x.k FROM (SELECT @extschema@.match_id(value) AS k) x
+         WHERE length(x.k) >= 8 OR (length(x.k) >= 5 AND x.k ~ '[A-Z]'));
+
 -- Ranks Scaler meters for each provider meter: the same id or serial number
 -- decides; otherwise name and address similarity (pg_trgm) on match keys,
 -- among meters of the same resource.
@@ -1592,14 +1601,17 @@ BEGIN
   RETURN QUERY EXECUTE format($q$
     WITH ext AS MATERIALIZED (
       SELECT x.*, @extschema@.match_key(x.name) AS name_key, @extschema@.match_key(x.address) AS address_key,
-             @extschema@.match_id(x.meter_id) AS id_key, @extschema@.match_id(x.serial_number) AS serial_key
+             @extschema@.match_distinctive_id(x.meter_id) AS id_key,
+             @extschema@.match_distinctive_id(x.serial_number) AS serial_key
         FROM (SELECT %1$s, %2$s FROM %3$s p %4$s) x),
     sc AS MATERIALIZED (
       SELECT m.meter_id, m.name, m.resource, @extschema@.match_id(m.meter_code) AS code_key,
              @extschema@.match_key(m.name) AS name_key,
              @extschema@.match_key(concat_ws(' ', a.name, a.address, a.city, a.postcode)) AS address_key
         FROM @extschema@.scaler_meter m LEFT JOIN @extschema@.scaler_asset a ON a.asset_id = m.asset_id
-       WHERE m.listed),
+       WHERE m.listed
+         AND NOT EXISTS (SELECT FROM @extschema@.meter_mapping mm
+                          WHERE mm.scaler_meter_id = m.meter_id AND mm.validity @> current_date)),
     scored AS (
       SELECT e.meter_id AS ext_id, e.name AS ext_name, s.meter_id AS sid, s.name AS sname,
              round(CASE
@@ -1682,8 +1694,9 @@ BEGIN
 END
 $$;
 
--- Every problem of a filled worksheet, by CSV line (the header is line 1;
--- rows count in the order COPY stored them, so check right after COPY).
+-- Every problem of a filled worksheet, by row (the header is row 1; rows
+-- count in the order COPY stored them, so check right after COPY; a quoted
+-- value with line breaks makes a row longer than a line).
 -- The rows it will import are left in pg_temp.scaler_worksheet_rows.
 CREATE FUNCTION @extschema@.check_mapping_worksheet(worksheet regclass)
 RETURNS TABLE (line bigint, problem text)
@@ -1719,6 +1732,7 @@ BEGIN
            lower(coalesce(btrim(w.decision), '')) AS decision,
            coalesce(nullif(btrim(w.scaler_meter_id), ''), nullif(btrim(w.suggested_scaler_meter_id), ''))
              AS scaler_meter_id,
+           nullif(btrim(w.scaler_meter_id), '') AS chosen_scaler_meter_id,
            w.valid_from, w.valid_to,
            nullif(btrim(w.target_unit), '') AS target_unit,
            nullif(w.note, '') AS note,
@@ -1729,6 +1743,9 @@ BEGIN
   RETURN QUERY
   SELECT w.line, format('decision "%s" is neither map nor skip', w.decision)
     FROM scaler_worksheet_rows w WHERE w.decision NOT IN ('map', 'skip', '');
+  RETURN QUERY
+  SELECT w.line, 'scaler_meter_id is filled in but decision is empty (map or skip?)'
+    FROM scaler_worksheet_rows w WHERE w.decision = '' AND w.chosen_scaler_meter_id IS NOT NULL;
   DELETE FROM scaler_worksheet_rows w WHERE w.decision <> 'map';
 
   RETURN QUERY
@@ -1743,6 +1760,8 @@ BEGIN
        END),
       (CASE WHEN w.external_meter_id IS NULL THEN 'external_meter_id is empty' END),
       (CASE WHEN w.scaler_meter_id IS NULL THEN 'decision is map but there is no Scaler meter (scaler_meter_id is empty and nothing was suggested)' END),
+      (CASE WHEN NOT isfinite(w.valid_from) AND w.valid_from > '2000-01-01' THEN 'valid_from is infinity'
+            WHEN NOT isfinite(w.valid_to) AND w.valid_to < '2000-01-01' THEN 'valid_to is -infinity' END),
       (CASE WHEN w.validity IS NULL THEN format('valid_to %s is before valid_from %s',
                                                 to_char(w.valid_to, 'YYYY-MM-DD'),
                                                 to_char(w.valid_from, 'YYYY-MM-DD')) END)
@@ -1792,13 +1811,13 @@ BEGIN
 
   -- duplicates within the sheet, on either side, on overlapping dates
   RETURN QUERY
-  SELECT b.line, format('external meter "%s" of server "%s" is also mapped on line %s on some of the same dates',
+  SELECT b.line, format('external meter "%s" of server "%s" is also mapped on row %s on some of the same dates',
                         b.external_meter_id, b.provider_server, a.line)
     FROM scaler_worksheet_rows a JOIN scaler_worksheet_rows b
       ON a.line < b.line AND a.provider_server = b.provider_server
      AND a.external_meter_id = b.external_meter_id AND a.validity && b.validity;
   RETURN QUERY
-  SELECT b.line, format('Scaler meter "%s" also receives line %s''s meter on some of the same dates',
+  SELECT b.line, format('Scaler meter "%s" also receives row %s''s meter on some of the same dates',
                         b.scaler_meter_id, a.line)
     FROM scaler_worksheet_rows a JOIN scaler_worksheet_rows b
       ON a.line < b.line AND a.scaler_meter_id = b.scaler_meter_id AND a.validity && b.validity;
@@ -1834,7 +1853,7 @@ DECLARE
 BEGIN
   -- the first 50 in the message; check_mapping_worksheet lists them all
   SELECT count(*),
-         string_agg(format('line %s: %s', c.line, c.problem), E'\n' ORDER BY c.n) FILTER (WHERE c.n <= 50)
+         string_agg(format('row %s: %s', c.line, c.problem), E'\n' ORDER BY c.n) FILTER (WHERE c.n <= 50)
          || CASE WHEN count(*) > 50 THEN format(E'\n... and %s more', count(*) - 50) ELSE '' END
     INTO n, listing
     FROM (SELECT k.*, row_number() OVER (ORDER BY k.line, k.problem) AS n
@@ -1850,7 +1869,7 @@ BEGIN
   INSERT INTO @extschema@.meter_mapping AS m
          (provider_server, external_meter_id, scaler_meter_id, valid_from, valid_to, target_unit, note)
   SELECT w.provider_server, w.external_meter_id, w.scaler_meter_id, w.valid_from, w.valid_to,
-         w.target_unit, coalesce(w.note, format('mapping worksheet, line %s', w.line))
+         w.target_unit, coalesce(w.note, format('mapping worksheet, row %s', w.line))
     FROM pg_temp.scaler_worksheet_rows w ORDER BY w.line
   RETURNING (SELECT w2.line FROM pg_temp.scaler_worksheet_rows w2
               WHERE w2.provider_server = m.provider_server AND w2.external_meter_id = m.external_meter_id
@@ -1876,11 +1895,23 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
   missing text;
+  server_oid oid;
+  other text;
 BEGIN
-  IF NOT EXISTS (SELECT FROM pg_foreign_server s JOIN pg_foreign_data_wrapper w ON w.oid = s.srvfdw
-                  WHERE s.srvname = provider_server AND w.fdwname = 'scaler_fdw') THEN
+  SELECT s.oid INTO server_oid
+    FROM pg_foreign_server s JOIN pg_foreign_data_wrapper w ON w.oid = s.srvfdw
+   WHERE s.srvname = provider_server AND w.fdwname = 'scaler_fdw';
+  IF server_oid IS NULL THEN
     RAISE EXCEPTION 'server "%" is not a scaler_fdw server', provider_server
       USING ERRCODE = 'undefined_object';
+  END IF;
+  -- foreign tables must be that server's: another server's ids would join silently
+  SELECT string_agg(format('%s belongs to server "%s"', ft.ftrelid::regclass, fs.srvname), '; ') INTO other
+    FROM pg_foreign_table ft JOIN pg_foreign_server fs ON fs.oid = ft.ftserver
+   WHERE ft.ftrelid IN (meters, consumption) AND ft.ftserver <> server_oid;
+  IF other IS NOT NULL THEN
+    RAISE EXCEPTION 'the tables are not server "%"''s', provider_server
+      USING ERRCODE = 'invalid_parameter_value', DETAIL = other || '.';
   END IF;
   SELECT string_agg(c, ', ') INTO missing
     FROM unnest(ARRAY['meter_id', 'period_start', 'period_end', 'value', 'unit']) c
@@ -1907,26 +1938,30 @@ BEGIN
     SELECT m.scaler_meter_id, c.meter_id AS external_meter_id, m.provider_server,
            c.period_start, c.period_end,
            CASE WHEN u.to_unit IS NULL THEN c.value
-                ELSE @extschema@.convert_fuel(c.value, c.unit, u.to_unit, m.fuel,
+                ELSE @extschema@.convert_fuel(c.value, c.unit, u.to_unit,
+                                              coalesce(m.fuel, CASE sm.resource WHEN 'gas' THEN 'natural_gas' END),
                                               calorific_value => m.calorific_value,
                                               calorific_value_unit => m.calorific_value_unit) END AS value,
            coalesce(u.to_unit, c.unit) AS unit,
            c.value AS provider_value, c.unit AS provider_unit, m.mapping_id
       FROM %2$s c
       JOIN @extschema@.meter_mapping m
-        ON m.provider_server = %3$L AND m.external_meter_id = c.meter_id
+        ON m.provider_server = (SELECT srvname FROM pg_catalog.pg_foreign_server WHERE oid = %4$s)
+       AND m.external_meter_id = c.meter_id
        AND m.validity @> c.period_start::date
       LEFT JOIN @extschema@.scaler_meter sm ON sm.meter_id = m.scaler_meter_id
       CROSS JOIN LATERAL (SELECT coalesce(m.target_unit, sm.unit) AS to_unit) u$v$,
-    target_schema, consumption, provider_server);
+    target_schema, consumption, provider_server, server_oid);
   EXECUTE format($v$
     CREATE VIEW %1$I.unmapped_meters AS
     SELECT p.meter_id, p.name, p.resource
       FROM %2$s p
      WHERE NOT EXISTS (SELECT FROM @extschema@.meter_mapping m
-                        WHERE m.provider_server = %3$L AND m.external_meter_id = p.meter_id
+                        WHERE m.provider_server = (SELECT srvname FROM pg_catalog.pg_foreign_server
+                                                    WHERE oid = %4$s)
+                          AND m.external_meter_id = p.meter_id
                           AND m.validity @> current_date)$v$,
-    target_schema, meters, provider_server);
+    target_schema, meters, provider_server, server_oid);
   EXECUTE format('COMMENT ON VIEW %I.mapped_consumption IS %L', target_schema,
                  format('Readings of server %s''s mapped meters with Scaler ids, converted (scaler_fdw)', provider_server));
   EXECUTE format('COMMENT ON VIEW %I.unmapped_meters IS %L', target_schema,

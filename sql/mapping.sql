@@ -205,6 +205,8 @@ CREATE TABLE map_provider_assets (asset_id text, name text, address text, city t
 INSERT INTO map_provider_assets
   SELECT 'B1', name, address, city, postcode FROM scaler.scaler_asset WHERE asset_id = '101';
 SELECT scaler.match_key('CANAL WKS - Elec Mtr #01'), scaler.match_id('sc-e-0005');
+-- only a distinctive id decides a match alone
+SELECT v, scaler.match_distinctive_id(v) FROM unnest(ARRAY['1', '0042', 'A-12', 'sc-e-0005', '84531399']) v;
 SELECT external_meter_id, rank, scaler_meter_id, scaler_name, score, reason
   FROM scaler.suggest_meter_mappings('map_provider_meters', 'map_provider_assets', candidates => 2);
 SELECT pg_temp.error($$SELECT * FROM scaler.suggest_meter_mappings('pg_class')$$);
@@ -227,6 +229,7 @@ no_such_server,E-2,,electricity,,,,,map,9999,2024-02-01,2024-01-01,parsec,
 map_utility,E-1,,electricity,,,,,map,5005,2024-01-01,,MWh,
 map_utility,M-77,,electricity,5005,,0.980,,map,,,,m3,
 map_utility,SC-H-0004,,heat,5004,,1.000,,skip,,,,,
+map_utility,Z-1,,electricity,,,,,,5013,,,,
 \.
 -- every problem, by CSV line, and nothing imported
 SELECT * FROM scaler.check_mapping_worksheet('map_ws') ORDER BY line, problem;
@@ -277,10 +280,24 @@ SELECT scaler_meter_id, external_meter_id, min(period_start)::date, max(period_s
 SELECT meter_id, count(*), round(sum(value), 3), unit FROM map_demo.consumption
  WHERE meter_id IN ('M00001', 'M00002') AND period_start >= '2025-03-01' AND period_start < '2025-04-01'
  GROUP BY 1, 4 ORDER BY 1;
--- the period reaches the API through the view
-EXPLAIN (COSTS OFF)
-  SELECT * FROM map_demo.mapped_consumption
-   WHERE period_start >= '2025-03-01' AND period_start < '2025-04-01';
+-- a renamed server takes its views along
+ALTER SERVER map_demo RENAME TO map_demo_renamed;
+SELECT count(*) FROM map_demo.mapped_consumption
+ WHERE period_start >= '2025-03-01' AND period_start < '2025-04-01';
+ALTER SERVER map_demo_renamed RENAME TO map_demo;
+-- the period reaches the API through the view, and each mapped meter's id
+CREATE FUNCTION pg_temp.plan_lines(q text) RETURNS SETOF text LANGUAGE plpgsql AS $$
+DECLARE
+  l text;
+BEGIN
+  FOR l IN EXECUTE 'EXPLAIN (COSTS OFF) ' || q LOOP
+    RETURN NEXT l;
+  END LOOP;
+END
+$$;
+SELECT btrim(l) FROM pg_temp.plan_lines($$SELECT * FROM map_demo.mapped_consumption
+   WHERE period_start >= '2025-03-01' AND period_start < '2025-04-01'$$) l
+ WHERE l ~ 'Foreign Scan|Pushed Filters';
 SELECT meter_id, resource FROM map_demo.unmapped_meters WHERE meter_id IN ('M00001', 'M00002', 'M00003');
 SELECT meter_id, resource FROM scaler.unmapped_scaler_meters WHERE meter_id IN ('5003', '5009', '5010', '5014');
 SELECT provider_server, meters_mapped_today, mappings, mappings_without_a_unit,
@@ -289,6 +306,7 @@ SELECT provider_server, meters_mapped_today, mappings, mappings_without_a_unit,
 SELECT pg_temp.error($$SELECT scaler.create_mapped_views('map_demo', 'map_demo', 'map_demo.consumption', 'map_demo.meters')$$);
 SELECT pg_temp.error($$SELECT scaler.create_mapped_views('map_demo', 'map_demo', 'map_demo.meters', 'map_demo.consumption')$$);
 SELECT pg_temp.error($$SELECT scaler.create_mapped_views('map_demo', 'no_such', 'map_demo.meters', 'map_demo.consumption')$$);
+SELECT pg_temp.error($$SELECT scaler.create_mapped_views('public', 'map_demo', 'map_scaler_api.meters', 'map_demo.consumption')$$);
 DELETE FROM scaler.meter_mapping WHERE provider_server = 'map_demo';
 SET client_min_messages = warning;
 DROP SCHEMA map_demo CASCADE;
