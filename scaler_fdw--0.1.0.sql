@@ -1560,7 +1560,7 @@ RETURN (SELECT x.k FROM (SELECT @extschema@.match_id(value) AS k) x
 CREATE FUNCTION @extschema@.suggest_meter_mappings(provider_meters regclass,
                                                    provider_assets regclass DEFAULT NULL,
                                                    candidates integer DEFAULT 3,
-                                                   min_score numeric DEFAULT 0.3)
+                                                   min_score numeric DEFAULT 0.5)
 RETURNS TABLE (external_meter_id text, external_name text, rank integer,
                scaler_meter_id text, scaler_name text, score numeric, reason text)
 LANGUAGE plpgsql STABLE
