@@ -1375,6 +1375,31 @@ SELECT pg_catalog.pg_extension_config_dump('@extschema@.scaler_asset', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.scaler_meter', '');
 GRANT SELECT ON @extschema@.scaler_asset, @extschema@.scaler_meter TO PUBLIC;
 
+-- Whether a relation has a column: the functions below take users' tables.
+CREATE FUNCTION @extschema@.has_column(rel regclass, col text)
+RETURNS boolean
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+RETURN EXISTS (SELECT FROM pg_attribute a WHERE a.attrelid = rel AND a.attname = col
+                AND a.attnum > 0 AND NOT a.attisdropped);
+
+-- 42703 naming every column of cols that rel lacks, with the caller's hint.
+CREATE FUNCTION @extschema@.require_columns(rel regclass, cols text[], hint text)
+RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  missing text := (SELECT string_agg(c, ', ' ORDER BY o) FROM unnest(cols) WITH ORDINALITY u(c, o)
+                    WHERE NOT @extschema@.has_column(rel, c));
+BEGIN
+  IF missing IS NOT NULL THEN
+    RAISE EXCEPTION '% has no column %', rel, missing
+      USING ERRCODE = 'undefined_column', HINT = hint;
+  END IF;
+END
+$$;
+
 CREATE FUNCTION @extschema@.refresh_scaler_catalog(meters regclass, assets regclass DEFAULT NULL)
 RETURNS TABLE (kind text, listed bigint, added bigint, delisted bigint)
 LANGUAGE plpgsql
@@ -1384,7 +1409,6 @@ DECLARE
   started timestamptz := clock_timestamp();
   source regclass;
   needed text[];
-  missing text;
   n_listed bigint;
   n_added bigint;
   n_delisted bigint;
@@ -1394,14 +1418,8 @@ BEGIN
     CONTINUE WHEN source IS NULL;
     needed := CASE kind WHEN 'meter' THEN ARRAY['meter_id', 'asset_id', 'name', 'resource', 'unit', 'meter_code']
                         ELSE ARRAY['asset_id', 'name', 'address', 'city', 'postcode', 'country', 'portfolio_id'] END;
-    SELECT string_agg(c, ', ') INTO missing FROM unnest(needed) c
-     WHERE NOT EXISTS (SELECT FROM pg_attribute a WHERE a.attrelid = source AND a.attname = c
-                        AND a.attnum > 0 AND NOT a.attisdropped);
-    IF missing IS NOT NULL THEN
-      RAISE EXCEPTION '% has no column %', source, missing
-        USING ERRCODE = 'undefined_column',
-              HINT = 'Pass the tables of a server with provider ''scaler'': IMPORT FOREIGN SCHEMA scaler FROM SERVER ... INTO ...';
-    END IF;
+    PERFORM @extschema@.require_columns(source, needed,
+      'Pass the tables of a server with provider ''scaler'': IMPORT FOREIGN SCHEMA scaler FROM SERVER ... INTO ...');
     IF kind = 'meter' THEN
       EXECUTE format($q$
         WITH src AS (SELECT DISTINCT ON (meter_id) meter_id::text, asset_id::text, name::text,
@@ -1583,8 +1601,7 @@ BEGIN
             HINT = 'Load it first: SELECT * FROM scaler.refresh_scaler_catalog(meters => ..., assets => ...).';
   END IF;
   FOREACH col IN ARRAY ARRAY['meter_id', 'name', 'serial_number', 'resource', 'asset_id'] LOOP
-    IF EXISTS (SELECT FROM pg_attribute a WHERE a.attrelid = provider_meters AND a.attname = col
-                AND a.attnum > 0 AND NOT a.attisdropped) THEN
+    IF @extschema@.has_column(provider_meters, col) THEN
       meter_cols := meter_cols || format(', p.%I::text AS %I', col, col);
     ELSIF col IN ('meter_id', 'name') THEN
       RAISE EXCEPTION '% has no column %', provider_meters, col
@@ -1671,8 +1688,7 @@ LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-  has_resource boolean := EXISTS (SELECT FROM pg_attribute a WHERE a.attrelid = provider_meters
-                                   AND a.attname = 'resource' AND a.attnum > 0 AND NOT a.attisdropped);
+  has_resource boolean := @extschema@.has_column(provider_meters, 'resource');
 BEGIN
   IF NOT EXISTS (SELECT FROM pg_foreign_server s JOIN pg_foreign_data_wrapper w ON w.oid = s.srvfdw
                   WHERE s.srvname = provider_server AND w.fdwname = 'scaler_fdw') THEN
@@ -1707,19 +1723,15 @@ DECLARE
   r record;
   canonical text;
   catalog_loaded boolean := EXISTS (SELECT FROM @extschema@.scaler_meter);
-  missing text;
 BEGIN
-  SELECT string_agg(t.attname, ', ' ORDER BY t.attnum) INTO missing
-    FROM pg_attribute t
-   WHERE t.attrelid = '@extschema@.mapping_worksheet_row'::regclass AND t.attnum > 0
-     AND NOT t.attisdropped AND t.attname NOT IN ('external_name', 'score', 'reason', 'suggested_scaler_name')
-     AND NOT EXISTS (SELECT FROM pg_attribute a WHERE a.attrelid = worksheet AND a.attname = t.attname
-                      AND a.attnum > 0 AND NOT a.attisdropped);
-  IF missing IS NOT NULL THEN
-    RAISE EXCEPTION '% has no column %', worksheet, missing
-      USING ERRCODE = 'undefined_column',
-            HINT = 'Read the worksheet into a table made with CREATE TEMP TABLE ... (LIKE scaler.mapping_worksheet_row).';
-  END IF;
+  -- the columns it reads: all of the worksheet's but the informative ones
+  PERFORM @extschema@.require_columns(worksheet,
+    ARRAY(SELECT t.attname::text FROM pg_attribute t
+           WHERE t.attrelid = '@extschema@.mapping_worksheet_row'::regclass AND t.attnum > 0
+             AND NOT t.attisdropped
+             AND t.attname NOT IN ('external_name', 'score', 'reason', 'suggested_scaler_name')
+           ORDER BY t.attnum),
+    'Read the worksheet into a table made with CREATE TEMP TABLE ... (LIKE scaler.mapping_worksheet_row).');
   IF to_regclass('pg_temp.scaler_worksheet_rows') IS NOT NULL THEN
     DROP TABLE pg_temp.scaler_worksheet_rows;
   END IF;
@@ -1894,7 +1906,6 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-  missing text;
   server_oid oid;
   other text;
 BEGIN
@@ -1913,25 +1924,10 @@ BEGIN
     RAISE EXCEPTION 'the tables are not server "%"''s', provider_server
       USING ERRCODE = 'invalid_parameter_value', DETAIL = other || '.';
   END IF;
-  SELECT string_agg(c, ', ') INTO missing
-    FROM unnest(ARRAY['meter_id', 'period_start', 'period_end', 'value', 'unit']) c
-   WHERE NOT EXISTS (SELECT FROM pg_attribute a WHERE a.attrelid = consumption AND a.attname = c
-                      AND a.attnum > 0 AND NOT a.attisdropped);
-  IF missing IS NULL THEN
-    SELECT string_agg(c, ', ') INTO missing
-      FROM unnest(ARRAY['meter_id', 'name', 'resource']) c
-     WHERE NOT EXISTS (SELECT FROM pg_attribute a WHERE a.attrelid = meters AND a.attname = c
-                        AND a.attnum > 0 AND NOT a.attisdropped);
-    IF missing IS NOT NULL THEN
-      RAISE EXCEPTION '% has no column %', meters, missing
-        USING ERRCODE = 'undefined_column',
-              HINT = 'Pass the provider''s canonical meters and consumption tables (IMPORT FOREIGN SCHEMA).';
-    END IF;
-  ELSE
-    RAISE EXCEPTION '% has no column %', consumption, missing
-      USING ERRCODE = 'undefined_column',
-            HINT = 'Pass the provider''s canonical meters and consumption tables (IMPORT FOREIGN SCHEMA).';
-  END IF;
+  PERFORM @extschema@.require_columns(consumption, ARRAY['meter_id', 'period_start', 'period_end', 'value', 'unit'],
+    'Pass the provider''s canonical meters and consumption tables (IMPORT FOREIGN SCHEMA).');
+  PERFORM @extschema@.require_columns(meters, ARRAY['meter_id', 'name', 'resource'],
+    'Pass the provider''s canonical meters and consumption tables (IMPORT FOREIGN SCHEMA).');
 
   EXECUTE format($v$
     CREATE VIEW %1$I.mapped_consumption AS
