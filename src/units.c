@@ -482,27 +482,27 @@ unit_key(const char *s, int len, char *out, int outsize)
 	return unit_key_ext(s, len, out, outsize, true);
 }
 
-Datum
-scaler_unit_key(PG_FUNCTION_ARGS)
+static text *
+unit_key_text(text *t, bool fold_case)
 {
-	text	   *t = PG_GETARG_TEXT_PP(0);
 	int			len = VARSIZE_ANY_EXHDR(t);
 	char	   *out = palloc(len + 1);
 
-	unit_key_ext(VARDATA_ANY(t), len, out, len + 1, true);
-	PG_RETURN_TEXT_P(cstring_to_text(out));
+	unit_key_ext(VARDATA_ANY(t), len, out, len + 1, fold_case);
+	return cstring_to_text(out);
+}
+
+Datum
+scaler_unit_key(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_TEXT_P(unit_key_text(PG_GETARG_TEXT_PP(0), true));
 }
 
 /* The key with case kept: symbols are unique by it, so MW and mW can both be. */
 Datum
 scaler_unit_exact_key(PG_FUNCTION_ARGS)
 {
-	text	   *t = PG_GETARG_TEXT_PP(0);
-	int			len = VARSIZE_ANY_EXHDR(t);
-	char	   *out = palloc(len + 1);
-
-	unit_key_ext(VARDATA_ANY(t), len, out, len + 1, false);
-	PG_RETURN_TEXT_P(cstring_to_text(out));
+	PG_RETURN_TEXT_P(unit_key_text(PG_GETARG_TEXT_PP(0), false));
 }
 
 /*
