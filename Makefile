@@ -16,7 +16,8 @@ OBJS = \
 	src/import.o \
 	src/auth.o \
 	src/scan.o \
-	src/units.o
+	src/units.o \
+	src/sync.o
 
 EXTENSION = scaler_fdw
 DATA = scaler_fdw--0.1.0.sql

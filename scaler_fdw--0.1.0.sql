@@ -956,6 +956,16 @@ CREATE TABLE @extschema@.meter_mapping (
   note                 text,
   mapped_by            name NOT NULL DEFAULT current_user,
   mapped_at            timestamptz NOT NULL DEFAULT now(),
+  -- what sync sends (docs/sync.md); NULL: the server's sync setting
+  granularity          text CHECK (granularity IN ('reading', 'hour', 'day', 'month')),
+  time_zone            text,
+  history_start        date,
+  allow_negative       boolean NOT NULL DEFAULT false,
+  -- sync deactivates (never deletes) a mapping whose meter the provider
+  -- stopped listing, and reactivates it when the meter is listed again
+  active               boolean NOT NULL DEFAULT true,
+  deactivated_at       timestamptz,
+  deactivated_reason   text,
   CONSTRAINT meter_mapping_valid_order CHECK (valid_to >= valid_from),
   CONSTRAINT meter_mapping_calorific_value_unit
     CHECK ((calorific_value IS NULL) = (calorific_value_unit IS NULL)),
@@ -967,6 +977,21 @@ CREATE TABLE @extschema@.meter_mapping (
 
 -- Checks a constraint cannot express: the server exists and is ours; units
 -- and fuels are known, stored in their canonical spelling.
+-- A time zone name the type input accepts (pg_timezone_names, or POSIX).
+CREATE FUNCTION @extschema@.time_zone_check(tz text)
+RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  PERFORM now() AT TIME ZONE tz;
+EXCEPTION WHEN invalid_parameter_value THEN
+  RAISE EXCEPTION 'time zone "%" is not recognized', tz
+    USING ERRCODE = 'invalid_parameter_value',
+          HINT = 'Use a name from pg_timezone_names, such as Europe/London.';
+END
+$$;
+
 CREATE FUNCTION @extschema@.mapping_check()
 RETURNS trigger
 LANGUAGE plpgsql
@@ -1055,6 +1080,9 @@ BEGIN
                 HINT = 'Write it as energy/volume or energy/mass, such as MJ/m3 or Btu/ft3.';
       END IF;
       NEW.calorific_value_unit := energy_unit || '/' || per_unit;
+    END IF;
+    IF NEW.time_zone IS NOT NULL AND changed ? 'time_zone' THEN
+      PERFORM @extschema@.time_zone_check(NEW.time_zone);
     END IF;
     IF NEW.fuel IS NOT NULL AND changed ? 'fuel' THEN
       SELECT f INTO canonical FROM (
@@ -1988,3 +2016,1076 @@ SELECT sm.meter_id, sm.asset_id, sm.name, sm.resource, sm.unit
    AND NOT EXISTS (SELECT FROM @extschema@.meter_mapping m
                     WHERE m.scaler_meter_id = sm.meter_id AND m.validity @> current_date);
 GRANT SELECT ON @extschema@.unmapped_scaler_meters TO PUBLIC;
+
+-- ---- sync to Scaler (docs/sync.md) ----
+-- A pass stages each active mapping's readings from its watermark (less a
+-- lookback) into a logged outbox keyed by (Scaler meter, period), with
+-- invalid readings quarantined and watermarks moved in the same
+-- transaction; delivery forms batches of outbox rows, stores each batch's
+-- exact body under an Idempotency-Key derived from its content, and POSTs
+-- it to the sink.  Claims use FOR UPDATE SKIP LOCKED, so any number of
+-- workers and backends (on any node) drain one outbox side by side.
+
+CREATE TABLE @extschema@.sync_server (
+  provider_server    text PRIMARY KEY,
+  meters_table       regclass NOT NULL,
+  consumption_table  regclass NOT NULL,
+  -- a scaler_fdw server (provider 'scaler') whose base_url and user mapping
+  -- reach Scaler's ingestion API
+  sink_server        text NOT NULL,
+  sink_path          text NOT NULL DEFAULT '/ingest/readings',
+  history_start      date NOT NULL,
+  lookback           interval NOT NULL DEFAULT '7 days' CHECK (lookback >= '0'),
+  granularity        text NOT NULL DEFAULT 'reading'
+                     CHECK (granularity IN ('reading', 'hour', 'day', 'month')),
+  time_zone          text NOT NULL DEFAULT 'UTC',
+  batch_size         int NOT NULL DEFAULT 1000 CHECK (batch_size BETWEEN 1 AND 10000),
+  retry_base         interval NOT NULL DEFAULT '10 seconds' CHECK (retry_base > '0'),
+  retry_max          interval NOT NULL DEFAULT '1 hour' CHECK (retry_max > '0'),
+  deactivate_missing boolean NOT NULL DEFAULT true,
+  updated_at         timestamptz NOT NULL DEFAULT now()
+);
+
+-- Readings staged for Scaler, one row per (Scaler meter, period).  batch_id
+-- NULL: waiting for a batch.  A changed value gets revision + 1 and waits
+-- again; the sink keeps the highest revision it has seen.
+CREATE TABLE @extschema@.sync_outbox (
+  outbox_id         bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  provider_server   text NOT NULL,
+  mapping_id        bigint NOT NULL,
+  external_meter_id text NOT NULL,
+  scaler_meter_id   text NOT NULL,
+  period_start      timestamptz NOT NULL,
+  period_end        timestamptz NOT NULL,
+  value             numeric NOT NULL,
+  unit              text NOT NULL,
+  estimated         boolean NOT NULL,
+  readings          int NOT NULL,        -- provider readings summed into it
+  content_hash      text NOT NULL,
+  revision          int NOT NULL DEFAULT 1,
+  batch_id          bigint,
+  run_id            bigint,
+  staged_at         timestamptz NOT NULL DEFAULT now(),
+  UNIQUE (scaler_meter_id, period_start, period_end)
+);
+CREATE INDEX sync_outbox_waiting ON @extschema@.sync_outbox (provider_server, outbox_id)
+  WHERE batch_id IS NULL;
+CREATE INDEX sync_outbox_batch ON @extschema@.sync_outbox (batch_id);
+CREATE INDEX sync_outbox_mapping ON @extschema@.sync_outbox (mapping_id, period_start);
+
+CREATE TABLE @extschema@.sync_batch (
+  batch_id        bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  provider_server text NOT NULL,
+  sink_server     text NOT NULL,
+  sink_path       text NOT NULL,
+  idempotency_key text NOT NULL,
+  items           bigint[] NOT NULL,     -- outbox ids, in body order
+  readings        int NOT NULL,
+  body            text,                  -- exact bytes sent; dropped once delivered
+  state           text NOT NULL DEFAULT 'pending'
+                  CHECK (state IN ('pending', 'delivered', 'rejected')),
+  attempts        int NOT NULL DEFAULT 0,
+  next_attempt_at timestamptz NOT NULL DEFAULT now(),
+  created_at      timestamptz NOT NULL DEFAULT now(),
+  last_attempt_at timestamptz,
+  last_status     int,
+  last_error      text,
+  delivered_at    timestamptz,
+  response        jsonb
+);
+CREATE INDEX sync_batch_due ON @extschema@.sync_batch (next_attempt_at, batch_id)
+  WHERE state = 'pending';
+
+-- Every POST of a batch, whatever came of it.
+CREATE TABLE @extschema@.sync_attempt (
+  batch_id    bigint NOT NULL REFERENCES @extschema@.sync_batch ON DELETE CASCADE,
+  attempt     int NOT NULL,
+  started_at  timestamptz NOT NULL,
+  duration_ms double precision NOT NULL,
+  http_status int,
+  outcome     text NOT NULL CHECK (outcome IN ('delivered', 'retry', 'rejected')),
+  error       text,
+  response    text,
+  pid         int NOT NULL DEFAULT pg_backend_pid(),
+  PRIMARY KEY (batch_id, attempt)
+);
+
+-- Readings the sink refused (4xx), with its reason; retry_dead_letters
+-- queues them again once the cause is fixed.
+CREATE TABLE @extschema@.sync_dead_letter (
+  dead_letter_id  bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  outbox_id       bigint NOT NULL,
+  batch_id        bigint NOT NULL,
+  provider_server text NOT NULL,
+  mapping_id      bigint NOT NULL,
+  scaler_meter_id text NOT NULL,
+  period_start    timestamptz NOT NULL,
+  period_end      timestamptz NOT NULL,
+  value           numeric NOT NULL,
+  unit            text NOT NULL,
+  revision        int NOT NULL,
+  http_status     int NOT NULL,
+  reason          text NOT NULL,
+  response        text,
+  created_at      timestamptz NOT NULL DEFAULT now(),
+  retried_at      timestamptz
+);
+CREATE INDEX sync_dead_letter_open ON @extschema@.sync_dead_letter (mapping_id)
+  WHERE retried_at IS NULL;
+
+-- Provider readings that failed validation, never silently dropped.  A
+-- reading seen again with the same problem updates its row.
+CREATE TABLE @extschema@.sync_quarantine (
+  quarantine_id     bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  provider_server   text NOT NULL,
+  mapping_id        bigint NOT NULL,
+  external_meter_id text NOT NULL,
+  scaler_meter_id   text NOT NULL,
+  period_start      timestamptz,
+  period_end        timestamptz,
+  value             numeric,
+  unit              text,
+  estimated         boolean,
+  reason            text NOT NULL,
+  first_seen        timestamptz NOT NULL DEFAULT now(),
+  last_seen         timestamptz NOT NULL DEFAULT now(),
+  times_seen        int NOT NULL DEFAULT 1,
+  run_id            bigint,
+  UNIQUE NULLS NOT DISTINCT (mapping_id, period_start, period_end, reason)
+);
+
+-- Per mapping: how far its readings are staged, and how the last fetch went.
+CREATE TABLE @extschema@.sync_meter_state (
+  mapping_id      bigint PRIMARY KEY,
+  watermark       timestamptz,
+  last_attempt_at timestamptz,
+  last_success_at timestamptz,
+  last_error      text,
+  last_error_at   timestamptz
+);
+
+-- One row per pass; scaler_fdw.sync_run_retention keeps the newest per server.
+CREATE TABLE @extschema@.sync_run (
+  run_id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  provider_server text NOT NULL,
+  started_at      timestamptz NOT NULL DEFAULT clock_timestamp(),
+  finished_at     timestamptz,
+  status          text NOT NULL DEFAULT 'running'
+                  CHECK (status IN ('running', 'ok', 'partial', 'skipped', 'failed')),
+  meters          int NOT NULL DEFAULT 0,
+  fetched         bigint NOT NULL DEFAULT 0,
+  new             bigint NOT NULL DEFAULT 0,
+  changed         bigint NOT NULL DEFAULT 0,
+  unchanged       bigint NOT NULL DEFAULT 0,
+  quarantined     bigint NOT NULL DEFAULT 0,
+  delivered       bigint NOT NULL DEFAULT 0,
+  failed          bigint NOT NULL DEFAULT 0,
+  deactivated     int NOT NULL DEFAULT 0,
+  reactivated     int NOT NULL DEFAULT 0,
+  meter_errors    int NOT NULL DEFAULT 0,
+  message         text,
+  run_by          name NOT NULL DEFAULT current_user,
+  pid             int NOT NULL DEFAULT pg_backend_pid()
+);
+CREATE INDEX sync_run_server ON @extschema@.sync_run (provider_server, run_id);
+
+-- Settings are users' data; the outbox and its history are state a dump
+-- must carry too, or a restored database would send everything again.
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.sync_server', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.sync_outbox', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.sync_outbox_outbox_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.sync_batch', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.sync_batch_batch_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.sync_attempt', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.sync_dead_letter', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.sync_dead_letter_dead_letter_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.sync_quarantine', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.sync_quarantine_quarantine_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.sync_meter_state', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.sync_run', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.sync_run_run_id_seq', '');
+
+-- Timestamps as the sink contract writes them: UTC, "+00:00", microseconds
+-- only when there are any.
+CREATE FUNCTION @extschema@.iso_utc(ts timestamptz)
+RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE
+RETURN to_char(ts AT TIME ZONE 'UTC',
+               CASE WHEN extract(microseconds FROM ts) % 1000000 = 0
+                    THEN 'YYYY-MM-DD"T"HH24:MI:SS"+00:00"'
+                    ELSE 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"' END);
+
+-- The C side of sync: the sink POST and live progress in shared memory.
+CREATE FUNCTION @extschema@.sink_post(sink_server text, path text, body text,
+                                      idempotency_key text,
+                                      OUT status int, OUT response text,
+                                      OUT attempts int, OUT duration_ms double precision)
+AS 'MODULE_PATHNAME', 'scaler_sink_post'
+LANGUAGE C STRICT VOLATILE;
+REVOKE ALL ON FUNCTION @extschema@.sink_post(text, text, text, text) FROM PUBLIC;
+
+CREATE FUNCTION @extschema@.progress_report(provider_server text, phase text,
+                                            meters_total int, meters_done int,
+                                            fetched bigint, staged bigint,
+                                            delivered bigint, failed bigint)
+RETURNS void
+AS 'MODULE_PATHNAME', 'scaler_progress_report'
+LANGUAGE C VOLATILE;
+
+CREATE FUNCTION @extschema@.sync_progress_rows(
+  OUT pid int, OUT datid oid, OUT provider_server text, OUT phase text,
+  OUT started_at timestamptz, OUT meters_total int, OUT meters_done int,
+  OUT readings_fetched bigint, OUT readings_staged bigint,
+  OUT readings_delivered bigint, OUT readings_failed bigint)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'scaler_sync_progress'
+LANGUAGE C VOLATILE;
+
+-- Live progress of running passes and delivery workers, in the style of
+-- pg_stat_progress_* (needs scaler_fdw in shared_preload_libraries).
+CREATE VIEW @extschema@.sync_progress AS
+SELECT p.pid, d.datname, p.provider_server, p.phase, p.started_at,
+       p.meters_total, p.meters_done, p.readings_fetched, p.readings_staged,
+       p.readings_delivered, p.readings_failed
+  FROM @extschema@.sync_progress_rows() p
+  LEFT JOIN pg_catalog.pg_database d ON d.oid = p.datid;
+
+-- Why a provider unit cannot become the mapping's target unit, or NULL.
+CREATE FUNCTION @extschema@.sync_conversion_problem(unit text, to_unit text, fuel text,
+                                                    calorific_value numeric,
+                                                    calorific_value_unit text)
+RETURNS text
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  IF to_unit IS NULL THEN
+    PERFORM @extschema@.normalize_unit(unit);
+  ELSE
+    PERFORM @extschema@.convert_fuel(1, unit, to_unit, fuel,
+                                     calorific_value => calorific_value,
+                                     calorific_value_unit => calorific_value_unit);
+  END IF;
+  RETURN NULL;
+EXCEPTION WHEN invalid_parameter_value OR numeric_value_out_of_range OR feature_not_supported THEN
+  RETURN SQLERRM;
+END
+$$;
+
+CREATE FUNCTION @extschema@.try_jsonb(doc text)
+RETURNS jsonb
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  RETURN doc::jsonb;
+EXCEPTION WHEN invalid_text_representation THEN
+  RETURN NULL;
+END
+$$;
+
+-- The scaler_fdw server of that name, or an error.
+CREATE FUNCTION @extschema@.sync_server_oid(server text, role text)
+RETURNS oid
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  result oid;
+BEGIN
+  SELECT s.oid INTO result
+    FROM pg_foreign_server s JOIN pg_foreign_data_wrapper w ON w.oid = s.srvfdw
+   WHERE s.srvname = server AND w.fdwname = 'scaler_fdw';
+  IF result IS NULL THEN
+    RAISE EXCEPTION '% server "%" is not a scaler_fdw server', role, server
+      USING ERRCODE = 'undefined_object',
+            HINT = 'Create it with CREATE SERVER ... FOREIGN DATA WRAPPER scaler_fdw.';
+  END IF;
+  RETURN result;
+END
+$$;
+
+-- Creates or changes a provider server's sync settings; arguments left NULL
+-- keep their current (or default) value.
+CREATE FUNCTION @extschema@.configure_sync(provider_server text,
+                                           meters regclass DEFAULT NULL,
+                                           consumption regclass DEFAULT NULL,
+                                           sink_server text DEFAULT NULL,
+                                           history_start date DEFAULT NULL,
+                                           lookback interval DEFAULT NULL,
+                                           granularity text DEFAULT NULL,
+                                           time_zone text DEFAULT NULL,
+                                           batch_size int DEFAULT NULL,
+                                           sink_path text DEFAULT NULL,
+                                           deactivate_missing boolean DEFAULT NULL)
+RETURNS @extschema@.sync_server
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  cfg @extschema@.sync_server;
+  server_oid oid;
+  other text;
+  hint text := 'Pass the provider''s canonical meters and consumption tables (IMPORT FOREIGN SCHEMA).';
+BEGIN
+  IF configure_sync.provider_server IS NULL THEN
+    RAISE EXCEPTION 'provider_server must not be null' USING ERRCODE = 'null_value_not_allowed';
+  END IF;
+  server_oid := @extschema@.sync_server_oid(configure_sync.provider_server, 'provider');
+  SELECT * INTO cfg FROM @extschema@.sync_server s WHERE s.provider_server = configure_sync.provider_server;
+  IF NOT FOUND AND (meters IS NULL OR consumption IS NULL OR configure_sync.sink_server IS NULL) THEN
+    RAISE EXCEPTION 'the first sync settings of server "%" need meters, consumption and sink_server',
+                    configure_sync.provider_server
+      USING ERRCODE = 'null_value_not_allowed',
+            HINT = 'For example configure_sync(''my_provider'', ''provider.meters'', ''provider.consumption'', ''scaler_api'').';
+  END IF;
+  cfg.provider_server := configure_sync.provider_server;
+  cfg.meters_table := coalesce(meters, cfg.meters_table);
+  cfg.consumption_table := coalesce(consumption, cfg.consumption_table);
+  cfg.sink_server := coalesce(configure_sync.sink_server, cfg.sink_server);
+  cfg.sink_path := coalesce(configure_sync.sink_path, cfg.sink_path, '/ingest/readings');
+  cfg.history_start := coalesce(configure_sync.history_start, cfg.history_start,
+                                (current_date - interval '1 year')::date);
+  cfg.lookback := coalesce(configure_sync.lookback, cfg.lookback, '7 days');
+  cfg.granularity := coalesce(configure_sync.granularity, cfg.granularity, 'reading');
+  cfg.time_zone := coalesce(configure_sync.time_zone, cfg.time_zone, 'UTC');
+  cfg.batch_size := coalesce(configure_sync.batch_size, cfg.batch_size, 1000);
+  cfg.retry_base := coalesce(cfg.retry_base, '10 seconds');
+  cfg.retry_max := coalesce(cfg.retry_max, '1 hour');
+  cfg.deactivate_missing := coalesce(configure_sync.deactivate_missing, cfg.deactivate_missing, true);
+  cfg.updated_at := now();
+
+  PERFORM @extschema@.sync_server_oid(cfg.sink_server, 'sink');
+  PERFORM @extschema@.time_zone_check(cfg.time_zone);
+  IF cfg.sink_path !~ '^/' THEN
+    RAISE EXCEPTION 'sink_path "%" does not start with "/"', cfg.sink_path
+      USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'It is appended to the sink server''s base_url, as in /ingest/readings.';
+  END IF;
+  -- the tables must be the provider server's: another server's ids would not match its mappings
+  SELECT string_agg(format('%s belongs to server "%s"', c.oid::regclass,
+                           coalesce(fs.srvname, 'none (not a foreign table)')), '; ') INTO other
+    FROM pg_class c
+    LEFT JOIN pg_foreign_table ft ON ft.ftrelid = c.oid
+    LEFT JOIN pg_foreign_server fs ON fs.oid = ft.ftserver
+   WHERE c.oid IN (cfg.meters_table, cfg.consumption_table)
+     AND ft.ftserver IS DISTINCT FROM server_oid;
+  IF other IS NOT NULL THEN
+    RAISE EXCEPTION 'the tables are not server "%"''s', cfg.provider_server
+      USING ERRCODE = 'invalid_parameter_value', DETAIL = other || '.';
+  END IF;
+  PERFORM @extschema@.require_columns(cfg.consumption_table,
+            ARRAY['meter_id', 'period_start', 'period_end', 'value', 'unit', 'is_estimated'], hint);
+  PERFORM @extschema@.require_columns(cfg.meters_table, ARRAY['meter_id'], hint);
+
+  INSERT INTO @extschema@.sync_server AS s VALUES (cfg.*)
+  ON CONFLICT ON CONSTRAINT sync_server_pkey DO UPDATE
+     SET meters_table = excluded.meters_table, consumption_table = excluded.consumption_table,
+         sink_server = excluded.sink_server, sink_path = excluded.sink_path,
+         history_start = excluded.history_start, lookback = excluded.lookback,
+         granularity = excluded.granularity, time_zone = excluded.time_zone,
+         batch_size = excluded.batch_size, deactivate_missing = excluded.deactivate_missing,
+         updated_at = excluded.updated_at
+  RETURNING s.* INTO cfg;
+  RETURN cfg;
+END
+$$;
+
+-- Stages one group of mappings that share a fetch start: one foreign scan
+-- (its quals pushed into the API), validation, conversion, periods, the
+-- outbox upsert, the quarantine and the watermarks, in one statement.
+CREATE FUNCTION @extschema@.sync_stage(run_id bigint, cfg @extschema@.sync_server,
+                                       mapping_ids bigint[], fetch_from timestamptz,
+                                       OUT fetched bigint, OUT new bigint, OUT changed bigint,
+                                       OUT unchanged bigint, OUT quarantined bigint)
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  meter_ids text[];
+BEGIN
+  SELECT array_agg(DISTINCT m.external_meter_id ORDER BY m.external_meter_id) INTO meter_ids
+    FROM @extschema@.meter_mapping m WHERE m.mapping_id = ANY (mapping_ids);
+  -- literals, not parameters: every qual reaches the provider as a filter
+  EXECUTE format($q$
+  WITH m AS (
+    SELECT mm.mapping_id, mm.provider_server, mm.external_meter_id, mm.scaler_meter_id,
+           mm.validity, mm.allow_negative,
+           coalesce(mm.time_zone, %3$L) AS tz, coalesce(mm.granularity, %4$L) AS g,
+           coalesce(mm.target_unit, sm.unit) AS to_unit,
+           coalesce(mm.fuel, CASE sm.resource WHEN 'gas' THEN 'natural_gas' END) AS fuel,
+           mm.calorific_value AS cv, mm.calorific_value_unit AS cvu
+      FROM @extschema@.meter_mapping mm
+      LEFT JOIN @extschema@.scaler_meter sm ON sm.meter_id = mm.scaler_meter_id
+     WHERE mm.mapping_id = ANY (%5$L::bigint[])
+  ),
+  raw AS MATERIALIZED (
+    SELECT c.meter_id::text AS meter_id, c.period_start, c.period_end, c.value::numeric AS value,
+           c.unit::text AS unit, c.is_estimated
+      FROM %1$s c
+     WHERE c.meter_id IN (%2$s) AND c.period_start >= %6$L::timestamptz
+  ),
+  r AS (
+    SELECT m.*, raw.period_start, raw.period_end, raw.value, raw.unit,
+           coalesce(raw.is_estimated, false) AS estimated,
+           coalesce(max(raw.period_end) OVER earlier > raw.period_start, false)
+             OR coalesce(lead(raw.period_start) OVER w < raw.period_end, false) AS overlaps,
+           max(raw.period_end) OVER (PARTITION BY m.mapping_id) AS covered_to
+      FROM raw
+      JOIN m ON m.external_meter_id = raw.meter_id
+            AND m.validity @> (raw.period_start AT TIME ZONE m.tz)::date
+    WINDOW w AS (PARTITION BY m.mapping_id ORDER BY raw.period_start, raw.period_end),
+           earlier AS (w ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
+  ),
+  cu AS (
+    SELECT d.mapping_id, d.unit,
+           @extschema@.sync_conversion_problem(d.unit, d.to_unit, d.fuel, d.cv, d.cvu) AS problem
+      FROM (SELECT DISTINCT mapping_id, unit, to_unit, fuel, cv, cvu FROM r
+             WHERE btrim(unit) <> '') d
+  ),
+  chk AS (
+    SELECT r.*,
+           CASE WHEN r.unit IS NULL OR btrim(r.unit) = '' THEN 'unit missing'
+                WHEN cu.problem IS NOT NULL THEN cu.problem
+                WHEN r.period_end IS NULL THEN 'period end missing'
+                WHEN r.period_end <= r.period_start THEN 'period end is not after its start'
+                WHEN r.value IS NULL THEN 'value missing'
+                WHEN r.value IN ('NaN', 'Infinity', '-Infinity') THEN 'value is not finite'
+                WHEN r.value < 0 AND NOT r.allow_negative THEN 'negative value on a meter that does not allow it'
+                WHEN r.overlaps THEN 'period overlaps another reading of the meter'
+                WHEN r.g <> 'reading' AND r.to_unit IS NULL THEN 'no Scaler unit to sum the readings in'
+           END AS reason
+      FROM r LEFT JOIN cu ON cu.mapping_id = r.mapping_id AND cu.unit = r.unit
+  ),
+  q AS (
+    INSERT INTO @extschema@.sync_quarantine AS t
+           (provider_server, mapping_id, external_meter_id, scaler_meter_id, period_start,
+            period_end, value, unit, estimated, reason, run_id)
+    SELECT DISTINCT ON (mapping_id, period_start, period_end, reason)
+           provider_server, mapping_id, external_meter_id, scaler_meter_id, period_start,
+           period_end, value, unit, estimated, reason, %7$s
+      FROM chk WHERE reason IS NOT NULL
+    ON CONFLICT (mapping_id, period_start, period_end, reason) DO UPDATE
+       SET value = excluded.value, unit = excluded.unit, estimated = excluded.estimated,
+           last_seen = now(), times_seen = t.times_seen + 1, run_id = excluded.run_id
+    RETURNING 1
+  ),
+  ok AS (
+    SELECT c.mapping_id, c.provider_server, c.external_meter_id, c.scaler_meter_id, c.g, c.tz,
+           c.covered_to, c.period_start, c.period_end, c.estimated, c.reason IS NOT NULL AS bad,
+           CASE WHEN c.reason IS NOT NULL THEN NULL
+                WHEN c.to_unit IS NULL THEN c.value
+                ELSE @extschema@.convert_fuel(c.value, c.unit, c.to_unit, c.fuel,
+                                              calorific_value => c.cv, calorific_value_unit => c.cvu)
+           END AS value,
+           CASE WHEN c.reason IS NOT NULL THEN NULL
+                ELSE coalesce(c.to_unit, @extschema@.normalize_unit(c.unit)) END AS unit
+      FROM chk c
+  ),
+  periods AS (
+    SELECT mapping_id, provider_server, external_meter_id, scaler_meter_id,
+           period_start AS ps, period_end AS pe, value, unit, estimated, 1 AS readings,
+           bad AS held, true AS complete
+      FROM ok WHERE g = 'reading'
+    UNION ALL
+    -- sums per hour, day or month of the mapping's time zone, complete
+    -- once the provider has data up to the period's end
+    SELECT mapping_id, provider_server, external_meter_id, scaler_meter_id,
+           ls AT TIME ZONE tz, (ls + step) AT TIME ZONE tz, sum(value), min(unit),
+           bool_or(estimated), count(*), bool_or(bad),
+           max(covered_to) >= (ls + step) AT TIME ZONE tz
+      FROM (SELECT ok.*, date_trunc(g, period_start AT TIME ZONE tz) AS ls,
+                   ('1 ' || g)::interval AS step
+              FROM ok WHERE g <> 'reading') a
+     GROUP BY mapping_id, provider_server, external_meter_id, scaler_meter_id, tz, ls, step
+  ),
+  staged AS (
+    INSERT INTO @extschema@.sync_outbox AS o
+           (provider_server, mapping_id, external_meter_id, scaler_meter_id, period_start,
+            period_end, value, unit, estimated, readings, content_hash, run_id)
+    SELECT provider_server, mapping_id, external_meter_id, scaler_meter_id, ps, pe, value,
+           unit, estimated, readings,
+           encode(sha256(convert_to(concat_ws('|', scaler_meter_id, @extschema@.iso_utc(ps),
+                                              @extschema@.iso_utc(pe), trim_scale(value)::text,
+                                              unit, estimated::text), 'UTF8')), 'hex'),
+           %7$s
+      FROM periods WHERE complete AND NOT held
+     ORDER BY scaler_meter_id, ps
+    ON CONFLICT (scaler_meter_id, period_start, period_end) DO UPDATE
+       SET value = excluded.value, unit = excluded.unit, estimated = excluded.estimated,
+           readings = excluded.readings, content_hash = excluded.content_hash,
+           revision = o.revision + 1, batch_id = NULL, mapping_id = excluded.mapping_id,
+           external_meter_id = excluded.external_meter_id,
+           provider_server = excluded.provider_server, run_id = excluded.run_id,
+           staged_at = now()
+     WHERE o.content_hash <> excluded.content_hash
+    RETURNING o.revision = 1 AS inserted
+  ),
+  wm AS (
+    INSERT INTO @extschema@.sync_meter_state AS s
+           (mapping_id, watermark, last_attempt_at, last_success_at)
+    SELECT m.mapping_id, w.watermark, now(), now()
+      FROM m LEFT JOIN (SELECT mapping_id, max(pe) AS watermark FROM periods
+                         WHERE complete GROUP BY mapping_id) w USING (mapping_id)
+    ON CONFLICT (mapping_id) DO UPDATE
+       SET watermark = greatest(s.watermark, excluded.watermark),
+           last_attempt_at = now(), last_success_at = now(),
+           last_error = NULL, last_error_at = NULL
+  )
+  SELECT (SELECT count(*) FROM raw),
+         (SELECT count(*) FILTER (WHERE inserted) FROM staged),
+         (SELECT count(*) FILTER (WHERE NOT inserted) FROM staged),
+         (SELECT count(*) FROM periods WHERE complete AND NOT held) - (SELECT count(*) FROM staged),
+         (SELECT count(*) FROM q)
+  $q$, cfg.consumption_table,
+       (SELECT string_agg(quote_literal(x), ', ') FROM unnest(meter_ids) x),
+       cfg.time_zone, cfg.granularity, mapping_ids, fetch_from, run_id)
+  INTO fetched, new, changed, unchanged, quarantined;
+END
+$$;
+
+-- Records why a mapping could not be staged; its watermark stays.
+CREATE FUNCTION @extschema@.sync_meter_failed(mapping_id bigint, error text)
+RETURNS void
+LANGUAGE sql
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+  INSERT INTO @extschema@.sync_meter_state AS s (mapping_id, last_attempt_at, last_error, last_error_at)
+  VALUES (sync_meter_failed.mapping_id, now(), sync_meter_failed.error, now())
+  ON CONFLICT (mapping_id) DO UPDATE
+     SET last_attempt_at = now(), last_error = excluded.last_error, last_error_at = now();
+END;
+
+-- Groups outbox rows waiting for a batch into batches of the server's
+-- batch_size; each batch stores its exact body and an Idempotency-Key that
+-- is the SHA-256 of its readings, so a batch sent again (after a crash) is
+-- byte for byte the one the sink may already have.
+CREATE FUNCTION @extschema@.sync_form_batches(provider_server text DEFAULT NULL,
+                                              max_batches int DEFAULT NULL)
+RETURNS int
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  cfg @extschema@.sync_server;
+  ids bigint[];
+  readings text;
+  key text;
+  formed int := 0;
+BEGIN
+  FOR cfg IN SELECT * FROM @extschema@.sync_server s
+              WHERE sync_form_batches.provider_server IS NULL
+                 OR s.provider_server = sync_form_batches.provider_server
+              ORDER BY s.provider_server LOOP
+    LOOP
+      EXIT WHEN formed >= max_batches;
+      SELECT array_agg(x.outbox_id ORDER BY x.outbox_id) INTO ids
+        FROM (SELECT o.outbox_id FROM @extschema@.sync_outbox o
+               WHERE o.provider_server = cfg.provider_server AND o.batch_id IS NULL
+               ORDER BY o.outbox_id LIMIT cfg.batch_size
+                 FOR UPDATE SKIP LOCKED) x;
+      EXIT WHEN ids IS NULL;
+      SELECT json_agg(json_build_object(
+               'meter_id', o.scaler_meter_id,
+               'period_start', @extschema@.iso_utc(o.period_start),
+               'period_end', @extschema@.iso_utc(o.period_end),
+               'value', o.value, 'unit', o.unit, 'estimated', o.estimated,
+               'source', json_build_object('provider_server', o.provider_server,
+                                           'external_meter_id', o.external_meter_id,
+                                           'mapping_id', o.mapping_id,
+                                           'revision', o.revision,
+                                           'readings', o.readings),
+               'hash', o.content_hash) ORDER BY o.outbox_id)::text
+        INTO readings
+        FROM @extschema@.sync_outbox o WHERE o.outbox_id = ANY (ids);
+      key := encode(sha256(convert_to(readings, 'UTF8')), 'hex');
+      WITH b AS (
+        INSERT INTO @extschema@.sync_batch
+               (provider_server, sink_server, sink_path, idempotency_key, items, readings, body)
+        VALUES (cfg.provider_server, cfg.sink_server, cfg.sink_path, key, ids, cardinality(ids),
+                format('{"batch_id": "%s", "readings": %s}', key, readings))
+        RETURNING batch_id)
+      UPDATE @extschema@.sync_outbox o SET batch_id = b.batch_id
+        FROM b WHERE o.outbox_id = ANY (ids);
+      formed := formed + 1;
+    END LOOP;
+  END LOOP;
+  RETURN formed;
+END
+$$;
+
+-- Sends the batch that is due first (skipping batches another session is
+-- sending) and records the attempt: 2xx delivers it; 401, 403, 408, 409,
+-- 425, 429, 5xx and transport failures retry later with exponential
+-- backoff and jitter; any other 4xx sends its readings to the dead-letter
+-- table with the sink's reason (per reading when the sink names them; the
+-- batch's other readings wait for a new batch).  NULL when none was due.
+CREATE FUNCTION @extschema@.sync_send_batch(provider_server text DEFAULT NULL)
+RETURNS @extschema@.sync_batch
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  b @extschema@.sync_batch;
+  post record;
+  started timestamptz := clock_timestamp();
+  err text;
+  outcome text;
+  resp jsonb;
+  reason text;
+  base interval;
+  cap interval;
+  picked int[];
+BEGIN
+  SELECT * INTO b FROM @extschema@.sync_batch s
+   WHERE s.state = 'pending' AND s.next_attempt_at <= clock_timestamp()
+     AND (sync_send_batch.provider_server IS NULL OR s.provider_server = sync_send_batch.provider_server)
+   ORDER BY s.next_attempt_at, s.batch_id LIMIT 1
+     FOR UPDATE SKIP LOCKED;
+  IF NOT FOUND THEN
+    RETURN NULL;
+  END IF;
+  b.attempts := b.attempts + 1;
+  BEGIN
+    SELECT * INTO post FROM @extschema@.sink_post(b.sink_server, b.sink_path, b.body, b.idempotency_key);
+  EXCEPTION WHEN OTHERS THEN
+    -- transport failures after the HTTP engine's own retries; a cancel is not caught here
+    GET STACKED DIAGNOSTICS err = MESSAGE_TEXT;
+  END;
+  resp := @extschema@.try_jsonb(post.response);
+  IF err IS NULL AND post.status BETWEEN 200 AND 299 THEN
+    outcome := 'delivered';
+  ELSIF err IS NULL AND post.status BETWEEN 400 AND 499 AND post.status NOT IN (401, 403, 408, 409, 425, 429) THEN
+    outcome := 'rejected';
+  ELSE
+    outcome := 'retry';
+    err := coalesce(err, format('HTTP %s: %s', post.status, left(post.response, 500)));
+  END IF;
+  INSERT INTO @extschema@.sync_attempt (batch_id, attempt, started_at, duration_ms, http_status, outcome, error, response)
+  VALUES (b.batch_id, b.attempts, started,
+          extract(epoch FROM clock_timestamp() - started) * 1000, post.status, outcome, err,
+          left(post.response, 4000));
+
+  IF outcome = 'delivered' THEN
+    UPDATE @extschema@.sync_batch s
+       SET state = 'delivered', body = NULL, attempts = b.attempts, last_attempt_at = started,
+           last_status = post.status, last_error = NULL, delivered_at = clock_timestamp(), response = resp
+     WHERE s.batch_id = b.batch_id RETURNING * INTO b;
+  ELSIF outcome = 'retry' THEN
+    SELECT coalesce(c.retry_base, '10 seconds'), coalesce(c.retry_max, '1 hour') INTO base, cap
+      FROM (SELECT 1) one LEFT JOIN @extschema@.sync_server c ON c.provider_server = b.provider_server;
+    UPDATE @extschema@.sync_batch s
+       SET attempts = b.attempts, last_attempt_at = started, last_status = post.status, last_error = err,
+           response = resp,
+           next_attempt_at = clock_timestamp()
+             + least(cap, base * power(2, least(b.attempts - 1, 20))) * (0.5 + random() / 2)
+     WHERE s.batch_id = b.batch_id RETURNING * INTO b;
+  ELSE
+    reason := coalesce(resp ->> 'error', resp ->> 'message', 'HTTP ' || post.status);
+    -- readings the sink named, else all of them
+    SELECT array_agg(DISTINCT (e ->> 'index')::int) INTO picked
+      FROM jsonb_array_elements(CASE jsonb_typeof(resp -> 'rejected') WHEN 'array' THEN resp -> 'rejected' END) e
+     WHERE (e ->> 'index') ~ '^[0-9]+$' AND (e ->> 'index')::int < b.readings;
+    INSERT INTO @extschema@.sync_dead_letter
+           (outbox_id, batch_id, provider_server, mapping_id, scaler_meter_id, period_start, period_end,
+            value, unit, revision, http_status, reason, response)
+    SELECT b.items[i.ord], b.batch_id, b.provider_server, (r -> 'source' ->> 'mapping_id')::bigint,
+           r ->> 'meter_id', (r ->> 'period_start')::timestamptz, (r ->> 'period_end')::timestamptz,
+           (r ->> 'value')::numeric, r ->> 'unit', (r -> 'source' ->> 'revision')::int, post.status,
+           coalesce((SELECT e ->> 'reason' FROM jsonb_array_elements(resp -> 'rejected') e
+                      WHERE (e ->> 'index') = (i.ord - 1)::text LIMIT 1), reason),
+           left(post.response, 4000)
+      FROM jsonb_array_elements(b.body::jsonb -> 'readings') WITH ORDINALITY AS i(r, ord)
+     WHERE picked IS NULL OR (i.ord - 1) = ANY (picked);
+    IF picked IS NOT NULL THEN
+      UPDATE @extschema@.sync_outbox o SET batch_id = NULL
+       WHERE o.batch_id = b.batch_id
+         AND o.outbox_id <> ALL (ARRAY(SELECT b.items[p + 1] FROM unnest(picked) p));
+    END IF;
+    UPDATE @extschema@.sync_batch s
+       SET state = 'rejected', attempts = b.attempts, last_attempt_at = started,
+           last_status = post.status, last_error = reason, response = resp
+     WHERE s.batch_id = b.batch_id RETURNING * INTO b;
+  END IF;
+  RETURN b;
+END
+$$;
+
+-- Forms batches and sends every due one; what the delivery worker does in
+-- one go, and what sync() does unless told not to.
+CREATE FUNCTION @extschema@.sync_deliver(provider_server text DEFAULT NULL,
+                                         OUT batches int, OUT delivered bigint,
+                                         OUT failed bigint, OUT rejected bigint)
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  b @extschema@.sync_batch;
+BEGIN
+  batches := 0; delivered := 0; failed := 0; rejected := 0;
+  PERFORM @extschema@.sync_form_batches(sync_deliver.provider_server);
+  LOOP
+    b := @extschema@.sync_send_batch(sync_deliver.provider_server);
+    EXIT WHEN b.batch_id IS NULL;
+    batches := batches + 1;
+    CASE b.state
+      WHEN 'delivered' THEN delivered := delivered + b.readings;
+      WHEN 'rejected' THEN
+        rejected := rejected + (SELECT count(*) FROM @extschema@.sync_dead_letter d WHERE d.batch_id = b.batch_id);
+      ELSE failed := failed + b.readings;
+    END CASE;
+    PERFORM @extschema@.progress_report(sync_deliver.provider_server, 'delivering', NULL, NULL,
+                                        NULL, NULL, delivered, failed + rejected);
+  END LOOP;
+END
+$$;
+
+-- Queues again the readings the sink rejected (after the cause is fixed).
+CREATE FUNCTION @extschema@.retry_dead_letters(provider_server text, scaler_meter_id text DEFAULT NULL)
+RETURNS bigint
+LANGUAGE sql
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+  WITH d AS (
+    UPDATE @extschema@.sync_dead_letter d SET retried_at = now()
+     WHERE d.provider_server = retry_dead_letters.provider_server AND d.retried_at IS NULL
+       AND (retry_dead_letters.scaler_meter_id IS NULL OR d.scaler_meter_id = retry_dead_letters.scaler_meter_id)
+    RETURNING d.outbox_id, d.batch_id),
+  q AS (
+    UPDATE @extschema@.sync_outbox o SET batch_id = NULL
+      FROM d WHERE o.outbox_id = d.outbox_id AND o.batch_id = d.batch_id
+    RETURNING 1)
+  SELECT count(*) FROM q;
+END;
+
+-- One pass for a provider server: deactivate mappings of meters the
+-- provider stopped listing, stage every active mapping, then (unless
+-- deliver is false, leaving it to the delivery worker) deliver.  Safe to
+-- schedule: a second pass for the same server while one runs returns at
+-- once as 'skipped'.
+CREATE FUNCTION @extschema@.sync(provider_server text, deliver boolean DEFAULT true)
+RETURNS @extschema@.sync_run
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  cfg @extschema@.sync_server;
+  run @extschema@.sync_run;
+  server_oid oid;
+  listed text[];
+  grp record;
+  one bigint;
+  res record;
+  err text;
+  total int;
+  done int := 0;
+  msgs text[] := '{}';
+  names text;
+  keep int := coalesce(nullif(current_setting('scaler_fdw.sync_run_retention', true), '')::int, 1000);
+BEGIN
+  IF sync.provider_server IS NULL THEN
+    RAISE EXCEPTION 'provider_server must not be null' USING ERRCODE = 'null_value_not_allowed';
+  END IF;
+  server_oid := @extschema@.sync_server_oid(sync.provider_server, 'provider');
+  SELECT * INTO cfg FROM @extschema@.sync_server s WHERE s.provider_server = sync.provider_server;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'server "%" has no sync settings', sync.provider_server
+      USING ERRCODE = 'undefined_object',
+            HINT = 'Call scaler.configure_sync(server, meters, consumption, sink_server) first.';
+  END IF;
+  IF NOT EXISTS (SELECT FROM pg_class WHERE oid = cfg.meters_table)
+     OR NOT EXISTS (SELECT FROM pg_class WHERE oid = cfg.consumption_table) THEN
+    RAISE EXCEPTION 'a foreign table in server "%"''s sync settings no longer exists', sync.provider_server
+      USING ERRCODE = 'undefined_table',
+            HINT = 'Call scaler.configure_sync with the tables to use now.';
+  END IF;
+
+  INSERT INTO @extschema@.sync_run AS r (provider_server) VALUES (sync.provider_server) RETURNING r.* INTO run;
+  IF NOT pg_try_advisory_xact_lock(x'5ca1e5'::int, server_oid::int) THEN
+    UPDATE @extschema@.sync_run r SET status = 'skipped', finished_at = clock_timestamp(),
+           message = 'another sync of this server was running'
+     WHERE r.run_id = run.run_id RETURNING r.* INTO run;
+    RAISE NOTICE 'sync of server "%" skipped: another one is running', sync.provider_server;
+    RETURN run;
+  END IF;
+
+  -- stale meters: mappings of meters the provider no longer lists are
+  -- deactivated (an empty list is taken for a provider fault, not a portfolio gone)
+  PERFORM @extschema@.progress_report(sync.provider_server, 'listing meters', NULL, 0, 0, 0, 0, 0);
+  BEGIN
+    EXECUTE format('SELECT array_agg(meter_id::text) FROM %s', cfg.meters_table) INTO listed;
+  EXCEPTION WHEN OTHERS THEN
+    GET STACKED DIAGNOSTICS err = MESSAGE_TEXT;
+    msgs := msgs || ('meters not listed, none deactivated: ' || err);
+  END;
+  IF cfg.deactivate_missing AND listed IS NOT NULL THEN
+    WITH d AS (
+      UPDATE @extschema@.meter_mapping m
+         SET active = false, deactivated_at = now(),
+             deactivated_reason = 'the provider no longer lists the meter'
+       WHERE m.provider_server = sync.provider_server AND m.active
+         AND m.external_meter_id <> ALL (listed)
+      RETURNING m.external_meter_id)
+    SELECT count(*), string_agg(external_meter_id, ', ' ORDER BY external_meter_id)
+      INTO run.deactivated, names FROM d;
+    IF run.deactivated > 0 THEN
+      msgs := msgs || format('deactivated the mappings of meters the provider no longer lists: %s', names);
+      RAISE NOTICE 'server "%" no longer lists meters %; their mappings are deactivated',
+                   sync.provider_server, names;
+    END IF;
+    WITH a AS (
+      UPDATE @extschema@.meter_mapping m
+         SET active = true, deactivated_at = NULL, deactivated_reason = NULL
+       WHERE m.provider_server = sync.provider_server AND NOT m.active
+         AND m.deactivated_reason = 'the provider no longer lists the meter'
+         AND m.external_meter_id = ANY (listed)
+      RETURNING m.external_meter_id)
+    SELECT count(*), string_agg(external_meter_id, ', ' ORDER BY external_meter_id)
+      INTO run.reactivated, names FROM a;
+    IF run.reactivated > 0 THEN
+      msgs := msgs || format('reactivated the mappings of meters listed again: %s', names);
+    END IF;
+  ELSIF cfg.deactivate_missing AND err IS NULL THEN
+    msgs := msgs || 'the provider listed no meters; no mapping was deactivated'::text;
+  END IF;
+
+  SELECT count(*) INTO total FROM @extschema@.meter_mapping m
+   WHERE m.provider_server = sync.provider_server AND m.active;
+  run.meters := total;
+  PERFORM @extschema@.progress_report(sync.provider_server, 'staging', total, 0, 0, 0, 0, 0);
+  FOR grp IN
+    SELECT f.fetch_from, array_agg(f.mapping_id ORDER BY f.mapping_id) AS mapping_ids
+      FROM (SELECT x.mapping_id,
+                   CASE WHEN x.g = 'reading' THEN x.start_at ELSE date_trunc(x.g, x.start_at, x.tz) END AS fetch_from
+              FROM (SELECT m.mapping_id, coalesce(m.granularity, cfg.granularity) AS g,
+                           coalesce(m.time_zone, cfg.time_zone) AS tz,
+                           greatest(greatest(coalesce(m.history_start, cfg.history_start), m.valid_from)::timestamp
+                                      AT TIME ZONE coalesce(m.time_zone, cfg.time_zone),
+                                    st.watermark - cfg.lookback) AS start_at
+                      FROM @extschema@.meter_mapping m
+                      LEFT JOIN @extschema@.sync_meter_state st USING (mapping_id)
+                     WHERE m.provider_server = sync.provider_server AND m.active
+                       -- a mapping that ended is done once staged past its end
+                       AND (m.valid_to IS NULL OR st.watermark IS NULL
+                            OR st.watermark < (m.valid_to + 1)::timestamp AT TIME ZONE coalesce(m.time_zone, cfg.time_zone))
+                   ) x) f
+     GROUP BY f.fetch_from ORDER BY f.fetch_from
+  LOOP
+    BEGIN
+      res := @extschema@.sync_stage(run.run_id, cfg, grp.mapping_ids, grp.fetch_from);
+      run.fetched := run.fetched + res.fetched;
+      run.new := run.new + res.new;
+      run.changed := run.changed + res.changed;
+      run.unchanged := run.unchanged + res.unchanged;
+      run.quarantined := run.quarantined + res.quarantined;
+    EXCEPTION WHEN OTHERS THEN
+      -- one meter's failure must not hold back the others: stage them one by one
+      GET STACKED DIAGNOSTICS err = MESSAGE_TEXT;
+      FOREACH one IN ARRAY grp.mapping_ids LOOP
+        BEGIN
+          IF cardinality(grp.mapping_ids) = 1 THEN
+            RAISE EXCEPTION USING MESSAGE = err, ERRCODE = 'fdw_error';
+          END IF;
+          res := @extschema@.sync_stage(run.run_id, cfg, ARRAY[one], grp.fetch_from);
+          run.fetched := run.fetched + res.fetched;
+          run.new := run.new + res.new;
+          run.changed := run.changed + res.changed;
+          run.unchanged := run.unchanged + res.unchanged;
+          run.quarantined := run.quarantined + res.quarantined;
+        EXCEPTION WHEN OTHERS THEN
+          GET STACKED DIAGNOSTICS err = MESSAGE_TEXT;
+          PERFORM @extschema@.sync_meter_failed(one, err);
+          run.meter_errors := run.meter_errors + 1;
+        END;
+      END LOOP;
+    END;
+    done := done + cardinality(grp.mapping_ids);
+    PERFORM @extschema@.progress_report(sync.provider_server, 'staging', total, done, run.fetched,
+                                        run.new + run.changed, 0, 0);
+  END LOOP;
+  IF run.meter_errors > 0 THEN
+    msgs := msgs || format('%s meters failed; scaler.sync_status shows why', run.meter_errors);
+  END IF;
+
+  IF deliver THEN
+    SELECT d.delivered, d.failed + d.rejected INTO run.delivered, run.failed
+      FROM @extschema@.sync_deliver(sync.provider_server) d;
+  END IF;
+
+  run.status := CASE WHEN total > 0 AND run.meter_errors = total THEN 'failed'
+                     WHEN run.meter_errors > 0 OR run.failed > 0 THEN 'partial'
+                     ELSE 'ok' END;
+  run.finished_at := clock_timestamp();
+  run.message := nullif(array_to_string(msgs, '; '), '');
+  UPDATE @extschema@.sync_run r SET
+         status = run.status, finished_at = run.finished_at, meters = run.meters,
+         fetched = run.fetched, new = run.new, changed = run.changed, unchanged = run.unchanged,
+         quarantined = run.quarantined, delivered = run.delivered, failed = run.failed,
+         deactivated = run.deactivated, reactivated = run.reactivated,
+         meter_errors = run.meter_errors, message = run.message
+   WHERE r.run_id = run.run_id;
+  DELETE FROM @extschema@.sync_run r
+   WHERE r.provider_server = sync.provider_server
+     AND r.run_id <= (SELECT r2.run_id FROM @extschema@.sync_run r2
+                       WHERE r2.provider_server = sync.provider_server
+                       ORDER BY r2.run_id DESC OFFSET keep LIMIT 1);
+  PERFORM @extschema@.progress_report(NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL);
+  RETURN run;
+END
+$$;
+
+-- Per mapping of a server with sync settings: how far staging has come and
+-- what waits or failed.
+CREATE VIEW @extschema@.sync_status AS
+SELECT m.provider_server, m.mapping_id, m.external_meter_id, m.scaler_meter_id, m.active,
+       m.deactivated_reason, st.watermark, st.last_attempt_at, st.last_success_at,
+       coalesce(o.staged, 0) AS staged, coalesce(o.pending, 0) AS pending,
+       coalesce(o.delivered, 0) AS delivered, o.last_delivered_at,
+       coalesce(dl.dead_letters, 0) AS dead_letters, coalesce(qu.quarantined, 0) AS quarantined,
+       coalesce(st.last_error, dl.last_reason) AS last_error,
+       CASE WHEN st.last_error IS NOT NULL THEN st.last_error_at ELSE dl.last_at END AS last_error_at
+  FROM @extschema@.meter_mapping m
+  JOIN @extschema@.sync_server s ON s.provider_server = m.provider_server
+  LEFT JOIN @extschema@.sync_meter_state st ON st.mapping_id = m.mapping_id
+  LEFT JOIN LATERAL (
+    SELECT count(*) AS staged,
+           count(*) FILTER (WHERE b.state IS NULL OR b.state = 'pending') AS pending,
+           count(*) FILTER (WHERE b.state = 'delivered') AS delivered,
+           max(b.delivered_at) AS last_delivered_at
+      FROM @extschema@.sync_outbox ob
+      LEFT JOIN @extschema@.sync_batch b ON b.batch_id = ob.batch_id
+     WHERE ob.mapping_id = m.mapping_id) o ON true
+  LEFT JOIN LATERAL (
+    SELECT count(*) AS dead_letters, max(d.created_at) AS last_at,
+           (array_agg(d.reason ORDER BY d.created_at DESC))[1] AS last_reason
+      FROM @extschema@.sync_dead_letter d
+     WHERE d.mapping_id = m.mapping_id AND d.retried_at IS NULL) dl ON true
+  LEFT JOIN LATERAL (
+    SELECT count(*) AS quarantined FROM @extschema@.sync_quarantine q
+     WHERE q.mapping_id = m.mapping_id) qu ON true;
+
+-- Scaler's go-live check, "values in Scaler match the source": per mapped
+-- meter and month (of the mapping's time zone), the provider's total
+-- (fetched now, converted as sync converts), what was delivered, and what
+-- Scaler reports through its pull API (a foreign table of the sink
+-- server's 'readings', when given).
+CREATE FUNCTION @extschema@.reconcile(provider_server text, from_month date, to_month date,
+                                      scaler_readings regclass DEFAULT NULL,
+                                      tolerance numeric DEFAULT 0)
+RETURNS TABLE (scaler_meter_id text, external_meter_id text, month date, unit text,
+               provider_readings bigint, provider_total numeric, delivered_total numeric,
+               pending bigint, scaler_total numeric, status text)
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  cfg @extschema@.sync_server;
+  meter_list text;
+  scaler_list text;
+  scaler_sql text := 'SELECT NULL::text AS meter_id, NULL::timestamptz AS period_start, NULL::numeric AS value, NULL::text AS unit WHERE false';
+BEGIN
+  SELECT * INTO cfg FROM @extschema@.sync_server s WHERE s.provider_server = reconcile.provider_server;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'server "%" has no sync settings', reconcile.provider_server
+      USING ERRCODE = 'undefined_object',
+            HINT = 'Call scaler.configure_sync(server, meters, consumption, sink_server) first.';
+  END IF;
+  IF from_month IS NULL OR to_month IS NULL OR to_month <= from_month THEN
+    RAISE EXCEPTION 'from_month and to_month must be dates with to_month after from_month'
+      USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'to_month is exclusive: from_month => ''2025-01-01'', to_month => ''2025-04-01'' covers three months.';
+  END IF;
+  from_month := date_trunc('month', from_month);
+  SELECT string_agg(DISTINCT quote_literal(m.external_meter_id), ', '),
+         string_agg(DISTINCT quote_literal(m.scaler_meter_id), ', ')
+    INTO meter_list, scaler_list
+    FROM @extschema@.meter_mapping m WHERE m.provider_server = reconcile.provider_server;
+  IF meter_list IS NULL THEN
+    RETURN;
+  END IF;
+  IF scaler_readings IS NOT NULL THEN
+    PERFORM @extschema@.require_columns(scaler_readings, ARRAY['meter_id', 'period_start', 'value', 'unit'],
+                                        'Pass a foreign table of the sink server''s readings (IMPORT FOREIGN SCHEMA ... LIMIT TO (readings)).');
+    -- a day of margin each side for time zones; months are cut below
+    scaler_sql := format('SELECT meter_id::text, period_start, value::numeric, unit::text FROM %s
+                           WHERE meter_id IN (%s) AND period_start >= %L AND period_start < %L',
+                         scaler_readings, scaler_list, from_month - 1, to_month + 1);
+  END IF;
+  RETURN QUERY EXECUTE format($q$
+  WITH m AS (
+    SELECT mm.mapping_id, mm.external_meter_id, mm.scaler_meter_id, mm.validity,
+           coalesce(mm.time_zone, %3$L) AS tz, coalesce(mm.target_unit, sm.unit) AS to_unit,
+           coalesce(mm.fuel, CASE sm.resource WHEN 'gas' THEN 'natural_gas' END) AS fuel,
+           mm.calorific_value AS cv, mm.calorific_value_unit AS cvu
+      FROM @extschema@.meter_mapping mm
+      LEFT JOIN @extschema@.scaler_meter sm ON sm.meter_id = mm.scaler_meter_id
+     WHERE mm.provider_server = %4$L
+  ),
+  raw AS MATERIALIZED (
+    SELECT c.meter_id::text AS meter_id, c.period_start, c.value::numeric AS value, c.unit::text AS unit
+      FROM %1$s c
+     WHERE c.meter_id IN (%2$s) AND c.period_start >= %5$L::timestamptz - interval '1 day'
+       AND c.period_start < %6$L::timestamptz + interval '1 day'
+  ),
+  conv AS (
+    SELECT d.*, @extschema@.sync_conversion_problem(d.unit, d.to_unit, d.fuel, d.cv, d.cvu) AS problem
+      FROM (SELECT DISTINCT m.mapping_id, raw.unit, m.to_unit, m.fuel, m.cv, m.cvu
+              FROM raw JOIN m ON m.external_meter_id = raw.meter_id) d
+  ),
+  prov AS (
+    SELECT m.scaler_meter_id, m.external_meter_id,
+           date_trunc('month', raw.period_start AT TIME ZONE m.tz)::date AS month,
+           count(*) AS n,
+           sum(CASE WHEN conv.problem IS NOT NULL OR raw.value IS NULL THEN NULL
+                    WHEN m.to_unit IS NULL THEN raw.value
+                    ELSE @extschema@.convert_fuel(raw.value, raw.unit, m.to_unit, m.fuel,
+                                                  calorific_value => m.cv,
+                                                  calorific_value_unit => m.cvu) END) AS total,
+           min(coalesce(m.to_unit, raw.unit)) AS unit
+      FROM raw
+      JOIN m ON m.external_meter_id = raw.meter_id
+            AND m.validity @> (raw.period_start AT TIME ZONE m.tz)::date
+      LEFT JOIN conv ON conv.mapping_id = m.mapping_id AND conv.unit IS NOT DISTINCT FROM raw.unit
+     GROUP BY 1, 2, 3
+  ),
+  sent AS (
+    SELECT o.scaler_meter_id, o.external_meter_id,
+           date_trunc('month', o.period_start AT TIME ZONE m.tz)::date AS month,
+           sum(o.value) FILTER (WHERE b.state = 'delivered') AS total,
+           count(*) FILTER (WHERE b.state IS DISTINCT FROM 'delivered') AS pending,
+           min(o.unit) AS unit
+      FROM @extschema@.sync_outbox o
+      JOIN m ON m.mapping_id = o.mapping_id
+      LEFT JOIN @extschema@.sync_batch b ON b.batch_id = o.batch_id
+     WHERE o.provider_server = %4$L
+     GROUP BY 1, 2, 3
+  ),
+  sc AS (
+    SELECT s.meter_id AS scaler_meter_id,
+           date_trunc('month', s.period_start AT TIME ZONE (SELECT min(tz) FROM m WHERE m.scaler_meter_id = s.meter_id))::date AS month,
+           sum(s.value) AS total
+      FROM (%7$s) s
+     GROUP BY 1, 2
+  ),
+  k AS (
+    SELECT scaler_meter_id, external_meter_id, month FROM prov
+    UNION SELECT scaler_meter_id, external_meter_id, month FROM sent
+  )
+  SELECT k.scaler_meter_id, k.external_meter_id, k.month, coalesce(sent.unit, prov.unit),
+         coalesce(prov.n, 0), prov.total, sent.total, coalesce(sent.pending, 0),
+         sc.total,
+         CASE WHEN prov.total IS NULL AND sent.total IS NULL THEN 'nothing to compare'
+              WHEN coalesce(sent.pending, 0) > 0 THEN 'delivery pending'
+              WHEN abs(coalesce(prov.total, 0) - coalesce(sent.total, 0)) > %8$s THEN 'provider and delivered differ'
+              WHEN %9$L AND abs(coalesce(sc.total, 0) - coalesce(sent.total, 0)) > %8$s THEN 'Scaler and delivered differ'
+              ELSE 'match' END
+    FROM k
+    LEFT JOIN prov USING (scaler_meter_id, external_meter_id, month)
+    LEFT JOIN sent USING (scaler_meter_id, external_meter_id, month)
+    LEFT JOIN sc ON sc.scaler_meter_id = k.scaler_meter_id AND sc.month = k.month
+   WHERE k.month >= %5$L::date AND k.month < %6$L::date
+   ORDER BY k.scaler_meter_id, k.month
+  $q$, cfg.consumption_table, meter_list, cfg.time_zone, reconcile.provider_server,
+       from_month, to_month, scaler_sql, coalesce(tolerance, 0), scaler_readings IS NOT NULL);
+END
+$$;

@@ -76,10 +76,14 @@ _PG_init(void)
 							   PGC_SUSET,
 							   0,
 							   check_allowed_hosts, NULL, NULL);
+	scaler_sync_define_gucs();
 	MarkGUCPrefixReserved("scaler_fdw");
 
 	if (process_shared_preload_libraries_in_progress)
+	{
 		scaler_rate_budget_install_hooks();
+		scaler_sync_preload();
+	}
 }
 
 Datum

@@ -9,6 +9,7 @@
  *	 http.c			libcurl engine: requests, auth, timeouts, cancel
  *	 json_records.c	streaming JSON record extraction into datums
  *	 scan.c			FDW planner and executor callbacks, EXPLAIN
+ *	 sync.c			sink POST, sync progress, delivery worker
  *
  *-------------------------------------------------------------------------
  */
@@ -178,6 +179,11 @@ extern void scaler_sleep_ms(long ms);
 /* ---------- scaler_fdw.c ---------- */
 
 extern char *scaler_allowed_hosts;
+
+/* ---------- sync.c ---------- */
+
+extern void scaler_sync_define_gucs(void);
+extern void scaler_sync_preload(void);
 
 /* ---------- json_records.c ---------- */
 
