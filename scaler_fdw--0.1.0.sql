@@ -992,6 +992,21 @@ EXCEPTION WHEN invalid_parameter_value THEN
 END
 $$;
 
+-- What a sync sends per period: readings as delivered, or sums.
+CREATE FUNCTION @extschema@.granularity_check(granularity text)
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  IF granularity NOT IN ('reading', 'hour', 'day', 'month') THEN
+    RAISE EXCEPTION 'granularity "%" is not one of reading, hour, day, month', granularity
+      USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'reading sends readings as the provider delivers them; hour, day and month send sums.';
+  END IF;
+END
+$$;
+
 CREATE FUNCTION @extschema@.mapping_check()
 RETURNS trigger
 LANGUAGE plpgsql
@@ -1083,6 +1098,9 @@ BEGIN
     END IF;
     IF NEW.time_zone IS NOT NULL AND changed ? 'time_zone' THEN
       PERFORM @extschema@.time_zone_check(NEW.time_zone);
+    END IF;
+    IF NEW.granularity IS NOT NULL AND changed ? 'granularity' THEN
+      PERFORM @extschema@.granularity_check(NEW.granularity);
     END IF;
     IF NEW.fuel IS NOT NULL AND changed ? 'fuel' THEN
       SELECT f INTO canonical FROM (
@@ -2357,6 +2375,7 @@ BEGIN
 
   PERFORM @extschema@.sync_server_oid(cfg.sink_server, 'sink');
   PERFORM @extschema@.time_zone_check(cfg.time_zone);
+  PERFORM @extschema@.granularity_check(cfg.granularity);
   IF cfg.sink_path !~ '^/' THEN
     RAISE EXCEPTION 'sink_path "%" does not start with "/"', cfg.sink_path
       USING ERRCODE = 'invalid_parameter_value',
@@ -2904,7 +2923,7 @@ BEGIN
                                         run.new + run.changed, 0, 0);
   END LOOP;
   IF run.meter_errors > 0 THEN
-    msgs := msgs || format('%s meters failed; scaler.sync_status shows why', run.meter_errors);
+    msgs := msgs || format('%s of %s meters failed; scaler.sync_status shows why', run.meter_errors, total);
   END IF;
 
   IF deliver THEN

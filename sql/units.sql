@@ -50,7 +50,7 @@ SELECT c.relname, e.cond
   FROM pg_extension x,
        unnest(x.extconfig, x.extcondition) AS e(cfg, cond)
        JOIN pg_class c ON c.oid = e.cfg
- WHERE x.extname = 'scaler_fdw' AND c.relname !~ '(mapping|^scaler_|^match_)' ORDER BY 1;
+ WHERE x.extname = 'scaler_fdw' AND c.relname !~ '(mapping|^scaler_|^match_|^sync_)' ORDER BY 1;
 
 -- ==== exact definitions ====
 -- [SI] 1 Wh = 3600 J, 1 kWh = 3.6 MJ; [NIST] Btu (IT) = 1055.05585262 J,

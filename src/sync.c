@@ -458,6 +458,20 @@ scaler_delivery_worker_main(Datum main_arg)
 void
 scaler_sync_define_gucs(void)
 {
+	DefineCustomIntVariable("scaler_fdw.delivery_naptime",
+							"How long an idle delivery worker sleeps before it looks at the outbox again.",
+							NULL,
+							&scaler_delivery_naptime_ms, 1000, 10, 3600 * 1000, PGC_SIGHUP,
+							GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomIntVariable("scaler_fdw.sync_run_retention",
+							"Sync runs kept per provider server in scaler.sync_run.",
+							NULL,
+							&scaler_sync_run_retention, 1000, 1, 1000000, PGC_SUSET, 0,
+							NULL, NULL, NULL);
+
+	/* Settings of the postmaster can only be defined while it preloads us. */
+	if (!process_shared_preload_libraries_in_progress)
+		return;
 	DefineCustomStringVariable("scaler_fdw.sync_database",
 							   "Database whose outbox the delivery workers drain.",
 							   "Empty starts no delivery worker.",
@@ -472,16 +486,6 @@ scaler_sync_define_gucs(void)
 							"Number of delivery workers.",
 							NULL,
 							&scaler_delivery_workers, 1, 0, 32, PGC_POSTMASTER, 0,
-							NULL, NULL, NULL);
-	DefineCustomIntVariable("scaler_fdw.delivery_naptime",
-							"How long an idle delivery worker sleeps before it looks at the outbox again.",
-							NULL,
-							&scaler_delivery_naptime_ms, 1000, 10, 3600 * 1000, PGC_SIGHUP,
-							GUC_UNIT_MS, NULL, NULL, NULL);
-	DefineCustomIntVariable("scaler_fdw.sync_run_retention",
-							"Sync runs kept per provider server in scaler.sync_run.",
-							NULL,
-							&scaler_sync_run_retention, 1000, 1, 1000000, PGC_SUSET, 0,
 							NULL, NULL, NULL);
 }
 
