@@ -37,10 +37,10 @@ With --tls-cert/--tls-key the --port listener is HTTPS only (a plain-HTTP
 request on it fails the handshake; the handshake runs in the connection's
 thread, 10 s timeout).  --also-http-port-file adds a plain-HTTP listener that
 serves the same app with the same state (request log, statistics, tokens,
-sessions, fault counters, rate-limit windows, page cache).  Absolute URLs the
-server generates (next/previous links, Link headers, UtilityAPI next links,
-Octopus's slash redirects) use the scheme and port of the listener that
-received the request.  fault=redirect with to=http or to=https points at the
+sessions, fault counters, rate-limit windows, meter faults, hidden meters,
+corrections, page cache).  Absolute URLs the server generates (next/previous links, Link
+headers, UtilityAPI next links, Octopus's slash redirects) use the scheme and
+port of the listener that received the request.  fault=redirect with to=http or to=https points at the
 listener that speaks that scheme when there is one, else at the receiving
 listener's own port: so /fault=redirect/to=http/... on the TLS listener
 redirects to the plain-HTTP listener (an https -> http downgrade a client
@@ -81,7 +81,13 @@ Resources (below the optional switch prefix; GET only, else 405)
   /octopus/..., /utilityapi/..., /enode/..., /enode-oauth/...,
   /gridpulse/...                  the provider reproductions (see below)
   anything else -> 404 {"error": "not found", "path": ...}
-Every list resource is paged with the selected pagination style.
+Every list resource is paged with the selected pagination style.  The run's
+hidden meters (POST /_hidden_meters) are left out of /meters,
+/assets/{id}/meters and the consumption lists, and /meters/{id} and
+/meters/{id}/consumption answer 404 for them; its meter faults (POST
+/_meter_faults) make the consumption lists fail, and its corrections (POST
+/_corrections) change single readings of the consumption lists (see Control
+endpoints).
 
 Scenario switches: leading path segments key=value
 --------------------------------------------------
@@ -183,6 +189,103 @@ switch prefix, whose run= then is the default namespace)
   GET    /_revoke_tokens      revoke every issued OAuth2, login and Enode token
                               (so clients' cached tokens answer 401); a GET so a
                               foreign table can trigger it: [{"revoked": n}]
+  POST   /_meter_faults[?run=id]
+                              JSON {"meter_ids": ["M00003", ...], "status": 500,
+                              "from_page": 1}: per-meter consumption failures
+                              of the namespace (replaces its previous setting;
+                              an empty meter_ids list clears it).  status: any
+                              integer 400..599 (default 500); from_page >= 1
+                              (default 1).  Other keys or types -> 400.  While
+                              set, a generic consumption list request
+                              (/consumption, /meters/{id}/consumption) that
+                              selects a listed meter -- its meter_id filter
+                              lists it, or it has no meter_id filter and its
+                              asset_id filter (if any) contains the meter's
+                              asset; from/to do not matter; hidden meters are
+                              never selected -- answers, for page numbers >=
+                              from_page, that status with {"error": "simulated
+                              meter failure", "meter_id": first listed meter
+                              selected, "meter_ids": all of them (portfolio
+                              order), "page": n} (429 and 503 add Retry-After:
+                              <retry>); other requests are served as usual.
+                              The check comes after latency, the
+                              ratelimit and status faults, authentication,
+                              routing and 405, before parameter checks (a bad
+                              from -> still the fault), the page cache and
+                              the body faults.  Page number n (1-based) per
+                              pages= style: next, page1, link: the page
+                              parameter (default 1); page0: page + 1; offset:
+                              offset // limit + 1; cursor: the cursor's record
+                              offset // page_size + 1; none: 1.  So
+                              from_page 2 serves the first page (with its next
+                              link) and fails the following ones.  An invalid
+                              paging parameter is left to the usual 400.  The
+                              provider reproductions ignore meter faults.
+                              -> the setting as GET returns it
+  GET    /_meter_faults[?run=id]
+                              {"run", "meter_ids", "status", "from_page"}
+                              (meter_ids [] and nulls when unset)
+  DELETE /_meter_faults[?run=id]
+                              clear one namespace (no run: all) ->
+                              {"cleared": run or "all"}
+  POST   /_hidden_meters[?run=id]
+                              JSON {"meter_ids": [...]}: meters the provider
+                              no longer knows in the namespace (replaces the
+                              previous list; [] clears; other keys -> 400):
+                              left out of /meters, /assets/{id}/meters,
+                              /consumption; /meters/{id} and
+                              /meters/{id}/consumption -> 404 as for an
+                              unknown meter.  /assets and the provider
+                              reproductions are unaffected.  Unknown ids are
+                              accepted (they hide nothing).
+                              -> the setting as GET returns it
+  GET    /_hidden_meters[?run=id]
+                              {"run", "meter_ids": sorted}
+  DELETE /_hidden_meters[?run=id]
+                              clear one namespace (no run: all) ->
+                              {"cleared": run or "all"}
+  POST   /_corrections[?run=id]
+                              JSON {"corrections": [{"meter_id": "M00001",
+                              "interval_start": "2025-01-05T00:00:00+00:00",
+                              "consumption": 999.5, "estimated": false}, ...]}:
+                              the provider redelivers (corrects) readings in
+                              the namespace.  Each entry adds to or replaces
+                              (per meter_id + reading) the namespace's
+                              corrections; an empty list changes nothing; the
+                              whole POST is checked before anything is stored.
+                              meter_id: a portfolio meter (hidden ones too);
+                              interval_start: ISO 8601 with offset or Z, or
+                              YYYY-MM-DD, naming the same instant as the start
+                              of one of that meter's readings (any spelling);
+                              consumption: a JSON number or a string holding
+                              one in JSON number syntax ("999.500", "-1",
+                              "1e3"), kept as the exact decimal text given;
+                              estimated: optional boolean (default: the
+                              reading's own flag).  Unknown meter, no such
+                              reading, a bad timestamp, a non-numeric
+                              consumption (also true, null, NaN, " 1"), a
+                              non-boolean estimated, missing or other keys ->
+                              400 {"error": "invalid corrections", "detail":
+                              naming the entry and the problem}.  While set,
+                              every generic consumption list (/consumption,
+                              /meters/{id}/consumption, every pages= style,
+                              gzip=1 too) that includes the reading renders
+                              it with consumption = that text as a JSON
+                              number and estimated = the flag; everything
+                              else (other readings, the records' order,
+                              counts, links, other namespaces) is unchanged.
+                              fault=wrongtype still applies on top.  The
+                              provider reproductions ignore corrections.
+                              -> the setting as GET returns it
+  GET    /_corrections[?run=id]
+                              {"run", "corrections": [{"meter_id",
+                              "interval_start" (the reading's own text),
+                              "consumption" (JSON number, the exact text
+                              given), "estimated"}, ...] in meter then time
+                              order} ([] when unset)
+  DELETE /_corrections[?run=id]
+                              clear one namespace (no run: all) ->
+                              {"cleared": run or "all"}
 
 Provider reproductions
 ----------------------
@@ -193,9 +296,10 @@ prefixes below the optional switch prefix (e.g.
 Switches: run, latency, fault, faultn, retry, stall, rps, to and gzip work
 as on the generic API (the fault bodies are the generic ones); ttl sets the
 lifetime of Enode tokens; auth, keyname and pages are ignored (each provider
-has its own fixed authentication and pagination).  fault=wrongtype alters,
-in every 3rd record of a list (and in single objects), the first of the
-fields consumption, kwhSum, kwh, value, bill_total_volume, is_activated to
+has its own fixed authentication and pagination).  /_meter_faults,
+/_hidden_meters and /_corrections do not apply to the reproductions.
+fault=wrongtype alters, in every 3rd record of a list (and in single
+objects), the first of the fields consumption, kwhSum, kwh, value, bill_total_volume, is_activated to
 "n/a", and in the 5th record (and single objects) the first of
 interval_start, start, date, bill_start_date to "not-a-date" (where such a
 field exists); GridPulse's positional records: see there.  Order of checks: latency, fault=ratelimit and status faults,
@@ -420,6 +524,7 @@ import base64
 import bisect
 import collections
 import datetime as dt
+import functools
 import gzip
 import hashlib
 import http
@@ -439,7 +544,7 @@ import time
 import traceback
 import zoneinfo
 from dataclasses import dataclass
-from urllib.parse import parse_qs, parse_qsl, quote, unquote, urlencode, urlsplit
+from urllib.parse import parse_qsl, quote, quote_plus, unquote, urlencode, urlsplit
 
 # ---------------------------------------------------------------------------
 # Fixed credentials
@@ -488,7 +593,8 @@ FAULT_KINDS = STATUS_FAULTS + BODY_FAULTS + ("ratelimit",)
 REDIRECT_TARGETS = ("file", "http", "https")
 SWITCHES = ("run", "auth", "keyname", "ttl", "pages", "latency", "fault", "faultn",
             "retry", "stall", "rps", "to", "gzip")
-CONTROL_PATHS = ("/_requests", "/_health", "/_stats", "/_revoke_tokens")
+CONTROL_PATHS = ("/_requests", "/_health", "/_stats", "/_revoke_tokens", "/_meter_faults",
+                 "/_hidden_meters", "/_corrections")
 AUTH_ENDPOINTS = ("/oauth/token", "/login")
 
 # ---------------------------------------------------------------------------
@@ -522,6 +628,40 @@ def _stable_hash(*parts: object) -> int:
 
 def _dumps(obj: object) -> str:
     return json.dumps(obj, separators=(",", ":"))
+
+
+# Query strings: a client paging through a long filter (e.g. 1000 meter ids)
+# sends the same long parameter with every page, so its decoding, splitting
+# and re-encoding (next/previous/Link URLs) are memoised per parameter text.
+def _decode_field(field: str) -> tuple[str, str]:
+    name, _, value = field.partition("=")
+    return unquote(name.replace("+", " ")), unquote(value.replace("+", " "))
+
+
+_decode_field_cached = functools.lru_cache(maxsize=512)(_decode_field)
+
+
+def parse_query(query: str) -> list[tuple[str, str]]:
+    """parse_qsl(query, keep_blank_values=True), memoising long fields' decoding."""
+    return [_decode_field_cached(f) if len(f) > 64 else _decode_field(f)
+            for f in query.split("&") if f]
+
+
+_quote_plus_cached = functools.lru_cache(maxsize=512)(quote_plus)
+
+
+@functools.lru_cache(maxsize=512)
+def _id_set(value: str) -> frozenset:
+    """The non-empty, stripped items of a comma list."""
+    return frozenset(x.strip() for x in value.split(",") if x.strip())
+
+
+def _list_filter(pairs, name: str) -> frozenset | None:
+    """The union of the comma lists of every name= parameter (None if absent)."""
+    found = [v for k, v in pairs if k == name]
+    if not found:
+        return None
+    return _id_set(found[0]) if len(found) == 1 else frozenset().union(*map(_id_set, found))
 
 
 def parse_iso(value: str) -> dt.datetime:
@@ -727,6 +867,24 @@ class Portfolio:
             append(f'{head}{stamps[i]}","interval_end":"{stamps[i + 1]}",'
                    f'"consumption":{v // 1000}.{v % 1000:03d}{tail}'
                    f'{"true" if i % 10 == 9 else "false"}}}')
+
+    @staticmethod
+    def estimated(i: int) -> bool:
+        """The estimated flag of reading i (of every meter)."""
+        return i % 10 == 9
+
+    def corrected_reading(self, meter: int, i: int, consumption: str, estimated: bool) -> str:
+        """The JSON text of reading i of one meter with a /_corrections value:
+        consumption (JSON number text, emitted as is) and the estimated flag."""
+        head, tail = self._gen[meter][:2]
+        return (f'{head}{self.stamps[i]}","interval_end":"{self.stamps[i + 1]}",'
+                f'"consumption":{consumption}{tail}{"true" if estimated else "false"}}}')
+
+    def reading_index(self, meter: int, when: dt.datetime) -> int | None:
+        """Index of the reading starting at the instant when (None: no such reading)."""
+        off = epoch_us(when) - self.start_us
+        i, rest = divmod(off, self.interval_us)
+        return i if rest == 0 and 0 <= i < self.readings else None
 
     def index_range(self, start_us: int | None, end_us: int | None) -> tuple[int, int]:
         """Reading indexes whose interval_start is in [start_us, end_us)."""
@@ -992,8 +1150,12 @@ class Listing:
         return cls(len(texts), lambda lo, hi: texts[lo:hi])
 
     @classmethod
-    def readings(cls, pf: Portfolio, segments: list[tuple[int, int, int]]) -> "Listing":
+    def readings(cls, pf: Portfolio, segments: list[tuple[int, int, int]],
+                 fixes: "Corrections | None" = None) -> "Listing":
+        """Readings lo..hi-1 of each (meter, lo, hi) segment, in order; fixes:
+        the run's /_corrections, rendered in place of the readings they name."""
         segments = [s for s in segments if s[2] > s[1]]
+        by_meter = fixes.by_meter if fixes else {}
         starts, total = [], 0
         for _, lo, hi in segments:
             starts.append(total)
@@ -1006,11 +1168,37 @@ class Listing:
                 meter, lo, hi = segments[k]
                 off = a - starts[k]
                 n = min(b - a, hi - lo - off)
+                first = len(out)
                 pf.render_readings(meter, lo + off, lo + off + n, out)
+                for i, (text, est) in by_meter.get(meter, {}).items():
+                    if lo + off <= i < lo + off + n:
+                        out[first + i - lo - off] = pf.corrected_reading(meter, i, text, est)
                 a += n
                 k += 1
             return out
         return cls(total, render)
+
+
+@dataclass(frozen=True)
+class Corrections:
+    """One run's /_corrections (immutable: a POST publishes a new one)."""
+    items: dict         # (meter index, reading index) -> (consumption text, estimated)
+    by_meter: dict      # meter index -> {reading index: (consumption text, estimated)}
+    key: frozenset      # the items, part of the page cache keys
+
+    @classmethod
+    def of(cls, items: dict) -> "Corrections":
+        by_meter: dict = {}
+        for (meter, i), value in sorted(items.items()):
+            by_meter.setdefault(meter, {})[i] = value
+        return cls(dict(items), by_meter, frozenset(items.items()))
+
+
+class _NumberText(str):
+    """The source text of a JSON number (json.loads parse_int / parse_float)."""
+
+
+JSON_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
 
 
 WRONG_NUMBER = re.compile(r'"(consumption|floor_area|kwhSum|kwh|value|bill_total_volume)":[^,}]+'
@@ -1195,6 +1383,11 @@ class ProviderServer(http.server.ThreadingHTTPServer):
         self.tokens: dict[str, float] = {}
         self.sessions: dict[str, float] = {}
         self.enode_tokens: dict[str, float] = {}
+        # per run: /_meter_faults {"meter_ids": [...], "set": frozenset, "status", "from_page"}
+        # and /_hidden_meters (the ids)
+        self.meter_faults: dict[str, dict] = {}
+        self.hidden_meters: dict[str, frozenset] = {}
+        self.corrections: dict[str, Corrections] = {}   # per run: /_corrections
         self._reset_stats()
         super().__init__((HOST, port), ProviderHandler)
         self.base_url = f"{self.scheme}://{HOST}:{self.port}"
@@ -1876,6 +2069,8 @@ class ProviderHandler(ProviderAPIs, http.server.BaseHTTPRequestHandler):
     def _handle(self):
         self._entry = None
         self._run = "default"
+        self._hidden = None         # frozenset of the run's /_hidden_meters, or None
+        self._fixes = None          # the run's /_corrections (Corrections), or None
         self._extra: list = []
         try:
             body = self._read_body()
@@ -1902,24 +2097,29 @@ class ProviderHandler(ProviderAPIs, http.server.BaseHTTPRequestHandler):
         path = "/" + "/".join(rest)
         provider = rest[0] if rest and rest[0] in PROVIDERS else None
         slash = bool(rest) and split.path.endswith("/")
-        pairs = parse_qsl(split.query, keep_blank_values=True)
+        pairs = parse_query(split.query)
         for seg in switches:
             if seg.startswith("run="):
                 self._run = unquote(seg[4:]) or "default"
 
         if path in CONTROL_PATHS:
-            return self._control(path, pairs, switches)
+            return self._control(path, pairs, switches, body)
 
+        query: dict[str, list[str]] = {}      # parse_qs(split.query, keep_blank_values=True)
+        for k, v in pairs:
+            query.setdefault(k, []).append(v)
         self._entry = {
             "seq": 0, "time": time.time(), "method": self.command,
             "path": path + ("/" if provider and slash else ""),
             "prefix": "".join("/" + s for s in switches),
-            "query": parse_qs(split.query, keep_blank_values=True),
+            "query": query,
             "headers": self._header_dict(), "body": body.decode("utf-8", "replace"),
             "status": None,
         }
         self.server.record(self._run, self._entry)
         sc = parse_scenario(switches)
+        self._hidden = self.server.hidden_meters.get(sc.run)
+        self._fixes = self.server.corrections.get(sc.run)
         if sc.latency_ms:
             self._wait(sc.latency_ms / 1000.0)
         if path in AUTH_ENDPOINTS:
@@ -1947,6 +2147,8 @@ class ProviderHandler(ProviderAPIs, http.server.BaseHTTPRequestHandler):
             if self.command != "GET":
                 raise HTTPFail(405, {"error": "method not allowed", "method": self.command},
                                [("Allow", "GET")])
+            if route[0] == "consumption" or route[2] == "consumption":
+                self._meter_fault(sc, route, pairs)
             wrong = sc.fault == "wrongtype" and self.server.take_fault(sc, path)
             payload, headers = self._resource(sc, path, route, pairs, wrong)
         fault = sc.fault if sc.fault in ("stall", "truncate", "malformed") else None
@@ -1975,7 +2177,7 @@ class ProviderHandler(ProviderAPIs, http.server.BaseHTTPRequestHandler):
         return out
 
     # -- control endpoints ---------------------------------------------------
-    def _control(self, path: str, pairs, switches):
+    def _control(self, path: str, pairs, switches, body: bytes = b""):
         q = dict(pairs)
         srv = self.server
         if path == "/_health" and self.command == "GET":
@@ -2010,7 +2212,142 @@ class ProviderHandler(ProviderAPIs, http.server.BaseHTTPRequestHandler):
                 data = {"total_requests": srv.total_requests, "runs": runs}
             data["cache"] = srv.cache.info()
             return self._send_json(200, data)
+        if path in ("/_meter_faults", "/_hidden_meters") and self.command in ("GET", "POST", "DELETE"):
+            return self._meter_control(path, q, switches, body)
+        if path == "/_corrections" and self.command in ("GET", "POST", "DELETE"):
+            return self._corrections_control(q, switches, body)
         raise HTTPFail(405, {"error": "method not allowed", "method": self.command})
+
+    def _meter_control(self, path: str, q: dict, switches, body: bytes) -> None:
+        """GET / POST / DELETE /_meter_faults and /_hidden_meters (module docstring)."""
+        srv = self.server
+        explicit = "run" in q or any(s.startswith("run=") for s in switches)
+        run = q.get("run", self._run)
+        faults = path == "/_meter_faults"
+        store = srv.meter_faults if faults else srv.hidden_meters
+
+        def current() -> dict:
+            if faults:
+                got = store.get(run)
+                return {"run": run, "meter_ids": list(got["meter_ids"]) if got else [],
+                        "status": got["status"] if got else None,
+                        "from_page": got["from_page"] if got else None}
+            return {"run": run, "meter_ids": sorted(store.get(run, ()))}
+
+        if self.command == "DELETE":
+            with srv.lock:
+                if explicit:
+                    store.pop(run, None)
+                else:
+                    store.clear()
+            return self._send_json(200, {"cleared": run if explicit else "all"})
+        if self.command == "POST":
+            def bad(detail: str) -> HTTPFail:
+                return HTTPFail(400, {"error": "invalid " + path[2:].replace("_", " "), "detail": detail})
+            try:
+                data = json.loads(body or b"null")
+            except ValueError:
+                raise bad("body must be a JSON object") from None
+            if not isinstance(data, dict):
+                raise bad("body must be a JSON object")
+            allowed = ("meter_ids", "status", "from_page") if faults else ("meter_ids",)
+            unknown = sorted(set(data) - set(allowed))
+            if unknown:
+                raise bad("unknown keys %s; known: %s" % (", ".join(unknown), ", ".join(allowed)))
+            ids = data.get("meter_ids")
+            if not isinstance(ids, list) or not all(isinstance(x, str) and x for x in ids):
+                raise bad("meter_ids must be a list of meter id strings")
+            ids = list(dict.fromkeys(ids))
+            if faults:
+                status, from_page = data.get("status", 500), data.get("from_page", 1)
+                if type(status) is not int or not 400 <= status <= 599:
+                    raise bad("status must be an integer 400..599")
+                if type(from_page) is not int or from_page < 1:
+                    raise bad("from_page must be an integer >= 1")
+                value = {"meter_ids": ids, "set": frozenset(ids), "status": status, "from_page": from_page}
+            else:
+                value = frozenset(ids)
+            with srv.lock:
+                if ids:
+                    store[run] = value
+                else:
+                    store.pop(run, None)
+        with srv.lock:
+            data = current()
+        return self._send_json(200, data)
+
+    def _corrections_control(self, q: dict, switches, body: bytes) -> None:
+        """GET / POST / DELETE /_corrections (module docstring)."""
+        srv, pf = self.server, self.server.portfolio
+        explicit = "run" in q or any(s.startswith("run=") for s in switches)
+        run = q.get("run", self._run)
+        if self.command == "DELETE":
+            with srv.lock:
+                if explicit:
+                    srv.corrections.pop(run, None)
+                else:
+                    srv.corrections.clear()
+            return self._send_json(200, {"cleared": run if explicit else "all"})
+        if self.command == "POST":
+            def bad(detail: str) -> HTTPFail:
+                return HTTPFail(400, {"error": "invalid corrections", "detail": detail})
+            try:
+                data = json.loads(body or b"null", parse_int=_NumberText, parse_float=_NumberText)
+            except ValueError:
+                raise bad("body must be a JSON object") from None
+            if not isinstance(data, dict):
+                raise bad("body must be a JSON object")
+            if set(data) != {"corrections"}:
+                raise bad("the body's only key must be corrections")
+            entries = data["corrections"]
+            if not isinstance(entries, list):
+                raise bad("corrections must be a list")
+            new: dict = {}
+            known = ("meter_id", "interval_start", "consumption", "estimated")
+            for n, entry in enumerate(entries):
+                where = f"corrections[{n}]"
+                if not isinstance(entry, dict):
+                    raise bad(f"{where} must be an object")
+                missing = [k for k in known[:3] if k not in entry]
+                unknown = sorted(set(entry) - set(known))
+                if missing or unknown:
+                    raise bad(f"{where}: " + "; ".join(
+                        (["missing " + ", ".join(missing)] if missing else [])
+                        + (["unknown keys " + ", ".join(unknown)] if unknown else []))
+                        + "; known: " + ", ".join(known))
+                ident, start, value = entry["meter_id"], entry["interval_start"], entry["consumption"]
+                if type(ident) is not str or ident not in pf.meter_index:
+                    raise bad(f"{where}: unknown meter_id {_dumps(ident)}")
+                meter = pf.meter_index[ident]
+                try:
+                    if type(start) is not str:
+                        raise ValueError
+                    i = pf.reading_index(meter, parse_iso(start))
+                except ValueError:
+                    raise bad(f"{where}: interval_start {_dumps(start)} is not an ISO 8601 "
+                              "timestamp with offset") from None
+                if i is None:
+                    raise bad(f"{where}: meter {ident} has no reading with interval_start {_dumps(start)}")
+                if not isinstance(value, str) or not JSON_NUMBER.fullmatch(value):
+                    shown = value if isinstance(value, _NumberText) else _dumps(value)
+                    raise bad(f"{where}: consumption {shown} is not a number "
+                              "(a JSON number or a string in JSON number syntax)")
+                est = entry.get("estimated", pf.estimated(i))
+                if type(est) is not bool:
+                    raise bad(f"{where}: estimated must be true or false")
+                new[(meter, i)] = (str(value), est)
+            with srv.lock:
+                old = srv.corrections.get(run)
+                if new:
+                    srv.corrections[run] = Corrections.of({**(old.items if old else {}), **new})
+        with srv.lock:
+            fixes = srv.corrections.get(run)
+        rows = []
+        for (meter, i), (text, est) in sorted(fixes.items.items()) if fixes else ():
+            rows.append('{"meter_id":%s,"interval_start":%s,"consumption":%s,"estimated":%s}' % (
+                _dumps(pf.meters[meter]["meter_id"]), _dumps(pf.stamps[i]), text, "true" if est else "false"))
+        text = '{"run":%s,"corrections":[%s]}' % (_dumps(run), ",".join(rows))
+        return self._send(200, text.encode())
 
     # -- authentication --------------------------------------------------------
     def _basic_credentials(self) -> tuple[str, str] | None:
@@ -2166,7 +2503,8 @@ class ProviderHandler(ProviderAPIs, http.server.BaseHTTPRequestHandler):
         self.wfile.write(payload[20:])
 
     def _gzip(self, payload: bytes, wrong: bool, malformed: bool) -> bytes:
-        key = (self.server.base_url, self.path, wrong, "gzip")
+        key = (self.server.base_url, self.path, wrong, "gzip", self._hidden,
+               self._fixes.key if self._fixes else None)
         if not malformed:
             hit = self.server.cache.get(key)
             if hit is not None:
@@ -2190,18 +2528,14 @@ class ProviderHandler(ProviderAPIs, http.server.BaseHTTPRequestHandler):
 
     def _resource(self, sc: Scenario, path: str, route, pairs, wrong: bool):
         """Body bytes and extra headers of a successful resource response (cached)."""
-        key = (self.server.base_url, self.path, wrong)
+        hidden = self._hidden
+        key = (self.server.base_url, self.path, wrong, hidden, self._fixes.key if self._fixes else None)
         hit = self.server.cache.get(key)
         if hit is not None:
             return hit
         pf = self.server.portfolio
         kind, ident, sub = route
-
-        def values(name: str) -> set[str] | None:
-            found = [v for k, v in pairs if k == name]
-            if not found:
-                return None
-            return {x.strip() for v in found for x in v.split(",") if x.strip()}
+        values = functools.partial(_list_filter, pairs)
 
         def when(name: str) -> int | None:
             found = [v for k, v in pairs if k == name]
@@ -2229,30 +2563,26 @@ class ProviderHandler(ProviderAPIs, http.server.BaseHTTPRequestHandler):
             if sub is None:
                 single = pf.asset_json[pf.asset_index[ident]]
             else:
-                listing = Listing.of([pf.meter_json[i] for i in pf.meters_by_asset[ident]])
+                listing = Listing.of([pf.meter_json[i] for i in pf.meters_by_asset[ident]
+                                      if not hidden or pf.meters[i]["meter_id"] not in hidden])
         elif kind == "meters" and ident is None:
             assets, meters, resources = values("asset_id"), values("meter_id"), values("resource")
             listing = Listing.of([
                 pf.meter_json[i] for i, m in enumerate(pf.meters)
                 if (assets is None or m["asset_id"] in assets)
                 and (meters is None or m["meter_id"] in meters)
-                and (resources is None or m["resource"] in resources)])
+                and (resources is None or m["resource"] in resources)
+                and (not hidden or m["meter_id"] not in hidden)])
         elif kind == "meters" and sub is None:
-            if ident not in pf.meter_index:
+            if ident not in pf.meter_index or (hidden and ident in hidden):
                 raise not_found("meter")
             single = pf.meter_json[pf.meter_index[ident]]
         else:  # readings: /consumption or /meters/{id}/consumption
-            if ident is not None:
-                if ident not in pf.meter_index:
-                    raise not_found("meter")
-                chosen = [pf.meter_index[ident]]
-            else:
-                meters, assets = values("meter_id"), values("asset_id")
-                chosen = [i for i, m in enumerate(pf.meters)
-                          if (meters is None or m["meter_id"] in meters)
-                          and (assets is None or m["asset_id"] in assets)]
+            chosen = self._reading_meters(ident, pairs)
+            if chosen is None:
+                raise not_found("meter")
             lo, hi = pf.index_range(when("from"), when("to"))
-            listing = Listing.readings(pf, [(i, lo, hi) for i in chosen])
+            listing = Listing.readings(pf, [(i, lo, hi) for i in chosen], self._fixes)
 
         if single is not None:
             text, headers = (make_wrong(single, True, True) if wrong else single), []
@@ -2261,6 +2591,79 @@ class ProviderHandler(ProviderAPIs, http.server.BaseHTTPRequestHandler):
         value = (text.encode(), headers)
         self.server.cache.put(key, value, len(value[0]))
         return value
+
+    def _reading_meters(self, ident: str | None, pairs) -> list[int] | None:
+        """Meter indexes a reading list selects: /meters/{ident}/consumption
+        (None: no such meter) or /consumption (ident None) with its meter_id
+        and asset_id filters; the run's hidden meters are left out."""
+        pf, hidden = self.server.portfolio, self._hidden
+        if ident is not None:
+            if ident not in pf.meter_index or (hidden and ident in hidden):
+                return None
+            return [pf.meter_index[ident]]
+        meters, assets = _list_filter(pairs, "meter_id"), _list_filter(pairs, "asset_id")
+        if meters is not None and assets is None and len(meters) * 8 < len(pf.meters):
+            # a short filter of a long portfolio
+            chosen = sorted(pf.meter_index[x] for x in meters if x in pf.meter_index)
+        else:
+            chosen = [i for i, m in enumerate(pf.meters)
+                      if (meters is None or m["meter_id"] in meters)
+                      and (assets is None or m["asset_id"] in assets)]
+        if hidden:
+            chosen = [i for i in chosen if pf.meters[i]["meter_id"] not in hidden]
+        return chosen
+
+    def _page_number(self, sc: Scenario, pairs) -> int | None:
+        """1-based number of the page a list request asks for, in the
+        scenario's pagination style (None if a paging parameter is invalid:
+        the request then fails with 400 anyway)."""
+        q = dict(pairs)
+        default = self.server.page_size
+
+        def qint(name: str, dflt: int, minimum: int) -> int:
+            value = int(q[name]) if name in q else dflt
+            if value < minimum:
+                raise ValueError
+            return value
+        try:
+            if sc.pages in ("next", "page1", "link"):
+                return qint("page", 1, 1)
+            if sc.pages == "page0":
+                return qint("page", 0, 0) + 1
+            if sc.pages == "offset":
+                return qint("offset", 0, 0) // qint("limit", default, 1) + 1
+            if sc.pages == "cursor":
+                size, lo = qint("page_size", default, 1), 0
+                if q.get("cursor"):
+                    tag, _, number = base64.urlsafe_b64decode(q["cursor"].encode()).decode().partition(":")
+                    lo = int(number)
+                    if tag != "o" or lo < 0:
+                        return None
+                return lo // size + 1
+            return 1            # none: a single page
+        except (ValueError, UnicodeDecodeError):
+            return None
+
+    def _meter_fault(self, sc: Scenario, route, pairs) -> None:
+        """Fail a reading list request that selects a meter of the run's
+        /_meter_faults (see the module docstring)."""
+        fault = self.server.meter_faults.get(sc.run)
+        if not fault:
+            return
+        chosen = self._reading_meters(route[1] if route[0] == "meters" else None, pairs)
+        if not chosen:
+            return
+        pf = self.server.portfolio
+        failing = [pf.meters[i]["meter_id"] for i in chosen if pf.meters[i]["meter_id"] in fault["set"]]
+        if not failing:
+            return
+        page = self._page_number(sc, pairs)
+        if page is None or page < fault["from_page"]:
+            return
+        status = fault["status"]
+        headers = [("Retry-After", str(sc.retry))] if status in (429, 503) else []
+        raise HTTPFail(status, {"error": "simulated meter failure", "meter_id": failing[0],
+                                "meter_ids": failing, "page": page}, headers)
 
     def _url(self, sc: Scenario, path: str, pairs, changes: dict) -> str:
         out, done = [], set()
@@ -2272,7 +2675,8 @@ class ProviderHandler(ProviderAPIs, http.server.BaseHTTPRequestHandler):
             else:
                 out.append((k, v))
         out += [(k, str(v)) for k, v in changes.items() if k not in done]
-        return "%s%s%s?%s" % (self.server.base_url, sc.prefix, path, urlencode(out))
+        return "%s%s%s?%s" % (self.server.base_url, sc.prefix, path,
+                              urlencode(out, quote_via=_quote_plus_cached))
 
     def _page(self, sc: Scenario, path: str, listing: Listing, pairs, wrong: bool):
         """Render one page of listing in the scenario's pagination style."""

@@ -567,6 +567,353 @@ class ProviderTest(unittest.TestCase):
         self.assertEqual(self.get_json("/_requests?run=never-used"), [])
 
 
+class ProviderMeterControlTest(unittest.TestCase):
+    """/_meter_faults, /_hidden_meters and /_corrections (own server: 3 assets x 4 meters x 90 readings)."""
+    N_READINGS = 90
+
+    @classmethod
+    def setUpClass(cls):
+        cls.server = ServerProcess("provider_server.py")
+        cls.port = cls.server.port
+
+    @classmethod
+    def tearDownClass(cls):
+        rc = cls.server.stop(signal.SIGTERM)
+        assert rc == 0, f"provider exited with {rc}"
+
+    def tearDown(self):
+        for control in ("/_meter_faults", "/_hidden_meters", "/_corrections"):
+            self.assertEqual(call(self.port, "DELETE", control).json(), {"cleared": "all"})
+
+    def get_json(self, target: str, status: int = 200, headers=None):
+        r = call(self.port, "GET", target, headers)
+        self.assertEqual(r.status, status, (target, r.body[:300]))
+        self.assertEqual(r.headers["Content-Type"], "application/json")
+        return r.json()
+
+    def post(self, target: str, body, status: int = 200):
+        r = call(self.port, "POST", target, body=body)
+        self.assertEqual(r.status, status, r.body[:300])
+        return r.json()
+
+    def assert_meter_fault(self, target: str, status: int, failing: list, page: int = 1):
+        body = self.get_json(target, status)
+        self.assertEqual(body, {"error": "simulated meter failure", "meter_id": failing[0],
+                                "meter_ids": failing, "page": page})
+
+    def test_meter_faults_from_first_page(self):
+        ok = {t: self.get_json("/run=mf1" + t) for t in (
+            "/consumption?meter_id=M00001,M00002", "/meters/M00004/consumption", "/consumption?asset_id=A0002",
+            "/meters", "/meters/M00003", "/assets/A0001/meters")}
+        setting = {"run": "mf1", "meter_ids": ["M00003", "M00010"], "status": 500, "from_page": 1}
+        self.assertEqual(self.post("/run=mf1/_meter_faults", {"meter_ids": ["M00003", "M00010"]}), setting)
+        self.assertEqual(self.get_json("/_meter_faults?run=mf1"), setting)
+        self.assertEqual(self.get_json("/run=mf1/_meter_faults"), setting)
+        # requests selecting a listed meter fail; the body names it
+        self.assert_meter_fault("/run=mf1/consumption?meter_id=M00001,M00003", 500, ["M00003"])
+        self.assert_meter_fault("/run=mf1/consumption?meter_id=M00010,M00003&from=2025-02-01", 500,
+                                ["M00003", "M00010"])
+        self.assert_meter_fault("/run=mf1/consumption", 500, ["M00003", "M00010"])
+        self.assert_meter_fault("/run=mf1/consumption?asset_id=A0001", 500, ["M00003"])
+        self.assert_meter_fault("/run=mf1/meters/M00003/consumption", 500, ["M00003"])
+        self.assert_meter_fault("/run=mf1/pages=link/meters/M00010/consumption?per_page=5", 500, ["M00010"])
+        self.assert_meter_fault("/run=mf1/consumption?meter_id=M00003&from=2031-01-01", 500, ["M00003"])
+        # other meters, other resources and other namespaces are unaffected
+        for target, body in ok.items():
+            self.assertEqual(self.get_json("/run=mf1" + target), body, target)
+        self.assertEqual(self.get_json("/run=mf2/consumption?meter_id=M00003")["count"], self.N_READINGS)
+        self.assertEqual(self.get_json("/consumption?meter_id=M00003")["count"], self.N_READINGS)
+        self.get_json("/run=mf1/consumption?meter_id=M00003&from=yesterday", 500)   # before parameter checks
+        self.get_json("/run=mf1/meters/M99999/consumption", 404)
+        log = self.get_json("/_requests?run=mf1")
+        self.assertEqual(log[-2]["status"], 500)
+        # another status; clearing the namespace restores the data
+        self.post("/_meter_faults?run=mf1", {"meter_ids": ["M00003"], "status": 404})
+        self.assert_meter_fault("/run=mf1/consumption?meter_id=M00003", 404, ["M00003"])
+        self.assertEqual(self.get_json("/run=mf1/consumption?meter_id=M00010")["count"], self.N_READINGS)
+        self.assertEqual(call(self.port, "DELETE", "/_meter_faults?run=mf1").json(), {"cleared": "mf1"})
+        self.assertEqual(self.get_json("/run=mf1/_meter_faults"),
+                         {"run": "mf1", "meter_ids": [], "status": None, "from_page": None})
+        self.assertEqual(self.get_json("/run=mf1/consumption?meter_id=M00001,M00003")["count"], 2 * self.N_READINGS)
+        self.assertEqual(self.get_json("/run=mf1/consumption?meter_id=M00001,M00002"),
+                         ok["/consumption?meter_id=M00001,M00002"])
+
+    def test_meter_faults_from_second_page(self):
+        self.post("/run=mf3/_meter_faults", {"meter_ids": ["M00005"], "status": 503, "from_page": 2})
+        target = "/run=mf3/consumption?meter_id=M00004,M00005&page_size=100"
+        first = self.get_json(target)
+        self.assertEqual((first["count"], len(first["results"])), (2 * self.N_READINGS, 100))
+        self.assertEqual({r["meter_id"] for r in first["results"]}, {"M00004", "M00005"})
+        r = call(self.port, "GET", first["next"])
+        self.assertEqual(r.status, 503)
+        self.assertEqual(r.headers["Retry-After"], "1")
+        self.assertEqual(r.json()["page"], 2)
+        self.assert_meter_fault(target + "&page=3", 503, ["M00005"], page=3)
+        self.assertEqual(call(self.port, "GET", "/run=mf3/retry=7" + target[8:] + "&page=2").headers["Retry-After"], "7")
+        # page numbers of the other pagination styles
+        meter = "/meters/M00005/consumption"
+        for style, ok, bad, page in (("page1", "page=1&page_size=10", "page=2&page_size=10", 2),
+                                     ("page0", "page=0&page_size=10", "page=1&page_size=10", 2),
+                                     ("link", "per_page=10", "page=3&per_page=10", 3),
+                                     ("offset", "offset=9&limit=10", "offset=10&limit=10", 2),
+                                     ("cursor", "page_size=10", "page_size=10&cursor=bzoxMA==", 2)):
+            with self.subTest(style=style):
+                r = call(self.port, "GET", f"/run=mf3/pages={style}{meter}?{ok}")
+                self.assertEqual(r.status, 200, r.body[:200])
+                self.assert_meter_fault(f"/run=mf3/pages={style}{meter}?{bad}", 503, ["M00005"], page=page)
+        self.assertEqual(len(self.get_json(f"/run=mf3/pages=none{meter}")["data"]), self.N_READINGS)
+        self.get_json(f"/run=mf3{meter}?page=0", 400)          # invalid paging: the usual 400
+        # the unaffected meter pages to the end
+        rows, url = [], "/run=mf3/consumption?meter_id=M00004&page_size=40"
+        while url:
+            body = self.get_json(url)
+            rows += body["results"]
+            url = body["next"]
+        self.assertEqual(len(rows), self.N_READINGS)
+        self.assertEqual(call(self.port, "DELETE", "/run=mf3/_meter_faults").json(), {"cleared": "mf3"})
+        self.assertEqual(self.get_json(target + "&page=2")["count"], 2 * self.N_READINGS)
+
+    def test_meter_faults_validation_and_namespaces(self):
+        for body in ({"status": 500}, {"meter_ids": "M00001"}, {"meter_ids": [1]}, {"meter_ids": [""]},
+                     {"meter_ids": ["M00001"], "status": 200}, {"meter_ids": ["M00001"], "status": 600},
+                     {"meter_ids": ["M00001"], "status": "500"}, {"meter_ids": ["M00001"], "from_page": 0},
+                     {"meter_ids": ["M00001"], "page": 2}, ["M00001"]):
+            with self.subTest(body=body):
+                self.assertIn("error", self.post("/_meter_faults", body, status=400))
+        self.assertEqual(call(self.port, "POST", "/_meter_faults", body="{nope").status, 400)
+        self.assertEqual(call(self.port, "PUT", "/_meter_faults", body="{}").status, 405)
+        self.post("/run=n1/_meter_faults", {"meter_ids": ["M00001"]})
+        self.post("/_meter_faults?run=n2", {"meter_ids": ["M00002"], "status": 502})
+        self.post("/_meter_faults", {"meter_ids": ["M00001", "M00001"]})
+        self.assertEqual(self.get_json("/_meter_faults")["meter_ids"], ["M00001"])
+        self.get_json("/run=n2/consumption?meter_id=M00002", 502)
+        self.get_json("/run=n2/consumption?meter_id=M00001")
+        self.post("/run=n2/_meter_faults", {"meter_ids": []})                   # [] clears
+        self.get_json("/run=n2/consumption?meter_id=M00002")
+        self.get_json("/run=n1/consumption?meter_id=M00001", 500)
+        self.assertEqual(call(self.port, "DELETE", "/_meter_faults").json(), {"cleared": "all"})
+        for run in ("default", "n1", "n2"):
+            self.assertEqual(self.get_json(f"/_meter_faults?run={run}")["meter_ids"], [])
+        self.get_json("/run=n1/consumption?meter_id=M00001")
+
+    def test_hidden_meters(self):
+        ids = lambda rows: [r["meter_id"] for r in rows]  # noqa: E731
+        all_meters = [f"M{i:05d}" for i in range(1, 13)]
+        before = {t: self.get_json(t) for t in ("/meters", "/consumption?page_size=2000")}
+        gz = {"Accept-Encoding": "gzip"}
+        self.assertIn(b'"M00002"', gzip.decompress(call(self.port, "GET", "/gzip=1/meters", gz).body))
+        self.assertEqual(self.post("/_hidden_meters", {"meter_ids": ["M00006", "M00002"]}),
+                         {"run": "default", "meter_ids": ["M00002", "M00006"]})
+        self.assertEqual(self.get_json("/_hidden_meters"), {"run": "default", "meter_ids": ["M00002", "M00006"]})
+        for prefix in ("", "/pages=page1"):
+            with self.subTest(prefix=prefix):
+                key = "data" if prefix else "results"
+                self.assertEqual(ids(self.get_json(prefix + "/meters")[key]),
+                                 [m for m in all_meters if m not in ("M00002", "M00006")])
+                self.assertEqual(ids(self.get_json(prefix + "/meters?meter_id=M00002,M00003")[key]), ["M00003"])
+                self.assertEqual(ids(self.get_json(prefix + "/assets/A0001/meters")[key]),
+                                 ["M00001", "M00003", "M00004"])
+                self.assertEqual(ids(self.get_json(prefix + "/assets/A0002/meters")[key]),
+                                 ["M00005", "M00007", "M00008"])
+        self.assertEqual(self.get_json("/meters/M00002", 404)["error"], "meter not found")
+        self.assertEqual(self.get_json("/meters/M00002/consumption", 404)["error"], "meter not found")
+        self.assertEqual(self.get_json("/meters/M00003")["meter_id"], "M00003")
+        rows = self.get_json("/consumption?page_size=2000")["results"]
+        self.assertEqual(len(rows), 10 * self.N_READINGS)
+        self.assertEqual(sorted(set(ids(rows))), [m for m in all_meters if m not in ("M00002", "M00006")])
+        self.assertEqual(self.get_json("/consumption?meter_id=M00002,M00006")["count"], 0)
+        self.assertEqual(self.get_json("/consumption?asset_id=A0002")["count"], 3 * self.N_READINGS)
+        self.assertEqual(len(self.get_json("/assets")["results"]), 3)
+        # other namespaces are unaffected; a hidden meter is never selected by a meter fault
+        self.assertEqual(self.get_json("/run=h2/meters/M00002")["meter_id"], "M00002")
+        self.assertEqual(self.get_json("/run=h2/consumption?meter_id=M00002")["count"], self.N_READINGS)
+        for run in ("default", "h2"):
+            self.post(f"/_meter_faults?run={run}", {"meter_ids": ["M00002"]})
+        self.assertEqual(self.get_json("/consumption?meter_id=M00002,M00003")["count"], self.N_READINGS)
+        self.get_json("/meters/M00002/consumption", 404)
+        self.assert_meter_fault("/run=h2/consumption?meter_id=M00002,M00003", 500, ["M00002"])
+        # gzip: the cached compressed body follows the setting too
+        self.assertNotIn(b'"M00002"', gzip.decompress(call(self.port, "GET", "/gzip=1/meters", gz).body))
+        # clearing restores byte-identical answers
+        self.assertEqual(call(self.port, "DELETE", "/_meter_faults").json(), {"cleared": "all"})
+        self.assertEqual(call(self.port, "DELETE", "/_hidden_meters").json(), {"cleared": "all"})
+        self.assertEqual(self.get_json("/_hidden_meters"), {"run": "default", "meter_ids": []})
+        for target, body in before.items():
+            self.assertEqual(self.get_json(target), body, target)
+        self.assertIn(b'"M00002"', gzip.decompress(call(self.port, "GET", "/gzip=1/meters", gz).body))
+        self.post("/run=h3/_hidden_meters", {"meter_ids": ["M00001"]})
+        self.assertEqual(self.get_json("/run=h3/meters/M00001", 404)["id"], "M00001")
+        self.post("/run=h3/_hidden_meters", {"meter_ids": []})
+        self.get_json("/run=h3/meters/M00001")
+        self.assertIn("error", self.post("/_hidden_meters", {"meter_ids": ["M00001"], "status": 500}, status=400))
+        self.assertIn("error", self.post("/_hidden_meters", {}, status=400))
+
+    CORRECTION_TARGETS = (
+        "/consumption?meter_id=M00001,M00002&page_size=1000", "/meters/M00001/consumption",
+        "/meters/M00002/consumption?from=2025-01-08&to=2025-01-12", "/consumption?asset_id=A0001&page_size=7&page=2",
+        "/pages=page1/consumption?page_size=500", "/pages=offset/meters/M00001/consumption?offset=3&limit=5",
+        "/pages=cursor/meters/M00002/consumption", "/pages=link/consumption?meter_id=M00002&per_page=20",
+        "/pages=none/consumption?meter_id=M00001,M00003", "/meters/M00003/consumption", "/meters", "/assets")
+
+    def raw(self, target: str, headers=None) -> tuple:
+        r = call(self.port, "GET", target, headers)
+        self.assertEqual(r.status, 200, (target, r.body[:300]))
+        body = gzip.decompress(r.body) if r.headers["Content-Encoding"] == "gzip" else r.body
+        return body, r.headers["Link"]
+
+    @staticmethod
+    def corrected(body: bytes, meter: str, start: str, text: str, estimated: bool | None = None) -> bytes:
+        """body with one reading's consumption (and estimated flag) replaced."""
+        pattern = re.compile(rb'(\{"meter_id":"%s","interval_start":"%s",[^{}]*?"consumption":)[^,]+'
+                             rb'(,"unit":"[^"]*","estimated":)(true|false)' % (meter.encode(), re.escape(start.encode())))
+        return pattern.sub(lambda m: m.group(1) + text.encode() + m.group(2) + (
+            m.group(3) if estimated is None else (b"true" if estimated else b"false")), body)
+
+    def test_corrections(self):
+        gz = {"Accept-Encoding": "gzip"}
+        targets = [prefix + t for prefix in ("/run=c1", "/run=c2", "") for t in self.CORRECTION_TARGETS]
+        targets += ["/run=c1/gzip=1/meters/M00001/consumption", "/run=c1/gzip=1/pages=none/consumption"]
+        before = {t: self.raw(t, gz) for t in targets}            # also fills the page and gzip caches
+        day5, day10, day20 = "2025-01-05T00:00:00+00:00", "2025-01-10T00:00:00+00:00", "2025-01-20T00:00:00+00:00"
+        body = ('{"corrections": [{"meter_id": "M00001", "interval_start": "2025-01-05T00:00:00Z", "consumption": 999.50},'
+                ' {"meter_id": "M00002", "interval_start": "2025-01-10T01:00:00+01:00", "consumption": "12.000",'
+                ' "estimated": false},'
+                ' {"meter_id": "M00001", "interval_start": "2025-01-20", "consumption": "-1.5e2"}]}')
+        r = call(self.port, "POST", "/run=c1/_corrections", {"Content-Type": "application/json"}, body)
+        self.assertEqual(r.status, 200, r.body)
+        setting = (b'{"run":"c1","corrections":['
+                   b'{"meter_id":"M00001","interval_start":"%s","consumption":999.50,"estimated":false},'
+                   b'{"meter_id":"M00001","interval_start":"%s","consumption":-1.5e2,"estimated":true},'
+                   b'{"meter_id":"M00002","interval_start":"%s","consumption":12.000,"estimated":false}]}'
+                   % (day5.encode(), day20.encode(), day10.encode()))
+        self.assertEqual(r.body, setting)
+        self.assertEqual(call(self.port, "GET", "/_corrections?run=c1").body, setting)
+        self.assertEqual(call(self.port, "GET", "/run=c1/pages=none/_corrections").body, setting)
+        self.assertEqual(self.get_json("/_corrections"), {"run": "default", "corrections": []})
+
+        def expect(target: str, got: tuple) -> tuple:
+            body, link = got
+            if target.startswith("/run=c1/"):
+                body = self.corrected(body, "M00001", day5, "999.50")
+                body = self.corrected(body, "M00001", day20, "-1.5e2")
+                body = self.corrected(body, "M00002", day10, "12.000", False)
+            return body, link
+        changed = 0
+        for target in targets:
+            with self.subTest(target=target):
+                got = self.raw(target, gz)
+                self.assertEqual(got, expect(target, before[target]))
+                changed += got != before[target]
+        self.assertEqual(changed, 10)     # the c1 reading lists that include a corrected reading
+        rows = json.loads(self.raw("/run=c1/consumption?meter_id=M00001,M00002&page_size=1000")[0],
+                          parse_float=Decimal)["results"]
+        self.assertEqual(len(rows), 2 * self.N_READINGS)
+        fixed = {(r["meter_id"], r["interval_start"]): (r["consumption"], r["estimated"]) for r in rows}
+        self.assertEqual(fixed[("M00001", day5)], (Decimal("999.50"), False))
+        self.assertEqual(fixed[("M00001", day20)], (Decimal("-150"), True))     # estimated kept
+        self.assertEqual(fixed[("M00002", day10)], (Decimal("12.000"), False))  # was estimated
+        self.assertEqual(self.get_json("/run=c1/meters/M00001/consumption?from=2025-01-05&to=2025-01-06")["results"],
+                         [dict(rows[4], consumption=999.5)])
+        # a later POST adds and replaces per reading; a failing POST stores nothing
+        self.post("/_corrections?run=c1", {"corrections": [
+            {"meter_id": "M00001", "interval_start": day5, "consumption": 7, "estimated": True},
+            {"meter_id": "M00003", "interval_start": day5, "consumption": "0"}]})
+        self.assertIn("error", self.post("/run=c1/_corrections", {"corrections": [
+            {"meter_id": "M00004", "interval_start": day5, "consumption": 1},
+            {"meter_id": "M00004", "interval_start": day5, "consumption": "one"}]}, status=400))
+        got = self.get_json("/run=c1/_corrections")["corrections"]
+        self.assertEqual([(c["meter_id"], c["interval_start"], c["consumption"], c["estimated"]) for c in got],
+                         [("M00001", day5, 7, True), ("M00001", day20, -150.0, True),
+                          ("M00002", day10, 12.0, False), ("M00003", day5, 0, False)])
+        self.assertIn(b'"interval_start":"2025-01-05T00:00:00+00:00","interval_end":"2025-01-06T00:00:00+00:00",'
+                      b'"consumption":7,"unit":"kWh","estimated":true}',
+                      self.raw("/run=c1/gzip=1/meters/M00001/consumption", gz)[0])
+        self.assertEqual(self.raw("/run=c1/meters/M00003/consumption")[0],
+                         self.corrected(before["/meters/M00003/consumption"][0], "M00003", day5, "0", False))
+        self.post("/run=c2/_corrections", {"corrections": [{"meter_id": "M00001", "interval_start": day5,
+                                                            "consumption": 1}]})
+        self.assertEqual(self.raw("/run=c2/meters/M00001/consumption")[0],
+                         self.corrected(before["/meters/M00001/consumption"][0], "M00001", day5, "1"))
+        self.post("/_corrections", {"corrections": []})                          # changes nothing
+        # clearing (one namespace, then all) restores byte-identical bodies
+        self.assertEqual(call(self.port, "DELETE", "/run=c1/_corrections").json(), {"cleared": "c1"})
+        self.assertEqual(self.get_json("/run=c1/_corrections"), {"run": "c1", "corrections": []})
+        for target in targets:
+            if target.startswith("/run=c1/"):
+                self.assertEqual(self.raw(target, gz), before[target], target)
+        self.assertNotEqual(self.raw("/run=c2/meters/M00001/consumption"), before["/run=c2/meters/M00001/consumption"])
+        self.assertEqual(call(self.port, "DELETE", "/_corrections").json(), {"cleared": "all"})
+        for target in targets:
+            self.assertEqual(self.raw(target, gz), before[target], target)
+
+    def test_corrections_validation(self):
+        good = {"meter_id": "M00001", "interval_start": "2025-01-05T00:00:00+00:00", "consumption": 1}
+        for entry, problem in (
+                (dict(good, meter_id="M99999"), "unknown meter_id"),
+                (dict(good, meter_id=1), "unknown meter_id"),
+                (dict(good, interval_start="2025-01-05T00:00:01+00:00"), "no reading"),
+                (dict(good, interval_start="2024-12-31"), "no reading"),
+                (dict(good, interval_start="2025-04-01T00:00:00Z"), "no reading"),      # reading index 90
+                (dict(good, interval_start="2025-01-05T00:00:00"), "interval_start"),
+                (dict(good, interval_start="yesterday"), "interval_start"),
+                (dict(good, interval_start=20250105), "interval_start"),
+                (dict(good, consumption="abc"), "consumption"),
+                (dict(good, consumption=" 1"), "consumption"),
+                (dict(good, consumption="1."), "consumption"),
+                (dict(good, consumption="NaN"), "consumption"),
+                (dict(good, consumption=True), "consumption"),
+                (dict(good, consumption=None), "consumption"),
+                (dict(good, consumption=[1]), "consumption"),
+                (dict(good, estimated="no"), "estimated"),
+                (dict(good, estimated=0), "estimated"),
+                ({"meter_id": "M00001", "consumption": 1}, "missing interval_start"),
+                (dict(good, unit="kWh"), "unknown keys unit"),
+                ("M00001", "must be an object")):
+            with self.subTest(entry=entry):
+                got = self.post("/run=v1/_corrections", {"corrections": [good, entry]}, status=400)
+                self.assertEqual(got["error"], "invalid corrections")
+                self.assertIn("corrections[1]", got["detail"])
+                self.assertIn(problem, got["detail"])
+        for body in ({}, {"corrections": good}, {"corrections": [], "run": "x"}, [good]):
+            with self.subTest(body=body):
+                self.assertEqual(self.post("/_corrections", body, status=400)["error"], "invalid corrections")
+        for text in ("{nope", '{"corrections": [{"meter_id": "M00001", "interval_start": "2025-01-05",'
+                               ' "consumption": NaN}]}'):
+            self.assertEqual(call(self.port, "POST", "/_corrections", body=text).status, 400)
+        self.assertEqual(call(self.port, "PUT", "/_corrections", body="{}").status, 405)
+        self.assertEqual(self.get_json("/_corrections?run=v1"), {"run": "v1", "corrections": []})
+        self.assertEqual(self.get_json("/_corrections"), {"run": "default", "corrections": []})
+
+    def test_long_meter_filter_paging(self):
+        """A sync's bulk request: 1000 meter ids x 365 readings in pages of 1000 via
+        next links that repeat the ids (about 1 s here; the bound is generous)."""
+        server = ServerProcess("provider_server.py", "--assets", "250", "--meters-per-asset", "4",
+                               "--readings", "365")
+        try:
+            ids = ",".join(f"M{i:05d}" for i in range(1, 1001))
+            url = f"/consumption?meter_id={ids}&from=2025-01-01T00:00:00Z&page_size=1000"
+            conn = http.client.HTTPConnection(HOST, server.port, timeout=30)
+            t0 = time.monotonic()
+            pages = records = 0
+            while url:
+                conn.request("GET", url)
+                resp = conn.getresponse()
+                body = json.loads(resp.read())
+                self.assertEqual(resp.status, 200)
+                pages += 1
+                records += len(body["results"])
+                url = body["next"] and urlsplit(body["next"]).path + "?" + urlsplit(body["next"]).query
+                if pages == 1:
+                    self.assertIn("M00999%2CM01000", url)
+            elapsed = time.monotonic() - t0
+            conn.close()
+            self.assertEqual((pages, records, body["count"]), (365, 365_000, 365_000))
+            self.assertEqual(body["results"][-1]["meter_id"], "M01000")
+            self.assertLess(elapsed, 10.0)
+        finally:
+            self.assertEqual(server.stop(), 0)
+
+
 class ProviderPerformanceTest(unittest.TestCase):
     """1,000,000 readings in 100 pages: first pass < 10 s, cached pass < 2 s."""
 
@@ -1575,7 +1922,7 @@ class SandboxTest(unittest.TestCase):
     def test_ingest_and_replay(self):
         batch = [reading(day=1), reading(day=2, value="11.25"), reading(meter="5002", day=1, unit="m3")]
         r = self.ingest(batch)
-        expected = {"batch_id": "b1", "accepted": 3, "created": 3, "updated": 0, "unchanged": 0}
+        expected = {"batch_id": "b1", "accepted": 3, "created": 3, "updated": 0, "unchanged": 0, "stale": 0}
         self.assertEqual((r.status, r.json()), (200, expected))
         self.assertIsNone(r.headers["Idempotent-Replayed"])
         again = self.ingest(batch)
@@ -1649,7 +1996,7 @@ class SandboxTest(unittest.TestCase):
                          {"meter_id": 5003, "reading_date": "2025-01-31", "value": 7.0, "unit": "m3"}],
                         key="u2", batch_id="b2")
         self.assertEqual((r.status, r.json()), (200, {"batch_id": "b2", "accepted": 5, "created": 1,
-                                                     "updated": 2, "unchanged": 2}))
+                                                     "updated": 2, "unchanged": 2, "stale": 0}))
         st = self.stored()
         self.assertEqual(len(st["readings"]), 5)
         self.assertEqual(st["batches"], 2)
@@ -1664,6 +2011,193 @@ class SandboxTest(unittest.TestCase):
         self.assertEqual(self.ingest([reading()], key="c1").status, 409)
         worker.join(5)
         self.assertEqual(result["r"].status, 200)
+
+    # -- exact values, the readings pull API, the request log ------------------
+    def readings_page(self, target: str, status: int = 200, headers=AUTH):
+        """GET a readings page; numbers are parsed exactly (Decimal)."""
+        r = call(self.port, "GET", target, headers)
+        self.assertEqual(r.status, status, r.body[:300])
+        self.assertEqual(r.headers["Content-Type"], "application/json")
+        return json.loads(r.body, parse_float=Decimal)
+
+    def test_exact_values(self):
+        self.assertEqual(self.ingest([reading(day=1, value="1.10")], key="e1").json()["created"], 1)
+        r = self.ingest([reading(day=1, value="1.1")], key="e2")            # equal as decimals
+        self.assertEqual((r.json()["created"], r.json()["unchanged"]), (0, 1))
+        raw = json.dumps({"batch_id": "e3", "readings": [reading(day=1, value="@1"), reading(day=2, value="@2"),
+                                                         reading(day=3, value=" 123.456000001 ")]})
+        raw = raw.replace('"@1"', "1.1000").replace('"@2"', "9007199254740993.25")  # JSON numbers, not floats
+        r = self.ingest(None, key="e3", body=raw)
+        self.assertEqual((r.status, r.json()["unchanged"], r.json()["created"]), (200, 1, 2))
+        self.assertEqual(self.ingest([reading(day=1, value="1.1000001")], key="e4").json()["updated"], 1)
+        body = call(self.port, "GET", "/_stored", None).body
+        self.assertIn(b'"value":1.1000001,', body)
+        self.assertIn(b'"value":9007199254740993.25,', body)
+        self.assertIn(b'"value":123.456000001,', body)
+        stored = json.loads(body, parse_float=Decimal)["readings"]
+        self.assertEqual([x["value"] for x in stored],
+                         [Decimal("1.1000001"), Decimal("9007199254740993.25"), Decimal("123.456000001")])
+        items = self.readings_page("/v1/meters/5001/readings")["data"]["data"]
+        self.assertEqual([x["value"] for x in items], [x["value"] for x in stored])
+        self.assertEqual([type(x["value"]) for x in items], [Decimal] * 3)
+        # the last text written is kept; an unchanged write does not bump the revision
+        self.assertEqual(self.ingest([reading(day=2, value="9007199254740993.250")], key="e5").json()["unchanged"], 1)
+        row = self.stored()["readings"][1]
+        self.assertEqual(row["revision"], 1)
+        self.assertIn(b'"value":9007199254740993.250,', call(self.port, "GET", "/_stored", None).body)
+        # integers and exponents stay numbers; NaN / Infinity are still rejected
+        self.assertEqual(self.ingest([reading(day=4, value=7), reading(day=5, value="2.5e3")], key="e6").status, 200)
+        self.assertEqual([x["value"] for x in self.readings_page("/v1/meters/5001/readings")["data"]["data"][3:]],
+                         [7, Decimal("2.5E+3")])
+        bad = json.dumps({"batch_id": "e7", "readings": [reading(day=6, value="@")]}).replace('"@"', "NaN")
+        for key, body in (("e7", bad), ("e8", bad.replace("NaN", "-Infinity"))):
+            r = self.ingest(None, key=key, body=body)
+            self.assertEqual((r.status, r.json()["rejected"]),
+                             (422, [{"index": 0, "reason": "value must be a finite number"}]))
+        for value in ("Infinity", "nan", "1.5.1", "0x10", "", True, [1]):
+            r = self.ingest([reading(day=6, value=value)], key=f"e9-{value}")
+            self.assertEqual(r.status, 422, value)
+
+    def test_readings_api(self):
+        days = [7, 3, 12, 1, 20, 5, 9, 15, 2, 18, 4, 11, 6, 19, 8, 14, 10, 17, 13, 16]
+        self.assertEqual(self.ingest([reading(day=d, value=f"{d}.5") for d in days], key="p1").status, 200)
+        self.assertEqual(self.ingest([reading(meter=5002, day=d, unit="m3") for d in (1, 2)], key="p2").status, 200)
+        dated = [{"meter_id": 5003, "reading_date": "2025-01-31", "value": "7", "unit": "m3"},
+                 {"meter_id": 5003, "reading_date": "2025-02-01T01:00:00+01:00", "value": "8", "unit": "m3",
+                  "estimated": True}]
+        self.assertEqual(self.ingest(dated, key="p3").status, 200)
+
+        base = "/v1/meters/5001/readings"
+        body = self.readings_page(base)
+        self.assertEqual((body["success"], body["message"]), (True, "Readings retrieved successfully"))
+        page = body["data"]
+        self.assertEqual(list(page), ["data", "current_page", "from", "last_page", "links", "path",
+                                      "per_page", "to", "total"])
+        self.assertEqual((page["total"], page["per_page"], page["last_page"]), (20, 15, 2))
+        self.assertEqual(page["path"], f"http://{HOST}:{self.port}{base}")
+        first = page["data"][0]
+        self.assertEqual(list(first), ["id", "meter_id", "period_start", "period_end", "reading_date", "value",
+                                       "unit", "estimated", "updated_at"])
+        self.assertEqual({k: v for k, v in first.items() if k not in ("id", "updated_at")},
+                         {"meter_id": 5001, "period_start": "2025-01-01T00:00:00+00:00",
+                          "period_end": "2025-01-02T00:00:00+00:00", "reading_date": None,
+                          "value": Decimal("1.5"), "unit": "kWh", "estimated": False})
+        self.assertRegex(first["updated_at"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
+
+        # pagination: every reading once, in period order, following the links
+        seen, url, pages = [], f"{base}?per_page=7", 0
+        while url:
+            page = self.readings_page(url)["data"]
+            self.assertEqual((page["total"], page["last_page"], page["per_page"]), (20, 3, 7))
+            seen += page["data"]
+            url, pages = page["links"][-1]["url"], pages + 1
+        self.assertEqual(pages, 3)
+        self.assertEqual([x["period_start"][:10] for x in seen], [f"2025-01-{d:02d}" for d in range(1, 21)])
+        ids = [x["id"] for x in seen]
+        self.assertEqual(len(set(ids)), 20)
+        self.assertTrue(all(type(i) is int for i in ids))
+        self.assertEqual((page["from"], page["to"]), (15, 20))
+        self.assertEqual(self.readings_page(f"{base}?per_page=7&page=9")["data"]["data"], [])
+
+        # ids are stable across updates; updated_at moves only when the reading changes
+        day3 = seen[2]
+        self.assertEqual(self.ingest([reading(day=3, value="3.5"), reading(day=4, value="40")], key="p4").json(),
+                         {"batch_id": "b1", "accepted": 2, "created": 0, "updated": 1, "unchanged": 1, "stale": 0})
+        again = self.readings_page(f"{base}?per_page=100")["data"]["data"]
+        self.assertEqual([x["id"] for x in again], ids)
+        self.assertEqual(again[2], day3)
+        self.assertEqual((again[3]["value"], again[3]["id"]), (40, seen[3]["id"]))
+        self.assertNotEqual(again[3]["updated_at"], seen[3]["updated_at"])
+
+        # from (inclusive) / to (exclusive) on period_start; links keep them
+        def starts(query: str) -> list[str]:
+            page = self.readings_page(f"{base}?{query}")["data"]
+            return [x["period_start"][8:10] for x in page["data"]]
+        self.assertEqual(starts("from=2025-01-05&to=2025-01-08"), ["05", "06", "07"])
+        self.assertEqual(starts(urlencode({"from": "2025-01-05T01:00:00+01:00", "to": "2025-01-07T00:00:01Z"})),
+                         ["05", "06", "07"])
+        self.assertEqual(starts("from=2025-01-18T00:00:00+00:00"), ["18", "19", "20"])     # "+" sent unencoded
+        self.assertEqual(starts("to=2025-01-02"), ["01"])
+        self.assertEqual(starts("from=2025-01-08&to=2025-01-08"), [])
+        self.assertEqual(starts("from=2026-01-01"), [])
+        page = self.readings_page(f"{base}?from=2025-01-05&to=2025-01-10&per_page=2&page=2")["data"]
+        self.assertEqual((page["total"], page["last_page"], page["from"], page["to"]), (5, 3, 3, 4))
+        nxt = self.readings_page(page["links"][-1]["url"])["data"]
+        self.assertEqual([x["period_start"][8:10] for x in nxt["data"]], ["09"])
+        self.assertEqual(self.readings_page(page["links"][0]["url"])["data"]["data"][0]["period_start"][8:10], "05")
+        self.assertIn("from=2025-01-05T00%3A00%3A00%2B00%3A00", page["links"][-1]["url"])
+
+        # date-keyed readings: filtered and sorted by reading_date
+        items = self.readings_page("/v1/meters/5003/readings")["data"]["data"]
+        self.assertEqual([(x["reading_date"], x["period_start"], x["period_end"], x["value"], x["estimated"])
+                          for x in items],
+                         [("2025-01-31", None, None, 7, False), ("2025-02-01T00:00:00+00:00", None, None, 8, True)])
+        self.assertEqual([x["value"] for x in self.readings_page(
+            "/v1/meters/5003/readings?from=2025-02-01")["data"]["data"]], [8])
+        self.assertEqual([x["value"] for x in self.readings_page(
+            "/v1/meters/5003/readings?to=2025-02-01")["data"]["data"]], [7])
+        self.assertEqual(len(self.readings_page("/v1/meters/5002/readings")["data"]["data"]), 2)
+        self.assertEqual(self.readings_page("/v1/meters/5004/readings")["data"]["total"], 0)
+
+        # errors
+        for query in ("from=yesterday", "to=2025-01-01T00:00:00", "from=2025-13-01", "to=", "from=2025-01-01&to=x"):
+            body = self.readings_page(f"{base}?{query}", status=422)
+            self.assertEqual(body["success"], False, query)
+            self.assertRegex(body["message"], r"^The (from|to) field must be ", query)
+        self.assertEqual(self.readings_page(f"{base}?per_page=0", status=422)["success"], False)
+        self.assertEqual(self.readings_page("/v1/meters/9999/readings", status=404),
+                         {"success": False, "message": "Meter not found."})
+        self.readings_page("/v1/meters/x/readings", status=404)
+        for headers in ({}, {"Authorization": "Bearer wrong"}):
+            self.assertEqual(self.readings_page(base, status=401, headers=headers),
+                             {"success": False, "message": "Unauthenticated."})
+        self.assertEqual(call(self.port, "POST", base, AUTH, "{}").status, 405)
+
+    def test_stale_revision_is_ignored(self):
+        """An older source.revision arriving after a newer one leaves the newer stored."""
+        def rev(value, revision):
+            return reading(day=7, value=value, source={"revision": revision})
+        r = self.ingest([rev("2.0", 2)], key="s1")
+        self.assertEqual(r.json()["created"], 1)
+        r = self.ingest([rev("1.0", 1)], key="s2")
+        self.assertEqual((r.json()["stale"], r.json()["updated"]), (1, 0))
+        r = self.ingest([rev("3.0", 3)], key="s3")
+        self.assertEqual((r.json()["stale"], r.json()["updated"]), (0, 1))
+        (row,) = [x for x in self.stored()["readings"] if x["period_start"].startswith("2025-01-07")]
+        self.assertEqual((row["value"], row["source"]["revision"]), (3, 3))
+
+    def test_request_log_counts(self):
+        first = [reading(day=1), reading(day=2), reading(day=3)]
+        self.assertEqual(self.ingest(first, key="r1", batch_id="b1").status, 200)
+        self.assertEqual(self.ingest(first, key="r1", batch_id="b1").headers["Idempotent-Replayed"], "true")
+        second = [reading(day=1), reading(day=2, value="1.25"), reading(day=4), reading(meter=5002, day=1)]
+        self.assertEqual(self.ingest(second, key="r2", batch_id="b2").status, 200)
+        self.assertEqual(self.ingest([reading(unit="x")], key="r3", batch_id="b3").status, 422)
+        self.assertEqual(self.ingest(None, key="r4", body="{oops").status, 400)
+        call(self.port, "POST", "/_control", body={"fail_status": 503, "fail_count": 1})
+        self.assertEqual(self.ingest(second, key="r5", batch_id="b5").status, 503)
+        self.assertEqual(self.ingest(second, key="r5", batch_id="b5").json()["unchanged"], 4)
+        self.assertEqual(self.ingest(second, key="r2", batch_id="b2").status, 200)   # replay of r2
+
+        log = self.get_json("/_requests", headers=None)
+        self.assertEqual(list(log[0]), ["seq", "time", "idempotency_key", "batch_id", "status", "readings",
+                                        "replayed", "created", "updated", "unchanged"])
+        self.assertEqual([(e["idempotency_key"], e["batch_id"], e["status"], e["replayed"], e["readings"],
+                           e["created"], e["updated"], e["unchanged"]) for e in log],
+                         [("r1", "b1", 200, False, 3, 3, 0, 0),
+                          ("r1", "b1", 200, True, 3, 3, 0, 0),
+                          ("r2", "b2", 200, False, 4, 2, 1, 1),
+                          ("r3", "b3", 422, False, 1, None, None, None),
+                          ("r4", None, 400, False, None, None, None, None),
+                          ("r5", None, 503, False, None, None, None, None),
+                          ("r5", "b5", 200, False, 4, 0, 0, 4),
+                          ("r2", "b2", 200, True, 4, 2, 1, 1)])
+        self.assertEqual([e["seq"] for e in log], list(range(1, 9)))
+        # what a sync test checks: every distinct reading created exactly once
+        fresh = [e for e in log if e["status"] == 200 and not e["replayed"]]
+        self.assertEqual(sum(e["created"] for e in fresh), len(self.stored()["readings"]))
+        self.assertEqual(sum(e["created"] for e in fresh[:2]), 5)
+        self.assertEqual(sum(e["unchanged"] for e in fresh[:2]), 1)
 
 
 if __name__ == "__main__":
