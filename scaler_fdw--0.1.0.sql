@@ -2638,8 +2638,10 @@ $$;
 -- 425, 429, 5xx and transport failures retry later with exponential
 -- backoff and jitter; any other 4xx sends its readings to the dead-letter
 -- table with the sink's reason (per reading when the sink names them; the
--- batch's other readings wait for a new batch).  NULL when none was due.
-CREATE FUNCTION @extschema@.sync_send_batch(provider_server text DEFAULT NULL)
+-- batch's other readings wait for a new batch).  NULL when none was due
+-- by due_by: a caller looping until NULL tries each batch once.
+CREATE FUNCTION @extschema@.sync_send_batch(provider_server text DEFAULT NULL,
+                                            due_by timestamptz DEFAULT clock_timestamp())
 RETURNS @extschema@.sync_batch
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -2657,7 +2659,7 @@ DECLARE
   picked int[];
 BEGIN
   SELECT * INTO b FROM @extschema@.sync_batch s
-   WHERE s.state = 'pending' AND s.next_attempt_at <= clock_timestamp()
+   WHERE s.state = 'pending' AND s.next_attempt_at <= due_by
      AND (sync_send_batch.provider_server IS NULL OR s.provider_server = sync_send_batch.provider_server)
    ORDER BY s.next_attempt_at, s.batch_id LIMIT 1
      FOR UPDATE SKIP LOCKED;
@@ -2740,11 +2742,12 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
   b @extschema@.sync_batch;
+  started timestamptz := clock_timestamp();
 BEGIN
   batches := 0; delivered := 0; failed := 0; rejected := 0;
   PERFORM @extschema@.sync_form_batches(sync_deliver.provider_server);
   LOOP
-    b := @extschema@.sync_send_batch(sync_deliver.provider_server);
+    b := @extschema@.sync_send_batch(sync_deliver.provider_server, started);
     EXIT WHEN b.batch_id IS NULL;
     batches := batches + 1;
     CASE b.state

@@ -17,6 +17,7 @@
 
 #include "access/htup_details.h"
 #include "access/xact.h"
+#include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "foreign/foreign.h"
 #include "funcapi.h"
@@ -328,12 +329,13 @@ scaler_sync_progress(PG_FUNCTION_ARGS)
 /* ---------- the delivery worker ---------- */
 
 /*
- * Runs one SQL statement in its own transaction and returns the first
- * column of its first row as text (NULL when none).  The worker's state in
- * pg_stat_activity is the statement while it runs.
+ * Runs one SQL statement in its own transaction, with $1 = *due_by when
+ * given, and returns the first column of its first row as text (NULL when
+ * none).  The worker's state in pg_stat_activity is the statement while it
+ * runs.
  */
 static char *
-worker_run(const char *sql)
+worker_run(const char *sql, const TimestampTz *due_by)
 {
 	char	   *result = NULL;
 	MemoryContext caller = CurrentMemoryContext;
@@ -344,7 +346,17 @@ worker_run(const char *sql)
 	PushActiveSnapshot(GetTransactionSnapshot());
 	pgstat_report_activity(STATE_RUNNING, sql);
 
-	if (SPI_execute(sql, false, 1) < 0)
+	if (due_by != NULL)
+	{
+		Oid			argtype = TIMESTAMPTZOID;
+		Datum		arg = TimestampTzGetDatum(*due_by);
+
+		if (SPI_execute_with_args(sql, 1, &argtype, &arg, NULL, false, 1) < 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INTERNAL_ERROR),
+					 errmsg("scaler_fdw delivery worker could not run \"%s\"", sql)));
+	}
+	else if (SPI_execute(sql, false, 1) < 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INTERNAL_ERROR),
 				 errmsg("scaler_fdw delivery worker could not run \"%s\"", sql)));
@@ -371,7 +383,7 @@ worker_extension_schema(void)
 {
 	return worker_run("SELECT pg_catalog.quote_ident(n.nspname) FROM pg_catalog.pg_extension e "
 					  "JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace "
-					  "WHERE e.extname = 'scaler_fdw'");
+					  "WHERE e.extname = 'scaler_fdw'", NULL);
 }
 
 void
@@ -417,7 +429,7 @@ scaler_delivery_worker_main(Datum main_arg)
 			{
 				MemoryContextSwitchTo(TopMemoryContext);
 				form_sql = psprintf("SELECT %s.sync_form_batches(NULL, %d)", nsp, BATCHES_PER_FORM);
-				send_sql = psprintf("SELECT (b).batch_id FROM %s.sync_send_batch() b", nsp);
+				send_sql = psprintf("SELECT (b).batch_id FROM %s.sync_send_batch(NULL, $1) b", nsp);
 				MemoryContextSwitchTo(pass_cxt);
 			}
 			else if (!warned_missing)
@@ -431,14 +443,16 @@ scaler_delivery_worker_main(Datum main_arg)
 
 		if (form_sql != NULL)
 		{
-			char	   *formed = worker_run(form_sql);
+			/* each due batch is tried once a pass, however short its backoff */
+			TimestampTz pass_start = GetCurrentTimestamp();
+			char	   *formed = worker_run(form_sql, NULL);
 			int			sent;
 
 			busy = formed != NULL && strcmp(formed, "0") != 0;
 			for (sent = 0; sent < BATCHES_PER_PASS; sent++)
 			{
 				CHECK_FOR_INTERRUPTS();
-				if (worker_run(send_sql) == NULL)
+				if (worker_run(send_sql, &pass_start) == NULL)
 					break;
 				busy = true;
 			}
