@@ -2745,19 +2745,23 @@ DECLARE
   started timestamptz := clock_timestamp();
 BEGIN
   batches := 0; delivered := 0; failed := 0; rejected := 0;
-  PERFORM @extschema@.sync_form_batches(sync_deliver.provider_server);
-  LOOP
-    b := @extschema@.sync_send_batch(sync_deliver.provider_server, started);
-    EXIT WHEN b.batch_id IS NULL;
-    batches := batches + 1;
-    CASE b.state
-      WHEN 'delivered' THEN delivered := delivered + b.readings;
-      WHEN 'rejected' THEN
-        rejected := rejected + (SELECT count(*) FROM @extschema@.sync_dead_letter d WHERE d.batch_id = b.batch_id);
-      ELSE failed := failed + b.readings;
-    END CASE;
-    PERFORM @extschema@.progress_report(sync_deliver.provider_server, 'delivering', NULL, NULL,
-                                        NULL, NULL, delivered, failed + rejected);
+  -- a partly rejected batch puts its other readings back: they form new
+  -- batches in the next round (each round dead-letters at least one reading)
+  WHILE @extschema@.sync_form_batches(sync_deliver.provider_server) > 0 OR batches = 0 LOOP
+    LOOP
+      b := @extschema@.sync_send_batch(sync_deliver.provider_server, started);
+      EXIT WHEN b.batch_id IS NULL;
+      batches := batches + 1;
+      CASE b.state
+        WHEN 'delivered' THEN delivered := delivered + b.readings;
+        WHEN 'rejected' THEN
+          rejected := rejected + (SELECT count(*) FROM @extschema@.sync_dead_letter d WHERE d.batch_id = b.batch_id);
+        ELSE failed := failed + b.readings;
+      END CASE;
+      PERFORM @extschema@.progress_report(sync_deliver.provider_server, 'delivering', NULL, NULL,
+                                          NULL, NULL, delivered, failed + rejected);
+    END LOOP;
+    EXIT WHEN batches = 0;
   END LOOP;
 END
 $$;

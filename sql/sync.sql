@@ -138,6 +138,28 @@ SELECT external_meter_id, watermark, left(last_error, 60) AS last_error
 \! curl -s -o /dev/null -X DELETE "$SYNC_URL/_meter_faults"
 SELECT status, meter_errors FROM scaler.sync('sync_provider');
 
+-- the sink refusing readings (HTTP 422 naming them): those go to the
+-- dead-letter table with its reason; the rest of their batches is delivered
+DELETE FROM scaler.sync_outbox WHERE external_meter_id IN ('M00005', 'M00006');
+DELETE FROM scaler.sync_meter_state
+ WHERE mapping_id IN (SELECT mapping_id FROM scaler.meter_mapping WHERE external_meter_id IN ('M00005', 'M00006'));
+\! curl -s -o /dev/null -X POST -d '{"reject_meter_ids": [5006]}' "$SANDBOX_URL/_control"
+SELECT status, new, delivered, failed FROM scaler.sync('sync_provider');
+SELECT scaler_meter_id, http_status, reason, count(*), min(period_start), max(period_start)
+  FROM scaler.sync_dead_letter GROUP BY 1, 2, 3;
+SELECT external_meter_id, pending, delivered, dead_letters, last_error
+  FROM scaler.sync_status WHERE external_meter_id IN ('M00005', 'M00006') ORDER BY 1;
+-- once Scaler takes the meter again, its readings are queued again
+\! curl -s -o /dev/null -X POST -d '{"reject_meter_ids": []}' "$SANDBOX_URL/_control"
+SELECT scaler.retry_dead_letters('sync_provider');
+SELECT status, delivered, failed FROM scaler.sync('sync_provider');
+SELECT count(*) FILTER (WHERE retried_at IS NULL) AS open_dead_letters FROM scaler.sync_dead_letter;
+
+-- the run history keeps scaler_fdw.sync_run_retention runs per server
+SELECT provider_server, status, count(*) FROM scaler.sync_run GROUP BY 1, 2 ORDER BY 1, 2;
+SET scaler_fdw.sync_run_retention = 3;
+SELECT status FROM scaler.sync('sync_provider');
+RESET scaler_fdw.sync_run_retention;
 -- the run history
 SELECT provider_server, status, count(*) FROM scaler.sync_run GROUP BY 1, 2 ORDER BY 1, 2;
 
