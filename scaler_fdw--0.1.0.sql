@@ -2088,8 +2088,6 @@ CREATE TABLE @extschema@.sync_outbox (
 );
 CREATE INDEX sync_outbox_waiting ON @extschema@.sync_outbox (provider_server, outbox_id)
   WHERE batch_id IS NULL;
-CREATE INDEX sync_outbox_batch ON @extschema@.sync_outbox (batch_id);
-CREATE INDEX sync_outbox_mapping ON @extschema@.sync_outbox (mapping_id, period_start);
 
 CREATE TABLE @extschema@.sync_batch (
   batch_id        bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -2099,7 +2097,7 @@ CREATE TABLE @extschema@.sync_batch (
   idempotency_key text NOT NULL,
   items           bigint[] NOT NULL,     -- outbox ids, in body order
   readings        int NOT NULL,
-  body            text,                  -- exact bytes sent; dropped once delivered
+  body            text COMPRESSION lz4,  -- exact bytes sent; dropped once delivered
   state           text NOT NULL DEFAULT 'pending'
                   CHECK (state IN ('pending', 'delivered', 'rejected')),
   attempts        int NOT NULL DEFAULT 0,
@@ -2223,16 +2221,6 @@ SELECT pg_catalog.pg_extension_config_dump('@extschema@.sync_meter_state', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.sync_run', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.sync_run_run_id_seq', '');
 
--- Timestamps as the sink contract writes them: UTC, "+00:00", microseconds
--- only when there are any.
-CREATE FUNCTION @extschema@.iso_utc(ts timestamptz)
-RETURNS text
-LANGUAGE sql STABLE PARALLEL SAFE
-RETURN to_char(ts AT TIME ZONE 'UTC',
-               CASE WHEN extract(microseconds FROM ts) % 1000000 = 0
-                    THEN 'YYYY-MM-DD"T"HH24:MI:SS"+00:00"'
-                    ELSE 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"' END);
-
 -- The C side of sync: the sink POST and live progress in shared memory.
 CREATE FUNCTION @extschema@.sink_post(sink_server text, path text, body text,
                                       idempotency_key text,
@@ -2241,6 +2229,15 @@ CREATE FUNCTION @extschema@.sink_post(sink_server text, path text, body text,
 AS 'MODULE_PATHNAME', 'scaler_sink_post'
 LANGUAGE C STRICT VOLATILE;
 REVOKE ALL ON FUNCTION @extschema@.sink_post(text, text, text, text) FROM PUBLIC;
+
+CREATE FUNCTION @extschema@.sink_item(meter_id text, period_start timestamptz,
+                                      period_end timestamptz, value numeric, unit text,
+                                      estimated boolean, provider_server text,
+                                      external_meter_id text, mapping_id bigint,
+                                      revision int, readings int, hash text)
+RETURNS text
+AS 'MODULE_PATHNAME', 'scaler_sink_item'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 
 CREATE FUNCTION @extschema@.progress_report(provider_server text, phase text,
                                             meters_total int, meters_done int,
@@ -2412,13 +2409,17 @@ $$;
 
 -- Stages one group of mappings that share a fetch start: one foreign scan
 -- (its quals pushed into the API), validation, conversion, periods, the
--- outbox upsert, the quarantine and the watermarks, in one statement.
+-- outbox upsert with the batches it forms, the quarantine and the watermarks,
+-- in one statement.
 CREATE FUNCTION @extschema@.sync_stage(run_id bigint, cfg @extschema@.sync_server,
                                        mapping_ids bigint[], fetch_from timestamptz,
                                        OUT fetched bigint, OUT new bigint, OUT changed bigint,
                                        OUT unchanged bigint, OUT quarantined bigint)
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
+-- content hashes read timestamps as text: one spelling whatever the session's
+SET timezone = 'UTC'
+SET datestyle = 'ISO, YMD'
 AS $$
 DECLARE
   meter_ids text[];
@@ -2518,27 +2519,62 @@ BEGIN
               FROM ok WHERE g <> 'reading') a
      GROUP BY mapping_id, provider_server, external_meter_id, scaler_meter_id, tz, ls, step
   ),
+  -- new or changed periods only (a concurrent pass of the server is locked
+  -- out), numbered into batches of batch_size
+  fresh AS (
+    SELECT p.*, h.hash, coalesce(cur.revision, 0) + 1 AS revision,
+           (row_number() OVER (ORDER BY p.scaler_meter_id, p.ps) - 1) / %8$s AS part
+      FROM periods p
+     CROSS JOIN LATERAL (
+           SELECT encode(sha256(convert_to(concat_ws('|', p.scaler_meter_id, p.ps, p.pe,
+                                                     trim_scale(p.value), p.unit, p.estimated),
+                                           'UTF8')), 'hex') AS hash) h
+      LEFT JOIN @extschema@.sync_outbox cur
+        ON cur.scaler_meter_id = p.scaler_meter_id AND cur.period_start = p.ps AND cur.period_end = p.pe
+     WHERE p.complete AND NOT p.held AND cur.content_hash IS DISTINCT FROM h.hash
+  ),
+  ids AS (
+    SELECT d.part, nextval(pg_get_serial_sequence('@extschema@.sync_batch', 'batch_id')) AS batch_id
+      FROM (SELECT DISTINCT part FROM fresh) d
+  ),
+  -- the outbox rows go in with their batch: no second pass to claim them
   staged AS (
     INSERT INTO @extschema@.sync_outbox AS o
            (provider_server, mapping_id, external_meter_id, scaler_meter_id, period_start,
-            period_end, value, unit, estimated, readings, content_hash, run_id)
-    SELECT provider_server, mapping_id, external_meter_id, scaler_meter_id, ps, pe, value,
-           unit, estimated, readings,
-           encode(sha256(convert_to(concat_ws('|', scaler_meter_id, @extschema@.iso_utc(ps),
-                                              @extschema@.iso_utc(pe), trim_scale(value)::text,
-                                              unit, estimated::text), 'UTF8')), 'hex'),
-           %7$s
-      FROM periods WHERE complete AND NOT held
-     ORDER BY scaler_meter_id, ps
+            period_end, value, unit, estimated, readings, content_hash, revision, batch_id, run_id)
+    SELECT f.provider_server, f.mapping_id, f.external_meter_id, f.scaler_meter_id, f.ps, f.pe,
+           f.value, f.unit, f.estimated, f.readings, f.hash, f.revision, ids.batch_id, %7$s
+      FROM fresh f JOIN ids USING (part)
+     ORDER BY f.scaler_meter_id, f.ps
     ON CONFLICT (scaler_meter_id, period_start, period_end) DO UPDATE
        SET value = excluded.value, unit = excluded.unit, estimated = excluded.estimated,
            readings = excluded.readings, content_hash = excluded.content_hash,
-           revision = o.revision + 1, batch_id = NULL, mapping_id = excluded.mapping_id,
-           external_meter_id = excluded.external_meter_id,
+           revision = excluded.revision, batch_id = excluded.batch_id,
+           mapping_id = excluded.mapping_id, external_meter_id = excluded.external_meter_id,
            provider_server = excluded.provider_server, run_id = excluded.run_id,
            staged_at = now()
-     WHERE o.content_hash <> excluded.content_hash
-    RETURNING o.revision = 1 AS inserted
+    RETURNING o.outbox_id, o.batch_id, o.scaler_meter_id, o.period_start, o.revision = 1 AS inserted
+  ),
+  -- bodies from the rows as staged, items (outbox ids) in the same order
+  bodies AS (
+    SELECT ids.batch_id,
+           '[' || string_agg(@extschema@.sink_item(f.scaler_meter_id, f.ps, f.pe, f.value, f.unit,
+                                                   f.estimated, f.provider_server, f.external_meter_id,
+                                                   f.mapping_id, f.revision, f.readings::int, f.hash),
+                             ', ' ORDER BY f.scaler_meter_id, f.ps) || ']' AS readings
+      FROM fresh f JOIN ids USING (part)
+     GROUP BY ids.batch_id
+  ),
+  batches AS (
+    INSERT INTO @extschema@.sync_batch
+           (batch_id, provider_server, sink_server, sink_path, idempotency_key, items, readings, body)
+    OVERRIDING SYSTEM VALUE
+    SELECT b.batch_id, %9$L, %10$L, %11$L, k.key, i.items, cardinality(i.items),
+           format('{"batch_id": "%%s", "readings": %%s}', k.key, b.readings)
+      FROM bodies b
+      JOIN (SELECT batch_id, array_agg(outbox_id ORDER BY scaler_meter_id, period_start) AS items
+              FROM staged GROUP BY batch_id) i USING (batch_id)
+     CROSS JOIN LATERAL (SELECT encode(sha256(convert_to(b.readings, 'UTF8')), 'hex') AS key) k
   ),
   wm AS (
     INSERT INTO @extschema@.sync_meter_state AS s
@@ -2558,7 +2594,8 @@ BEGIN
          (SELECT count(*) FROM q)
   $q$, cfg.consumption_table,
        (SELECT string_agg(quote_literal(x), ', ') FROM unnest(meter_ids) x),
-       cfg.time_zone, cfg.granularity, mapping_ids, fetch_from, run_id)
+       cfg.time_zone, cfg.granularity, mapping_ids, fetch_from, run_id,
+       cfg.batch_size, cfg.provider_server, cfg.sink_server, cfg.sink_path)
   INTO fetched, new, changed, unchanged, quarantined;
 END
 $$;
@@ -2587,47 +2624,46 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
   cfg @extschema@.sync_server;
-  ids bigint[];
-  readings text;
-  key text;
   formed int := 0;
+  n int;
 BEGIN
   FOR cfg IN SELECT * FROM @extschema@.sync_server s
               WHERE sync_form_batches.provider_server IS NULL
                  OR s.provider_server = sync_form_batches.provider_server
               ORDER BY s.provider_server LOOP
-    LOOP
-      EXIT WHEN formed >= max_batches;
-      SELECT array_agg(x.outbox_id ORDER BY x.outbox_id) INTO ids
+    EXIT WHEN formed >= max_batches;
+    -- one statement for all batches: a loop of LIMIT queries would step
+    -- over the index entries of every row batched before it
+    WITH w AS (
+      SELECT x.outbox_id, (row_number() OVER (ORDER BY x.outbox_id) - 1) / cfg.batch_size AS part
         FROM (SELECT o.outbox_id FROM @extschema@.sync_outbox o
                WHERE o.provider_server = cfg.provider_server AND o.batch_id IS NULL
-               ORDER BY o.outbox_id LIMIT cfg.batch_size
-                 FOR UPDATE SKIP LOCKED) x;
-      EXIT WHEN ids IS NULL;
-      SELECT json_agg(json_build_object(
-               'meter_id', o.scaler_meter_id,
-               'period_start', @extschema@.iso_utc(o.period_start),
-               'period_end', @extschema@.iso_utc(o.period_end),
-               'value', o.value, 'unit', o.unit, 'estimated', o.estimated,
-               'source', json_build_object('provider_server', o.provider_server,
-                                           'external_meter_id', o.external_meter_id,
-                                           'mapping_id', o.mapping_id,
-                                           'revision', o.revision,
-                                           'readings', o.readings),
-               'hash', o.content_hash) ORDER BY o.outbox_id)::text
-        INTO readings
-        FROM @extschema@.sync_outbox o WHERE o.outbox_id = ANY (ids);
-      key := encode(sha256(convert_to(readings, 'UTF8')), 'hex');
-      WITH b AS (
-        INSERT INTO @extschema@.sync_batch
-               (provider_server, sink_server, sink_path, idempotency_key, items, readings, body)
-        VALUES (cfg.provider_server, cfg.sink_server, cfg.sink_path, key, ids, cardinality(ids),
-                format('{"batch_id": "%s", "readings": %s}', key, readings))
-        RETURNING batch_id)
-      UPDATE @extschema@.sync_outbox o SET batch_id = b.batch_id
-        FROM b WHERE o.outbox_id = ANY (ids);
-      formed := formed + 1;
-    END LOOP;
+               ORDER BY o.outbox_id
+               LIMIT (max_batches - formed)::bigint * cfg.batch_size
+                 FOR UPDATE SKIP LOCKED) x),
+    parts AS (
+      SELECT w.part, array_agg(o.outbox_id ORDER BY o.outbox_id) AS ids,
+             '[' || string_agg(@extschema@.sink_item(
+               o.scaler_meter_id, o.period_start, o.period_end, o.value, o.unit, o.estimated,
+               o.provider_server, o.external_meter_id, o.mapping_id, o.revision, o.readings,
+               o.content_hash), ', ' ORDER BY o.outbox_id) || ']' AS readings
+        FROM w JOIN @extschema@.sync_outbox o USING (outbox_id)
+       GROUP BY w.part),
+    b AS (
+      INSERT INTO @extschema@.sync_batch
+             (provider_server, sink_server, sink_path, idempotency_key, items, readings, body)
+      SELECT cfg.provider_server, cfg.sink_server, cfg.sink_path, k.key, p.ids, cardinality(p.ids),
+             format('{"batch_id": "%s", "readings": %s}', k.key, p.readings)
+        FROM parts p
+       CROSS JOIN LATERAL (SELECT encode(sha256(convert_to(p.readings, 'UTF8')), 'hex') AS key) k
+       ORDER BY p.part
+      RETURNING batch_id, items),
+    u AS (
+      UPDATE @extschema@.sync_outbox o SET batch_id = bi.batch_id
+        FROM (SELECT b.batch_id, unnest(b.items) AS outbox_id FROM b) bi
+       WHERE o.outbox_id = bi.outbox_id)
+    SELECT count(*) INTO n FROM b;
+    formed := formed + n;
   END LOOP;
   RETURN formed;
 END
@@ -2720,7 +2756,7 @@ BEGIN
      WHERE picked IS NULL OR (i.ord - 1) = ANY (picked);
     IF picked IS NOT NULL THEN
       UPDATE @extschema@.sync_outbox o SET batch_id = NULL
-       WHERE o.batch_id = b.batch_id
+       WHERE o.outbox_id = ANY (b.items) AND o.batch_id = b.batch_id
          AND o.outbox_id <> ALL (ARRAY(SELECT b.items[p + 1] FROM unnest(picked) p));
     END IF;
     UPDATE @extschema@.sync_batch s
@@ -2980,7 +3016,8 @@ SELECT m.provider_server, m.mapping_id, m.external_meter_id, m.scaler_meter_id, 
            max(b.delivered_at) AS last_delivered_at
       FROM @extschema@.sync_outbox ob
       LEFT JOIN @extschema@.sync_batch b ON b.batch_id = ob.batch_id
-     WHERE ob.mapping_id = m.mapping_id) o ON true
+     -- through the (scaler_meter_id, period) key: one index less to write
+     WHERE ob.scaler_meter_id = m.scaler_meter_id AND ob.mapping_id = m.mapping_id) o ON true
   LEFT JOIN LATERAL (
     SELECT count(*) AS dead_letters, max(d.created_at) AS last_at,
            (array_agg(d.reason ORDER BY d.created_at DESC))[1] AS last_reason
