@@ -2450,7 +2450,9 @@ BEGIN
            coalesce(raw.is_estimated, false) AS estimated,
            coalesce(max(raw.period_end) OVER earlier > raw.period_start, false)
              OR coalesce(lead(raw.period_start) OVER w < raw.period_end, false) AS overlaps,
-           max(raw.period_end) OVER (PARTITION BY m.mapping_id) AS covered_to
+           max(raw.period_end) OVER (PARTITION BY m.mapping_id) AS covered_to,
+           -- numbers batches in the order they are sent, without another sort
+           row_number() OVER (ORDER BY m.mapping_id, raw.period_start, raw.period_end) AS rn
       FROM raw
       JOIN m ON m.external_meter_id = raw.meter_id
             AND m.validity @> (raw.period_start AT TIME ZONE m.tz)::date
@@ -2492,7 +2494,7 @@ BEGIN
   ),
   ok AS (
     SELECT c.mapping_id, c.provider_server, c.external_meter_id, c.scaler_meter_id, c.g, c.tz,
-           c.covered_to, c.period_start, c.period_end, c.estimated, c.reason IS NOT NULL AS bad,
+           c.covered_to, c.period_start, c.period_end, c.estimated, c.reason IS NOT NULL AS bad, c.rn,
            CASE WHEN c.reason IS NOT NULL THEN NULL
                 WHEN c.to_unit IS NULL THEN c.value
                 ELSE @extschema@.convert_fuel(c.value, c.unit, c.to_unit, c.fuel,
@@ -2505,7 +2507,7 @@ BEGIN
   periods AS (
     SELECT mapping_id, provider_server, external_meter_id, scaler_meter_id,
            period_start AS ps, period_end AS pe, value, unit, estimated, 1 AS readings,
-           bad AS held, true AS complete
+           bad AS held, true AS complete, rn
       FROM ok WHERE g = 'reading'
     UNION ALL
     -- sums per hour, day or month of the mapping's time zone, complete
@@ -2513,17 +2515,16 @@ BEGIN
     SELECT mapping_id, provider_server, external_meter_id, scaler_meter_id,
            ls AT TIME ZONE tz, (ls + step) AT TIME ZONE tz, sum(value), min(unit),
            bool_or(estimated), count(*), bool_or(bad),
-           max(covered_to) >= (ls + step) AT TIME ZONE tz
+           max(covered_to) >= (ls + step) AT TIME ZONE tz, min(rn)
       FROM (SELECT ok.*, date_trunc(g, period_start AT TIME ZONE tz) AS ls,
                    ('1 ' || g)::interval AS step
               FROM ok WHERE g <> 'reading') a
      GROUP BY mapping_id, provider_server, external_meter_id, scaler_meter_id, tz, ls, step
   ),
   -- new or changed periods only (a concurrent pass of the server is locked
-  -- out), numbered into batches of batch_size
+  -- out), in batches of at most batch_size
   fresh AS (
-    SELECT p.*, h.hash, coalesce(cur.revision, 0) + 1 AS revision,
-           (row_number() OVER (ORDER BY p.scaler_meter_id, p.ps) - 1) / %8$s AS part
+    SELECT p.*, h.hash, coalesce(cur.revision, 0) + 1 AS revision, (p.rn - 1) / %8$s AS part
       FROM periods p
      CROSS JOIN LATERAL (
            SELECT encode(sha256(convert_to(concat_ws('|', p.scaler_meter_id, p.ps, p.pe,
@@ -2545,7 +2546,6 @@ BEGIN
     SELECT f.provider_server, f.mapping_id, f.external_meter_id, f.scaler_meter_id, f.ps, f.pe,
            f.value, f.unit, f.estimated, f.readings, f.hash, f.revision, ids.batch_id, %7$s
       FROM fresh f JOIN ids USING (part)
-     ORDER BY f.scaler_meter_id, f.ps
     ON CONFLICT (scaler_meter_id, period_start, period_end) DO UPDATE
        SET value = excluded.value, unit = excluded.unit, estimated = excluded.estimated,
            readings = excluded.readings, content_hash = excluded.content_hash,
@@ -2553,7 +2553,7 @@ BEGIN
            mapping_id = excluded.mapping_id, external_meter_id = excluded.external_meter_id,
            provider_server = excluded.provider_server, run_id = excluded.run_id,
            staged_at = now()
-    RETURNING o.outbox_id, o.batch_id, o.scaler_meter_id, o.period_start, o.revision = 1 AS inserted
+    RETURNING o.outbox_id, o.batch_id, o.mapping_id, o.period_start, o.revision = 1 AS inserted
   ),
   -- bodies from the rows as staged, items (outbox ids) in the same order
   bodies AS (
@@ -2561,7 +2561,7 @@ BEGIN
            '[' || string_agg(@extschema@.sink_item(f.scaler_meter_id, f.ps, f.pe, f.value, f.unit,
                                                    f.estimated, f.provider_server, f.external_meter_id,
                                                    f.mapping_id, f.revision, f.readings::int, f.hash),
-                             ', ' ORDER BY f.scaler_meter_id, f.ps) || ']' AS readings
+                             ', ' ORDER BY f.mapping_id, f.ps) || ']' AS readings
       FROM fresh f JOIN ids USING (part)
      GROUP BY ids.batch_id
   ),
@@ -2572,7 +2572,7 @@ BEGIN
     SELECT b.batch_id, %9$L, %10$L, %11$L, k.key, i.items, cardinality(i.items),
            format('{"batch_id": "%%s", "readings": %%s}', k.key, b.readings)
       FROM bodies b
-      JOIN (SELECT batch_id, array_agg(outbox_id ORDER BY scaler_meter_id, period_start) AS items
+      JOIN (SELECT batch_id, array_agg(outbox_id ORDER BY mapping_id, period_start) AS items
               FROM staged GROUP BY batch_id) i USING (batch_id)
      CROSS JOIN LATERAL (SELECT encode(sha256(convert_to(b.readings, 'UTF8')), 'hex') AS key) k
   ),

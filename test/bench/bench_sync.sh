@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs inside pg_virtualenv with scaler_fdw installed (plain psql connects).
 # Sync end to end: 1,000 meters x 365 daily readings from the provider
-# server (SYNC_PROVIDER_URL) fetched, validated, converted, staged and
-# delivered to the Scaler sandbox (SYNC_SANDBOX_URL) in batches of 1,000.
+# server (SYNC_PROVIDER_URL) fetched, validated, converted to the units of
+# the Scaler catalog, staged and delivered to the Scaler sandbox (SYNC_SANDBOX_URL) in batches of 1,000.
 # Two runs from an empty outbox: one sync() doing everything in one
 # transaction, and one split into staging and delivery to show where the
 # time goes; then a pass with nothing new (the lookback only).  Prints shell
@@ -20,6 +20,10 @@ IMPORT FOREIGN SCHEMA p LIMIT TO (meters, consumption) FROM SERVER bench_sync_pr
 CREATE SERVER bench_sync_sink FOREIGN DATA WRAPPER scaler_fdw
   OPTIONS (provider 'scaler', base_url '$SYNC_SANDBOX_URL/v1');
 CREATE USER MAPPING FOR CURRENT_USER SERVER bench_sync_sink OPTIONS (token 'scaler-tok-4d0e');
+CREATE SCHEMA bench_sync_scaler;
+IMPORT FOREIGN SCHEMA scaler LIMIT TO (assets, meters) FROM SERVER bench_sync_sink INTO bench_sync_scaler;
+SELECT '# Scaler catalog: ' || string_agg(kind || ' ' || listed, ', ')
+  FROM scaler.refresh_scaler_catalog('bench_sync_scaler.meters', 'bench_sync_scaler.assets');
 INSERT INTO scaler.meter_mapping (provider_server, external_meter_id, scaler_meter_id)
 SELECT 'bench_sync_provider', format('M%s', lpad(n::text, 5, '0')), (5000 + n)::text
   FROM generate_series(1, 1000) n;
@@ -32,6 +36,13 @@ reset_all() {
   q -c "TRUNCATE scaler.sync_attempt, scaler.sync_batch, scaler.sync_outbox, scaler.sync_meter_state,
                scaler.sync_quarantine, scaler.sync_dead_letter" -c "VACUUM ANALYZE scaler.sync_outbox"
 }
+
+# the floor: a plain scan of the same readings through the same foreign table
+q <<'SQL'
+CREATE TEMP TABLE t0 AS SELECT clock_timestamp() AS t;
+SELECT '# scanned: ' || count(*) FROM bench_sync.consumption WHERE period_start >= '2025-01-01';
+SELECT 'sync_scan_s=' || round(extract(epoch FROM clock_timestamp() - t)::numeric, 2) FROM t0;
+SQL
 
 # one transaction: fetch, stage, deliver
 reset_all
