@@ -2684,7 +2684,8 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
   b @extschema@.sync_batch;
-  post record;
+  http_status int;
+  answer text;
   started timestamptz := clock_timestamp();
   err text;
   outcome text;
@@ -2704,41 +2705,42 @@ BEGIN
   END IF;
   b.attempts := b.attempts + 1;
   BEGIN
-    SELECT * INTO post FROM @extschema@.sink_post(b.sink_server, b.sink_path, b.body, b.idempotency_key);
+    SELECT p.status, p.response INTO http_status, answer
+      FROM @extschema@.sink_post(b.sink_server, b.sink_path, b.body, b.idempotency_key) p;
   EXCEPTION WHEN OTHERS THEN
     -- transport failures after the HTTP engine's own retries; a cancel is not caught here
     GET STACKED DIAGNOSTICS err = MESSAGE_TEXT;
   END;
-  resp := @extschema@.try_jsonb(post.response);
-  IF err IS NULL AND post.status BETWEEN 200 AND 299 THEN
+  resp := @extschema@.try_jsonb(answer);
+  IF err IS NULL AND http_status BETWEEN 200 AND 299 THEN
     outcome := 'delivered';
-  ELSIF err IS NULL AND post.status BETWEEN 400 AND 499 AND post.status NOT IN (401, 403, 408, 409, 425, 429) THEN
+  ELSIF err IS NULL AND http_status BETWEEN 400 AND 499 AND http_status NOT IN (401, 403, 408, 409, 425, 429) THEN
     outcome := 'rejected';
   ELSE
     outcome := 'retry';
-    err := coalesce(err, format('HTTP %s: %s', post.status, left(post.response, 500)));
+    err := coalesce(err, format('HTTP %s: %s', http_status, left(answer, 500)));
   END IF;
   INSERT INTO @extschema@.sync_attempt (batch_id, attempt, started_at, duration_ms, http_status, outcome, error, response)
   VALUES (b.batch_id, b.attempts, started,
-          extract(epoch FROM clock_timestamp() - started) * 1000, post.status, outcome, err,
-          left(post.response, 4000));
+          extract(epoch FROM clock_timestamp() - started) * 1000, http_status, outcome, err,
+          left(answer, 4000));
 
   IF outcome = 'delivered' THEN
     UPDATE @extschema@.sync_batch s
        SET state = 'delivered', body = NULL, attempts = b.attempts, last_attempt_at = started,
-           last_status = post.status, last_error = NULL, delivered_at = clock_timestamp(), response = resp
+           last_status = http_status, last_error = NULL, delivered_at = clock_timestamp(), response = resp
      WHERE s.batch_id = b.batch_id RETURNING * INTO b;
   ELSIF outcome = 'retry' THEN
     SELECT coalesce(c.retry_base, '10 seconds'), coalesce(c.retry_max, '1 hour') INTO base, cap
       FROM (SELECT 1) one LEFT JOIN @extschema@.sync_server c ON c.provider_server = b.provider_server;
     UPDATE @extschema@.sync_batch s
-       SET attempts = b.attempts, last_attempt_at = started, last_status = post.status, last_error = err,
+       SET attempts = b.attempts, last_attempt_at = started, last_status = http_status, last_error = err,
            response = resp,
            next_attempt_at = clock_timestamp()
              + least(cap, base * power(2, least(b.attempts - 1, 20))) * (0.5 + random() / 2)
      WHERE s.batch_id = b.batch_id RETURNING * INTO b;
   ELSE
-    reason := coalesce(resp ->> 'error', resp ->> 'message', 'HTTP ' || post.status);
+    reason := coalesce(resp ->> 'error', resp ->> 'message', 'HTTP ' || http_status);
     -- readings the sink named, else all of them
     SELECT array_agg(DISTINCT (e ->> 'index')::int) INTO picked
       FROM jsonb_array_elements(CASE jsonb_typeof(resp -> 'rejected') WHEN 'array' THEN resp -> 'rejected' END) e
@@ -2748,10 +2750,10 @@ BEGIN
             value, unit, revision, http_status, reason, response)
     SELECT b.items[i.ord], b.batch_id, b.provider_server, (r -> 'source' ->> 'mapping_id')::bigint,
            r ->> 'meter_id', (r ->> 'period_start')::timestamptz, (r ->> 'period_end')::timestamptz,
-           (r ->> 'value')::numeric, r ->> 'unit', (r -> 'source' ->> 'revision')::int, post.status,
+           (r ->> 'value')::numeric, r ->> 'unit', (r -> 'source' ->> 'revision')::int, http_status,
            coalesce((SELECT e ->> 'reason' FROM jsonb_array_elements(resp -> 'rejected') e
                       WHERE (e ->> 'index') = (i.ord - 1)::text LIMIT 1), reason),
-           left(post.response, 4000)
+           left(answer, 4000)
       FROM jsonb_array_elements(b.body::jsonb -> 'readings') WITH ORDINALITY AS i(r, ord)
      WHERE picked IS NULL OR (i.ord - 1) = ANY (picked);
     IF picked IS NOT NULL THEN
@@ -2761,7 +2763,7 @@ BEGIN
     END IF;
     UPDATE @extschema@.sync_batch s
        SET state = 'rejected', attempts = b.attempts, last_attempt_at = started,
-           last_status = post.status, last_error = reason, response = resp
+           last_status = http_status, last_error = reason, response = resp
      WHERE s.batch_id = b.batch_id RETURNING * INTO b;
   END IF;
   RETURN b;

@@ -155,6 +155,18 @@ SELECT scaler.retry_dead_letters('sync_provider');
 SELECT status, delivered, failed FROM scaler.sync('sync_provider');
 SELECT count(*) FILTER (WHERE retried_at IS NULL) AS open_dead_letters FROM scaler.sync_dead_letter;
 
+-- the sink unreachable: batches wait, each attempt recorded with its error
+DELETE FROM scaler.sync_outbox WHERE external_meter_id = 'M00007';
+DELETE FROM scaler.sync_meter_state
+ WHERE mapping_id = (SELECT mapping_id FROM scaler.meter_mapping WHERE external_meter_id = 'M00007');
+ALTER SERVER sync_scaler OPTIONS (SET base_url 'http://127.0.0.1:9/v1', ADD max_retries '0');
+SELECT status, new, delivered, failed FROM scaler.sync('sync_provider');
+SELECT b.state, b.readings, a.outcome, a.http_status, a.error
+  FROM scaler.sync_batch b JOIN scaler.sync_attempt a USING (batch_id) WHERE b.state = 'pending';
+ALTER SERVER sync_scaler OPTIONS (SET base_url :'scaler_url', DROP max_retries);
+UPDATE scaler.sync_batch SET next_attempt_at = now() WHERE state = 'pending';
+SELECT status, delivered, failed FROM scaler.sync('sync_provider');
+
 -- the run history keeps scaler_fdw.sync_run_retention runs per server
 SELECT provider_server, status, count(*) FROM scaler.sync_run GROUP BY 1, 2 ORDER BY 1, 2;
 SET scaler_fdw.sync_run_retention = 3;

@@ -14,22 +14,15 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use IPC::Run;
 use Time::HiRes qw(usleep);
+use FindBin;
+use lib $FindBin::RealBin;
+use TestServers;
 
 my $provider = $ENV{PROVIDER_URL} or plan skip_all => 'PROVIDER_URL is not set';
 my $sandbox = $ENV{SANDBOX_URL} or plan skip_all => 'SANDBOX_URL is not set';
 
 # 12 meters x 90 daily readings
 my $READINGS = 1080;
-
-sub http
-{
-	my ($method, $url, $body) = @_;
-	my @cmd = ('curl', '-s', '--max-time', '30', '-X', $method, $url);
-	push @cmd, ('-H', 'Content-Type: application/json', '-d', $body) if defined $body;
-	my $out = '';
-	IPC::Run::run(\@cmd, '>', \$out) or die "curl $method $url failed";
-	return $out eq '' ? undef : decode_json($out);
-}
 
 # What the sink saw: readings created, updated and unchanged by answered
 # (non-replayed) requests, replays, and readings stored.

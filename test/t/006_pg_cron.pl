@@ -10,19 +10,12 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use IPC::Run;
 use Time::HiRes qw(usleep);
+use FindBin;
+use lib $FindBin::RealBin;
+use TestServers;
 
 my $provider = $ENV{PROVIDER_URL} or plan skip_all => 'PROVIDER_URL is not set';
 my $sandbox = $ENV{SANDBOX_URL} or plan skip_all => 'SANDBOX_URL is not set';
-
-sub http
-{
-	my ($method, $url, $body) = @_;
-	my @cmd = ('curl', '-s', '--max-time', '30', '-X', $method, $url);
-	push @cmd, ('-H', 'Content-Type: application/json', '-d', $body) if defined $body;
-	my $out = '';
-	IPC::Run::run(\@cmd, '>', \$out) or die "curl $method $url failed";
-	return $out eq '' ? undef : decode_json($out);
-}
 
 my $node = PostgreSQL::Test::Cluster->new('cron');
 $node->init;
