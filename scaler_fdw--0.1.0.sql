@@ -2239,6 +2239,13 @@ RETURNS text
 AS 'MODULE_PATHNAME', 'scaler_sink_item'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 
+CREATE FUNCTION @extschema@.reading_hash(meter_id text, period_start timestamptz,
+                                         period_end timestamptz, value numeric, unit text,
+                                         estimated boolean)
+RETURNS text
+AS 'MODULE_PATHNAME', 'scaler_reading_hash'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
 CREATE FUNCTION @extschema@.progress_report(provider_server text, phase text,
                                             meters_total int, meters_done int,
                                             fetched bigint, staged bigint,
@@ -2417,9 +2424,6 @@ CREATE FUNCTION @extschema@.sync_stage(run_id bigint, cfg @extschema@.sync_serve
                                        OUT unchanged bigint, OUT quarantined bigint)
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
--- content hashes read timestamps as text: one spelling whatever the session's
-SET timezone = 'UTC'
-SET datestyle = 'ISO, YMD'
 AS $$
 DECLARE
   meter_ids text[];
@@ -2527,9 +2531,8 @@ BEGIN
     SELECT p.*, h.hash, coalesce(cur.revision, 0) + 1 AS revision, (p.rn - 1) / %8$s AS part
       FROM periods p
      CROSS JOIN LATERAL (
-           SELECT encode(sha256(convert_to(concat_ws('|', p.scaler_meter_id, p.ps, p.pe,
-                                                     trim_scale(p.value), p.unit, p.estimated),
-                                           'UTF8')), 'hex') AS hash) h
+           SELECT @extschema@.reading_hash(p.scaler_meter_id, p.ps, p.pe, p.value, p.unit,
+                                           p.estimated) AS hash) h
       LEFT JOIN @extschema@.sync_outbox cur
         ON cur.scaler_meter_id = p.scaler_meter_id AND cur.period_start = p.ps AND cur.period_end = p.pe
      WHERE p.complete AND NOT p.held AND cur.content_hash IS DISTINCT FROM h.hash

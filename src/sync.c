@@ -18,6 +18,8 @@
 #include "access/htup_details.h"
 #include "access/xact.h"
 #include "catalog/pg_type.h"
+#include "common/cryptohash.h"
+#include "common/sha2.h"
 #include "executor/spi.h"
 #include "foreign/foreign.h"
 #include "funcapi.h"
@@ -45,6 +47,7 @@
 
 PG_FUNCTION_INFO_V1(scaler_sink_post);
 PG_FUNCTION_INFO_V1(scaler_sink_item);
+PG_FUNCTION_INFO_V1(scaler_reading_hash);
 PG_FUNCTION_INFO_V1(scaler_progress_report);
 PG_FUNCTION_INFO_V1(scaler_sync_progress);
 
@@ -153,6 +156,43 @@ scaler_sink_item(PG_FUNCTION_ARGS)
 	escape_json(&buf, text_to_cstring(PG_GETARG_TEXT_PP(11)));
 	appendStringInfoChar(&buf, '}');
 	PG_RETURN_TEXT_P(cstring_to_text_with_len(buf.data, buf.len));
+}
+
+/*
+ * The content hash of a staged reading: SHA-256 over its Scaler meter, UTC
+ * period, value without trailing zeros, unit and estimated flag, so the same
+ * reading hashes the same whatever the session's settings or the provider's
+ * decimal places.  Staging compares it to find what changed.
+ */
+Datum
+scaler_reading_hash(PG_FUNCTION_ARGS)
+{
+	StringInfoData buf;
+	char		ts[MAXDATELEN + 1];
+	const int	utc = 0;
+	uint8		digest[PG_SHA256_DIGEST_LENGTH];
+	char		hex[PG_SHA256_DIGEST_LENGTH * 2];
+	pg_cryptohash_ctx *ctx;
+	Datum		trimmed = DirectFunctionCall1(numeric_trim_scale, PG_GETARG_DATUM(3));
+
+	initStringInfo(&buf);
+	appendBinaryStringInfo(&buf, VARDATA_ANY(PG_GETARG_TEXT_PP(0)), VARSIZE_ANY_EXHDR(PG_GETARG_TEXT_PP(0)));
+	appendStringInfo(&buf, "|%s", JsonEncodeDateTime(ts, PG_GETARG_DATUM(1), TIMESTAMPTZOID, &utc));
+	appendStringInfo(&buf, "|%s", JsonEncodeDateTime(ts, PG_GETARG_DATUM(2), TIMESTAMPTZOID, &utc));
+	appendStringInfo(&buf, "|%s|", DatumGetCString(DirectFunctionCall1(numeric_out, trimmed)));
+	appendBinaryStringInfo(&buf, VARDATA_ANY(PG_GETARG_TEXT_PP(4)), VARSIZE_ANY_EXHDR(PG_GETARG_TEXT_PP(4)));
+	appendStringInfoString(&buf, PG_GETARG_BOOL(5) ? "|t" : "|f");
+
+	ctx = pg_cryptohash_create(PG_SHA256);
+	if (pg_cryptohash_init(ctx) < 0 ||
+		pg_cryptohash_update(ctx, (uint8 *) buf.data, buf.len) < 0 ||
+		pg_cryptohash_final(ctx, digest, sizeof(digest)) < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("could not compute the SHA-256 of a reading: %s", pg_cryptohash_error(ctx))));
+	pg_cryptohash_free(ctx);
+	hex_encode((const char *) digest, sizeof(digest), hex);
+	PG_RETURN_TEXT_P(cstring_to_text_with_len(hex, sizeof(hex)));
 }
 
 /* ---------- live progress ---------- */
