@@ -2039,9 +2039,9 @@ GRANT SELECT ON @extschema@.unmapped_scaler_meters TO PUBLIC;
 -- A pass stages each active mapping's readings from its watermark (less a
 -- lookback) into a logged outbox keyed by (Scaler meter, period), with
 -- invalid readings quarantined and watermarks moved in the same
--- transaction; delivery forms batches of outbox rows, stores each batch's
--- exact body under an Idempotency-Key derived from its content, and POSTs
--- it to the sink.  Claims use FOR UPDATE SKIP LOCKED, so any number of
+-- transaction, and with the batches they form: each stores its exact body
+-- under an Idempotency-Key derived from its content.  Delivery POSTs them
+-- to the sink.  Claims use FOR UPDATE SKIP LOCKED, so any number of
 -- workers and backends (on any node) drain one outbox side by side.
 
 CREATE TABLE @extschema@.sync_server (
@@ -2615,10 +2615,12 @@ BEGIN ATOMIC
      SET last_attempt_at = now(), last_error = excluded.last_error, last_error_at = now();
 END;
 
--- Groups outbox rows waiting for a batch into batches of the server's
--- batch_size; each batch stores its exact body and an Idempotency-Key that
--- is the SHA-256 of its readings, so a batch sent again (after a crash) is
--- byte for byte the one the sink may already have.
+-- Groups outbox rows waiting for a batch (readings put back after a partly
+-- rejected batch, or by retry_dead_letters; staging batches its own rows)
+-- into batches of the server's batch_size, in the same form as staging's:
+-- the exact body, and an Idempotency-Key that is the SHA-256 of its
+-- readings, so a batch sent again (after a crash) is byte for byte the one
+-- the sink may already have.
 CREATE FUNCTION @extschema@.sync_form_batches(provider_server text DEFAULT NULL,
                                               max_batches int DEFAULT NULL)
 RETURNS int
