@@ -84,6 +84,7 @@ static const ScalerOption scaler_options[] = {
 	{"profile", ForeignServerRelationId, OPT_JSON, NULL, false},
 	{"profile_override", ForeignServerRelationId, OPT_JSON, NULL, false},
 	{"profile_vars", ForeignServerRelationId, OPT_JSON, NULL, false},
+	{"environment", ForeignServerRelationId, OPT_TEXT, NULL, false},
 
 	/* user mapping: the only place credentials may live */
 	{"username", UserMappingRelationId, OPT_TEXT, NULL, true},
@@ -430,6 +431,7 @@ scaler_fdw_validator(PG_FUNCTION_ARGS)
 	char	   *provider = NULL;
 	char	   *profile = NULL;
 	char	   *override = NULL;
+	char	   *environment = NULL;
 
 	foreach(lc, options)
 	{
@@ -478,6 +480,8 @@ scaler_fdw_validator(PG_FUNCTION_ARGS)
 			profile = defGetString(def);
 		else if (strcmp(opt->name, "profile_override") == 0)
 			override = defGetString(def);
+		else if (strcmp(opt->name, "environment") == 0)
+			environment = defGetString(def);
 		else if (strcmp(opt->name, "profile_vars") == 0)
 		{
 			List	   *n,
@@ -500,8 +504,33 @@ scaler_fdw_validator(PG_FUNCTION_ARGS)
 			ereport(ERROR,
 					(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),
 					 errmsg("option \"profile_override\" needs option \"provider\" or \"profile\"")));
+		if (environment && have_base_url)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
+					 errmsg("options \"environment\" and \"base_url\" cannot be used together"),
+					 errhint("\"environment\" chooses one of the profile's base URLs; \"base_url\" names one itself.")));
+		if (environment && !provider && !profile)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),
+					 errmsg("option \"environment\" needs option \"provider\" or \"profile\"")));
 		/* Compiling validates: errors name the JSON path inside the profile. */
-		compiled = scaler_profile_load(provider, profile, override);
+		compiled = scaler_profile_load(provider, profile, override, environment);
+		if (!have_base_url && !environment && compiled && compiled->base_url == NULL &&
+			compiled->environments != NIL)
+		{
+			StringInfoData names;
+
+			initStringInfo(&names);
+			foreach(lc, compiled->environments)
+				appendStringInfo(&names, "%s\"%s\"", names.len ? ", " : "", (char *) lfirst(lc));
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),
+					 errmsg("option \"environment\" or \"base_url\" is required for a server of provider profile \"%s\"",
+							compiled->name),
+					 errdetail("Its environments are %s.", names.data),
+					 errhint("Add OPTIONS (environment '%s'); ALTER SERVER switches it later.",
+							 (char *) linitial(compiled->environments))));
+		}
 		if (!have_base_url && (compiled == NULL || compiled->base_url == NULL))
 			ereport(ERROR,
 					(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),
@@ -582,6 +611,7 @@ scaler_get_server_options(Oid serverid, Oid userid, ScalerServerOptions *opts)
 	char	   *provider = NULL;
 	char	   *profile = NULL;
 	char	   *override = NULL;
+	char	   *environment = NULL;
 	ScalerProfile *p;
 	UserMapping *um;
 
@@ -608,8 +638,10 @@ scaler_get_server_options(Oid serverid, Oid userid, ScalerServerOptions *opts)
 			profile = defGetString(def);
 		else if (strcmp(def->defname, "profile_override") == 0)
 			override = defGetString(def);
+		else if (strcmp(def->defname, "environment") == 0)
+			environment = defGetString(def);
 	}
-	p = opts->profile = scaler_profile_load(provider, profile, override);
+	p = opts->profile = scaler_profile_load(provider, profile, override, environment);
 	if (p)
 	{
 		opts->base_url = p->base_url;

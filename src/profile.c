@@ -869,8 +869,8 @@ compile_auth(ScalerProfile *p, struct json_object *def, const char *where)
 static ScalerProfile *
 compile_profile(struct json_object *root)
 {
-	static const char *const keys[] = {"name", "description", "base_url", "auth", "headers",
-	"rate_limit", "tables", NULL};
+	static const char *const keys[] = {"name", "description", "base_url", "environments", "auth",
+	"headers", "rate_limit", "tables", NULL};
 	static const char *const rate_keys[] = {"per_second", "burst", "per_day", NULL};
 	ScalerProfile *p = palloc0(sizeof(ScalerProfile));
 	struct json_object *tables;
@@ -880,6 +880,19 @@ compile_profile(struct json_object *root)
 		scaler_profile_error("$", "Expected an object, found %s.", json_type_name(root));
 	check_keys(root, "$", keys);
 	p->name = get_string(root, "name", "$", false, "custom");
+	{
+		struct json_object *envs;
+
+		if (json_object_object_get_ex(root, "environments", &envs) &&
+			json_object_get_type(envs) == json_type_object)
+		{
+			json_object_object_foreach(envs, key, val)
+			{
+				(void) val;
+				p->environments = lappend(p->environments, pstrdup(key));
+			}
+		}
+	}
 	p->base_url = get_string(root, "base_url", "$", false, NULL);
 	if (p->base_url)
 	{
@@ -1021,9 +1034,70 @@ free_trees(JsonTrees *trees)
 	trees->root = trees->patch = NULL;
 }
 
+/*
+ * A profile's environments (sandbox, production, ...) are merge patches of
+ * the profile: base_url, token endpoints, whatever differs.  Applies the
+ * chosen one; without a choice the profile stays as written.
+ */
+static struct json_object *
+apply_environment(struct json_object *root, const char *environment)
+{
+	struct json_object *envs = NULL;
+	struct json_object *patch = NULL;
+	const char *name = NULL;
+	struct json_object *name_obj;
+	StringInfoData names;
+
+	if (json_object_get_type(root) == json_type_object &&
+		json_object_object_get_ex(root, "name", &name_obj))
+		name = json_object_get_string(name_obj);
+	if (json_object_get_type(root) == json_type_object)
+		json_object_object_get_ex(root, "environments", &envs);
+	initStringInfo(&names);
+	if (envs != NULL)
+	{
+		if (json_object_get_type(envs) != json_type_object)
+			scaler_profile_error("$.environments", "Expected an object of environment names, found %s.",
+								 json_type_name(envs));
+		{
+			json_object_object_foreach(envs, key, val)
+			{
+				if (json_object_get_type(val) != json_type_object)
+					scaler_profile_error(psprintf("$.environments.%s", key),
+										 "Expected an object (a merge patch of the profile), found %s.",
+										 json_type_name(val));
+				if (json_object_object_get_ex(val, "environments", NULL))
+					scaler_profile_error(psprintf("$.environments.%s.environments", key),
+										 "An environment cannot declare environments.");
+				appendStringInfo(&names, "%s\"%s\"", names.len ? ", " : "", key);
+				if (environment && strcmp(key, environment) == 0)
+					patch = val;
+			}
+		}
+	}
+	if (environment == NULL)
+		return root;
+	if (envs == NULL || names.len == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
+				 errmsg("option \"environment\" needs a provider profile with environments"),
+				 errdetail("Provider profile \"%s\" declares none.", name ? name : "custom"),
+				 errhint("Use option \"base_url\" to choose where requests go.")));
+	if (patch == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+				 errmsg("provider profile \"%s\" has no environment \"%s\"", name ? name : "custom",
+						environment),
+				 errdetail("Its environments are %s.", names.data)));
+	json_object_get(patch);		/* it lives inside root, which the merge changes */
+	root = merge_patch(root, patch);
+	json_object_put(patch);
+	return root;
+}
+
 static pg_noinline ScalerProfile *
 load_trees(JsonTrees *trees, const char *provider, const char *profile_json,
-		   const char *override_json)
+		   const char *override_json, const char *environment)
 {
 	if (provider)
 	{
@@ -1047,6 +1121,7 @@ load_trees(JsonTrees *trees, const char *provider, const char *profile_json,
 	}
 	else
 		trees->root = parse_json(profile_json, "option \"profile\"");
+	trees->root = apply_environment(trees->root, environment);
 	if (override_json)
 	{
 		trees->patch = parse_json(override_json, "option \"profile_override\"");
@@ -1062,7 +1137,7 @@ load_trees(JsonTrees *trees, const char *provider, const char *profile_json,
  */
 ScalerProfile *
 scaler_profile_load(const char *provider, const char *profile_json,
-					const char *override_json)
+					const char *override_json, const char *environment)
 {
 	JsonTrees	trees = {NULL, NULL};
 	ScalerProfile *volatile result = NULL;
@@ -1072,7 +1147,7 @@ scaler_profile_load(const char *provider, const char *profile_json,
 
 	PG_TRY();
 	{
-		result = load_trees(&trees, provider, profile_json, override_json);
+		result = load_trees(&trees, provider, profile_json, override_json, environment);
 	}
 	PG_CATCH();
 	{

@@ -167,6 +167,7 @@ typedef struct ScalerProfile
 {
 	char	   *name;
 	char	   *base_url;		/* may be NULL: the server must give one */
+	List	   *environments;	/* names a server may choose with option "environment" */
 	ProfileAuthKind auth;
 	char	   *api_key_name;
 	bool		api_key_in_query;
@@ -198,7 +199,7 @@ extern const ScalerBuiltinProfile scaler_builtin_profile_list[];
 /* profile.c */
 extern void scaler_profile_error(const char *where, const char *fmt,...) pg_attribute_printf(2, 3) pg_attribute_noreturn();
 extern ScalerProfile *scaler_profile_load(const char *provider, const char *profile_json,
-										  const char *override_json);
+										  const char *override_json, const char *environment);
 extern ScalerTableSpec *scaler_profile_table(ScalerProfile *profile, const char *name,
 											 bool missing_ok);
 extern ScalerFieldSpec *scaler_table_field(ScalerTableSpec *table, const char *column);
