@@ -3159,3 +3159,177 @@ BEGIN
        from_month, to_month, scaler_sql, coalesce(tolerance, 0), scaler_readings IS NOT NULL);
 END
 $$;
+
+-- ---- preparation: the connection check (docs/readiness.md) ----
+
+CREATE FUNCTION @extschema@.profile_tables(server text,
+  OUT table_name text, OUT parent_table text, OUT param_filters text[],
+  OUT path_filters text[], OUT range_filters text[], OUT pagination text, OUT page_size int)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'scaler_profile_tables'
+LANGUAGE C STRICT STABLE;
+
+-- Milliseconds since a moment, to a tenth.
+CREATE FUNCTION @extschema@.ms_since(t timestamptz)
+RETURNS numeric
+LANGUAGE sql VOLATILE
+RETURN round((extract(epoch FROM clock_timestamp() - t) * 1000)::numeric, 1);
+
+CREATE TYPE @extschema@.connection_check AS (
+  check_name text, table_name text, status text, http_status int, latency_ms numeric, message text);
+
+-- One row per check: authentication, then per table of the profile its
+-- endpoint (the cheapest request: one row), its pagination (a second page)
+-- and each filter it pushes into the API.  A failed check is a row, never an
+-- error, so a schedule can alert on it; a check that cannot run because an
+-- earlier one failed says 'skipped'.  The tables are imported into pg_temp
+-- for the checks and dropped again.
+CREATE FUNCTION @extschema@.check_connection(server text)
+RETURNS TABLE (check_name text, table_name text, status text, http_status int,
+               latency_ms numeric, message text)
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  t record;
+  rows @extschema@.connection_check[] := '{}';
+  auth @extschema@.connection_check;
+  sample jsonb;
+  probe jsonb;
+  samples jsonb := '{}';
+  plan jsonb;
+  started timestamptz;
+  n bigint;
+  removed bigint;
+  col text;
+  val text;
+  cond text;
+  code text;
+  msg text;
+BEGIN
+  PERFORM @extschema@.sync_server_oid(server, 'provider');
+  IF NOT EXISTS (SELECT FROM @extschema@.profile_tables(server)) THEN
+    RAISE EXCEPTION 'server "%" has no provider profile to check', server
+      USING ERRCODE = 'feature_not_supported',
+            HINT = 'check_connection reads the tables of the server''s "provider" or "profile".';
+  END IF;
+  BEGIN
+    EXECUTE format('IMPORT FOREIGN SCHEMA p FROM SERVER %I INTO pg_temp', server);
+    -- parents before the tables that fan out from them
+    FOR t IN SELECT * FROM @extschema@.profile_tables(server) p
+              ORDER BY p.parent_table IS NOT NULL, p.table_name LOOP
+      IF auth.status = 'failed' THEN
+        rows := rows || ROW('endpoint', t.table_name, 'skipped', NULL, NULL,
+                            'not checked: authentication failed')::@extschema@.connection_check;
+        CONTINUE;
+      END IF;
+      -- a fan-out table is checked for one parent row, pinned through its path variables
+      cond := 'true';
+      IF t.parent_table IS NOT NULL THEN
+        sample := samples -> t.parent_table;
+        IF sample IS NULL OR jsonb_typeof(sample) = 'null' THEN
+          rows := rows || ROW('endpoint', t.table_name, 'skipped', NULL, NULL,
+                              format('not checked: parent table %s returned no record', t.parent_table))::@extschema@.connection_check;
+          CONTINUE;
+        END IF;
+        FOREACH col IN ARRAY t.path_filters LOOP
+          IF sample ? col THEN
+            cond := cond || format(' AND %I = %L', col, sample ->> col);
+          END IF;
+        END LOOP;
+      END IF;
+
+      -- the endpoint: the cheapest request, one record
+      started := clock_timestamp();
+      BEGIN
+        EXECUTE format('SELECT to_jsonb(x) FROM pg_temp.%I x WHERE %s LIMIT 1', t.table_name, cond) INTO sample;
+        rows := rows || ROW('endpoint', t.table_name, 'ok', 200, @extschema@.ms_since(started),
+                            CASE WHEN sample IS NULL THEN 'reachable; no records' ELSE 'reachable; records read' END)::@extschema@.connection_check;
+        samples := samples || jsonb_build_object(t.table_name, sample);
+        IF auth IS NULL THEN
+          auth := ROW('auth', NULL, 'ok', NULL, @extschema@.ms_since(started),
+                      format('credentials accepted (first request: table %s)', t.table_name));
+        END IF;
+      EXCEPTION WHEN OTHERS THEN
+        GET STACKED DIAGNOSTICS code = RETURNED_SQLSTATE, msg = MESSAGE_TEXT;
+        IF code LIKE '28%' THEN
+          auth := ROW('auth', NULL, 'failed', substring(msg FROM 'HTTP ([0-9]{3})')::int,
+                      @extschema@.ms_since(started), msg);
+          rows := rows || ROW('endpoint', t.table_name, 'skipped', NULL, NULL,
+                              'not checked: authentication failed')::@extschema@.connection_check;
+        ELSE
+          rows := rows || ROW('endpoint', t.table_name, 'failed', substring(msg FROM 'HTTP ([0-9]{3})')::int,
+                              @extschema@.ms_since(started), msg)::@extschema@.connection_check;
+        END IF;
+        CONTINUE;
+      END;
+      IF sample IS NULL THEN
+        CONTINUE;
+      END IF;
+
+      -- pagination: one record more than a page, so a second page is asked
+      -- for (a qual the API cannot take keeps LIMIT from shrinking the page);
+      -- the last record read is the probe the filters look for
+      started := clock_timestamp();
+      probe := sample;
+      BEGIN
+        EXECUTE format('SELECT count(*), (array_agg(to_jsonb(x)))[count(*)] FROM
+                          (SELECT * FROM pg_temp.%I x WHERE %s AND random() >= 0 LIMIT %s) x',
+                       t.table_name, cond, coalesce(t.page_size, 2) + 1) INTO n, probe;
+        IF t.pagination <> 'none' AND t.page_size IS NOT NULL THEN
+          rows := rows || ROW('pagination', t.table_name,
+                              CASE WHEN n > t.page_size THEN 'ok' ELSE 'skipped' END, 200, @extschema@.ms_since(started),
+                              CASE WHEN n > t.page_size THEN format('%s: a second page of %s read', t.pagination, t.page_size)
+                                   ELSE format('%s: fewer records (%s) than a page (%s); no second page to read',
+                                               t.pagination, n, t.page_size) END)::@extschema@.connection_check;
+        END IF;
+      EXCEPTION WHEN OTHERS THEN
+        GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT;
+        rows := rows || ROW('pagination', t.table_name, 'failed', substring(msg FROM 'HTTP ([0-9]{3})')::int,
+                            @extschema@.ms_since(started), msg)::@extschema@.connection_check;
+      END;
+
+      -- each filter the profile pushes, looking for the probe record: a
+      -- record the scan had to drop itself means the API ignored the filter
+      FOREACH col IN ARRAY t.param_filters || t.range_filters LOOP
+        val := probe ->> col;
+        IF val IS NULL THEN
+          rows := rows || ROW(format('filter %s', col), t.table_name, 'skipped', NULL, NULL,
+                              'not checked: no sample value')::@extschema@.connection_check;
+          CONTINUE;
+        END IF;
+        started := clock_timestamp();
+        BEGIN
+          EXECUTE format('EXPLAIN (ANALYZE, FORMAT JSON, TIMING OFF, SUMMARY OFF)
+                          SELECT * FROM pg_temp.%I x WHERE %s AND %s LIMIT 1',
+                         t.table_name, cond,
+                         CASE WHEN col = ANY (t.range_filters)
+                              THEN format('%1$I >= %2$L AND %1$I < %2$L::timestamptz + interval ''1 day''', col, val)
+                              ELSE format('%I = %L', col, val) END) INTO plan;
+          n := (jsonb_path_query_first(plan, 'strict $.**."Actual Rows"'))::bigint;
+          removed := coalesce((SELECT sum(r::bigint)
+                                 FROM jsonb_path_query(plan, 'strict $.**."Rows Removed by Filter"') r), 0);
+          rows := rows || ROW(format('filter %s', col), t.table_name,
+                              CASE WHEN n > 0 AND removed = 0 THEN 'ok' ELSE 'failed' END, 200,
+                              @extschema@.ms_since(started),
+                              CASE WHEN n = 0 THEN format('the API returned nothing for %s, which it had listed', val)
+                                   WHEN removed > 0 THEN format('ignored by the API: %s records of other values came back before %s',
+                                                               removed, val)
+                                   ELSE format('applied by the API (asked for %s)', val) END)::@extschema@.connection_check;
+        EXCEPTION WHEN OTHERS THEN
+          GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT;
+          rows := rows || ROW(format('filter %s', col), t.table_name, 'failed', substring(msg FROM 'HTTP ([0-9]{3})')::int,
+                              @extschema@.ms_since(started), msg)::@extschema@.connection_check;
+        END;
+      END LOOP;
+    END LOOP;
+    -- drop the imported tables with everything else of this block
+    RAISE EXCEPTION USING ERRCODE = 'SCCHK';
+  EXCEPTION WHEN SQLSTATE 'SCCHK' THEN
+    NULL;
+  END;
+  RETURN QUERY SELECT * FROM unnest(coalesce(auth, ROW('auth', NULL, 'skipped', NULL, NULL,
+                                                       'not determined: no request reached the API')::@extschema@.connection_check)
+                                    || rows);
+END
+$$;

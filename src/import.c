@@ -18,6 +18,8 @@
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "foreign/foreign.h"
+#include "funcapi.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
 
@@ -159,4 +161,59 @@ scalerImportForeignSchema(ImportForeignSchemaStmt *stmt, Oid serverOid)
 		commands = lappend(commands, cmd.data);
 	}
 	return commands;
+}
+
+PG_FUNCTION_INFO_V1(scaler_profile_tables);
+
+/*
+ * scaler.profile_tables(server): the tables of a server's profile (its
+ * environment and override applied) as the connection check needs them:
+ * parent, path variables, filter columns by kind, pagination and page size.
+ */
+Datum
+scaler_profile_tables(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	char	   *server_name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	ForeignServer *server = GetForeignServerByName(server_name, false);
+	ScalerServerOptions opts;
+	ListCell   *lc;
+	static const char *const pagination_names[] = {"none", "next_url", "link_header", "page",
+	"offset", "cursor"};
+
+	InitMaterializedSRF(fcinfo, 0);
+	scaler_get_server_options(server->serverid, InvalidOid, &opts);
+	if (opts.profile == NULL)
+		return (Datum) 0;
+
+	foreach(lc, opts.profile->tables)
+	{
+		ScalerTableSpec *t = (ScalerTableSpec *) lfirst(lc);
+		ArrayBuildState *param_cols = initArrayResult(TEXTOID, CurrentMemoryContext, true);
+		ArrayBuildState *path_cols = initArrayResult(TEXTOID, CurrentMemoryContext, true);
+		ArrayBuildState *range_cols = initArrayResult(TEXTOID, CurrentMemoryContext, true);
+		Datum		values[7];
+		bool		nulls[7] = {false, false, false, false, false, false, false};
+		ListCell   *fc;
+
+		foreach(fc, t->filters)
+		{
+			ScalerFilterSpec *f = (ScalerFilterSpec *) lfirst(fc);
+			ArrayBuildState *into = f->kind == FILTER_PARAM ? param_cols :
+				f->kind == FILTER_PATH_VAR ? path_cols : range_cols;
+
+			accumArrayResult(into, CStringGetTextDatum(f->column), false, TEXTOID, CurrentMemoryContext);
+		}
+		values[0] = CStringGetTextDatum(t->name);
+		values[1] = t->parent_table ? CStringGetTextDatum(t->parent_table) : (Datum) 0;
+		nulls[1] = t->parent_table == NULL;
+		values[2] = makeArrayResult(param_cols, CurrentMemoryContext);
+		values[3] = makeArrayResult(path_cols, CurrentMemoryContext);
+		values[4] = makeArrayResult(range_cols, CurrentMemoryContext);
+		values[5] = CStringGetTextDatum(pagination_names[t->pagination.kind]);
+		values[6] = Int32GetDatum(t->pagination.size);
+		nulls[6] = t->pagination.size <= 0;
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
 }
