@@ -3333,3 +3333,220 @@ BEGIN
                                     || rows);
 END
 $$;
+
+CREATE FUNCTION @extschema@.observed_rate_limits(server text)
+RETURNS text
+AS 'MODULE_PATHNAME', 'scaler_observed_rate_limits'
+LANGUAGE C STRICT VOLATILE;
+
+CREATE TYPE @extschema@.readiness_item AS (
+  heading text, item text, status text, value text, detail text);
+
+-- Fill rates of a sample (a jsonb array of records): one row per column.
+CREATE FUNCTION @extschema@.fill_rates(sample jsonb, OUT col text, OUT filled bigint, OUT total bigint)
+RETURNS SETOF record
+LANGUAGE sql IMMUTABLE
+AS $$
+  SELECT k, count(*) FILTER (WHERE jsonb_typeof(r -> k) <> 'null'), count(*)
+    FROM jsonb_array_elements(sample) r, jsonb_object_keys(r) k
+   WHERE k <> 'raw' GROUP BY k ORDER BY k
+$$;
+
+-- Scaler's provider checklist from a sample of the provider's data: per
+-- heading, what the API returned against what the profile expects, units
+-- and whether they are known, granularity, coverage, estimated share,
+-- duplicates and overlaps, rate limits announced, and the requests a full
+-- sync of the sampled meters would take.  status: ok, warning, problem, info.
+CREATE FUNCTION @extschema@.readiness_report(server text, sample_size int DEFAULT 10)
+RETURNS SETOF @extschema@.readiness_item
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  items @extschema@.readiness_item[] := '{}';
+  tbl record;
+  tables text[];
+  samples jsonb := '{}';
+  rows jsonb;
+  r record;
+  opts text[];
+  env text;
+  history date;
+  ids text;
+  code text;
+  msg text;
+  median interval;
+  per_meter numeric;
+  page int;
+  rate text;
+  n_meters int;
+  requests numeric;
+BEGIN
+  PERFORM @extschema@.sync_server_oid(server, 'provider');
+  IF sample_size IS NULL OR sample_size < 1 OR sample_size > 1000 THEN
+    RAISE EXCEPTION 'sample_size must be between 1 and 1000, not %', sample_size
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  SELECT array_agg(t.table_name ORDER BY t.table_name) INTO tables FROM @extschema@.profile_tables(server) t;
+  IF tables IS NULL THEN
+    RAISE EXCEPTION 'server "%" has no provider profile to report on', server
+      USING ERRCODE = 'feature_not_supported',
+            HINT = 'readiness_report reads the tables of the server''s "provider" or "profile".';
+  END IF;
+  SELECT s.srvoptions INTO opts FROM pg_foreign_server s WHERE s.srvname = server;
+  env := substring(array_to_string(opts, ',') FROM '(?:^|,)environment=([^,]*)');
+  SELECT s.history_start INTO history FROM @extschema@.sync_server s WHERE s.provider_server = server;
+
+  -- environment access, API protocol and data access come from the profile
+  items := items || ROW('environment access', 'environment', 'info', coalesce(env, '(the profile''s default)'),
+                        CASE WHEN array_to_string(opts, ',') ~ '(^|,)base_url=' THEN 'base URL set on the server'
+                             ELSE 'base URL from the profile' END)::@extschema@.readiness_item;
+  FOR tbl IN SELECT * FROM @extschema@.profile_tables(server) t ORDER BY t.table_name LOOP
+    items := items || ROW('API protocol', tbl.table_name, 'info', tbl.pagination,
+                          CASE WHEN tbl.page_size IS NOT NULL THEN format('pages of %s', tbl.page_size) END
+                          || CASE WHEN tbl.parent_table IS NOT NULL THEN format('; one request set per %s record', tbl.parent_table) ELSE '' END)::@extschema@.readiness_item;
+    items := items || ROW('data access capabilities', tbl.table_name,
+                          CASE WHEN cardinality(tbl.param_filters || tbl.path_filters || tbl.range_filters) > 0 THEN 'ok' ELSE 'warning' END,
+                          coalesce(nullif(array_to_string(tbl.param_filters || tbl.path_filters || tbl.range_filters, ', '), ''), 'none'),
+                          'filters pushed into the API; others are applied after fetching everything')::@extschema@.readiness_item;
+  END LOOP;
+
+  BEGIN
+    EXECUTE format('IMPORT FOREIGN SCHEMA p FROM SERVER %I INTO pg_temp', server);
+    -- the sample: assets and meters, then the sampled meters' consumption
+    BEGIN
+      IF 'assets' = ANY (tables) THEN
+        EXECUTE format('SELECT coalesce(jsonb_agg(to_jsonb(x)), ''[]'') FROM (SELECT * FROM pg_temp.assets LIMIT %s) x', sample_size)
+          INTO rows;
+        samples := samples || jsonb_build_object('assets', rows);
+      END IF;
+      IF 'meters' = ANY (tables) THEN
+        EXECUTE format('SELECT coalesce(jsonb_agg(to_jsonb(x)), ''[]'') FROM (SELECT * FROM pg_temp.meters LIMIT %s) x', sample_size)
+          INTO rows;
+        samples := samples || jsonb_build_object('meters', rows);
+      END IF;
+      IF 'consumption' = ANY (tables) THEN
+        SELECT string_agg(quote_literal(m ->> 'meter_id'), ', ') INTO ids
+          FROM jsonb_array_elements(samples -> 'meters') m WHERE m ->> 'meter_id' IS NOT NULL;
+        EXECUTE format('SELECT coalesce(jsonb_agg(to_jsonb(x)), ''[]'') FROM
+                          (SELECT * FROM pg_temp.consumption WHERE %s AND %s LIMIT %s) x',
+                       CASE WHEN ids IS NULL THEN 'true' ELSE format('meter_id IN (%s)', ids) END,
+                       CASE WHEN history IS NULL THEN 'true' ELSE format('period_start >= %L', history) END,
+                       sample_size * 1000)
+          INTO rows;
+        samples := samples || jsonb_build_object('consumption', rows);
+      END IF;
+      items := ROW('authentication', 'credentials', 'ok', 'accepted', NULL)::@extschema@.readiness_item || items;
+    EXCEPTION WHEN OTHERS THEN
+      GET STACKED DIAGNOSTICS code = RETURNED_SQLSTATE, msg = MESSAGE_TEXT;
+      items := ROW('authentication', 'credentials', CASE WHEN code LIKE '28%' THEN 'problem' ELSE 'info' END,
+                   CASE WHEN code LIKE '28%' THEN 'refused' ELSE 'not determined' END, msg)::@extschema@.readiness_item || items;
+      items := items || ROW('sample', NULL, 'problem', 'not taken', msg)::@extschema@.readiness_item;
+    END;
+    rate := @extschema@.observed_rate_limits(server);
+    RAISE EXCEPTION USING ERRCODE = 'SCCHK';
+  EXCEPTION WHEN SQLSTATE 'SCCHK' THEN
+    NULL;
+  END;
+
+  items := items || ROW('rate limiting and quotas', 'headers', CASE WHEN rate IS NULL THEN 'warning' ELSE 'ok' END,
+                        coalesce(rate, 'none seen'),
+                        CASE WHEN rate IS NULL THEN 'ask the provider for its limits; set the server''s rate_limit and daily_limit'
+                             ELSE 'as the provider announced them on its last answer' END)::@extschema@.readiness_item;
+  items := items || ROW('rate limiting and quotas', 'configured', 'info',
+                        coalesce(nullif(concat_ws(', ', substring(array_to_string(opts, ',') FROM 'rate_limit=[^,]*'),
+                                                  substring(array_to_string(opts, ',') FROM 'daily_limit=[^,]*')), ''),
+                                 'no rate_limit or daily_limit on the server'), NULL)::@extschema@.readiness_item;
+
+  -- asset, meter and consumption information: what the profile expects and the API filled
+  FOR tbl IN SELECT * FROM (VALUES ('assets', 'asset information'), ('meters', 'meter information'),
+                                   ('consumption', 'consumption data')) v(name, heading) LOOP
+    IF NOT tbl.name = ANY (tables) THEN
+      items := items || ROW(tbl.heading, tbl.name, 'problem', 'no such table in the profile', NULL)::@extschema@.readiness_item;
+      CONTINUE;
+    END IF;
+    rows := samples -> tbl.name;
+    IF rows IS NULL THEN
+      CONTINUE;
+    END IF;
+    items := items || ROW(tbl.heading, 'records sampled', CASE WHEN jsonb_array_length(rows) > 0 THEN 'ok' ELSE 'problem' END,
+                          jsonb_array_length(rows)::text, NULL)::@extschema@.readiness_item;
+    FOR r IN SELECT * FROM @extschema@.fill_rates(rows) f LOOP
+      items := items || ROW(tbl.heading, 'field ' || r.col,
+                            CASE WHEN r.filled = 0 THEN 'problem' WHEN r.filled < r.total THEN 'warning' ELSE 'ok' END,
+                            format('%s%% filled', round(100.0 * r.filled / r.total)),
+                            CASE WHEN r.filled = 0 THEN 'expected by the profile, never returned' END)::@extschema@.readiness_item;
+    END LOOP;
+  END LOOP;
+
+  -- units: every unit seen, and whether the units catalog knows it
+  FOR r IN SELECT u.unit, count(*) AS n, @extschema@.sync_conversion_problem(u.unit, NULL, NULL, NULL, NULL) AS problem
+             FROM (SELECT e ->> 'unit' AS unit FROM jsonb_array_elements(coalesce(samples -> 'meters', '[]')) e
+                   UNION ALL
+                   SELECT e ->> 'unit' FROM jsonb_array_elements(coalesce(samples -> 'consumption', '[]')) e) u
+            WHERE u.unit IS NOT NULL GROUP BY u.unit ORDER BY u.unit LOOP
+    items := items || ROW('units', r.unit, CASE WHEN r.problem IS NULL THEN 'ok' ELSE 'problem' END,
+                          CASE WHEN r.problem IS NULL THEN 'known as ' || @extschema@.normalize_unit(r.unit) ELSE 'unknown' END,
+                          coalesce(r.problem, format('seen %s times', r.n)))::@extschema@.readiness_item;
+  END LOOP;
+
+  rows := coalesce(samples -> 'consumption', '[]');
+  IF jsonb_array_length(rows) > 0 THEN
+    WITH c AS (
+      SELECT e ->> 'meter_id' AS meter, (e ->> 'period_start')::timestamptz AS ps,
+             (e ->> 'period_end')::timestamptz AS pe, (e ->> 'is_estimated')::boolean AS est
+        FROM jsonb_array_elements(rows) e),
+    o AS (
+      SELECT c.*, lead(ps) OVER (PARTITION BY meter ORDER BY ps, pe) AS next_ps,
+             count(*) OVER (PARTITION BY meter, ps, pe) AS same
+        FROM c)
+    SELECT percentile_disc(0.5) WITHIN GROUP (ORDER BY pe - ps) AS median,
+           min(pe - ps) AS shortest, max(pe - ps) AS longest, min(ps) AS first, max(pe) AS last,
+           count(*) FILTER (WHERE est) AS estimated, count(*) AS total,
+           count(*) FILTER (WHERE same > 1) AS duplicates,
+           count(*) FILTER (WHERE next_ps < pe AND same = 1) AS overlaps,
+           count(*) FILTER (WHERE pe IS NULL OR ps IS NULL) AS open_periods,
+           count(DISTINCT meter) AS meters
+      INTO r FROM o;
+    median := r.median;
+    items := items || ROW('granularity', 'median period', 'info', coalesce(median::text, 'unknown'),
+                          format('shortest %s, longest %s', r.shortest, r.longest))::@extschema@.readiness_item;
+    items := items || ROW('consumption data', 'date coverage', 'info',
+                          format('%s to %s', to_char(r.first, 'YYYY-MM-DD HH24:MI TZ'), to_char(r.last, 'YYYY-MM-DD HH24:MI TZ')),
+                          format('%s meters', r.meters))::@extschema@.readiness_item;
+    items := items || ROW('consumption data', 'estimated values',
+                          CASE WHEN r.estimated * 10 > r.total THEN 'warning' ELSE 'ok' END,
+                          format('%s%%', round(100.0 * r.estimated / r.total, 1)),
+                          format('%s of %s readings', r.estimated, r.total))::@extschema@.readiness_item;
+    items := items || ROW('consumption data', 'duplicate periods', CASE WHEN r.duplicates > 0 THEN 'problem' ELSE 'ok' END,
+                          r.duplicates::text, 'readings with the same meter and period as another')::@extschema@.readiness_item;
+    items := items || ROW('consumption data', 'overlapping periods', CASE WHEN r.overlaps > 0 THEN 'problem' ELSE 'ok' END,
+                          r.overlaps::text, 'Scaler rejects overlapping date ranges within a meter')::@extschema@.readiness_item;
+    -- the requests a full sync of the sampled meters needs, from the history start
+    SELECT t.page_size INTO page FROM @extschema@.profile_tables(server) t WHERE t.table_name = 'consumption';
+    IF median > interval '0' THEN
+      per_meter := ceil(extract(epoch FROM now() - coalesce(history, current_date - 365)::timestamptz)
+                        / extract(epoch FROM median));
+      n_meters := r.meters;
+      requests := n_meters * ceil(per_meter / coalesce(page, 100));
+      items := items || ROW('sync budget', 'requests for the sampled meters', 'info', requests::text,
+                            format('%s meters x about %s readings each since %s, %s a page (one request set per meter; a list filter needs fewer)',
+                                   n_meters, per_meter, to_char(coalesce(history, current_date - 365), 'YYYY-MM-DD'),
+                                   coalesce(page, 100)))::@extschema@.readiness_item;
+    END IF;
+  END IF;
+  RETURN QUERY SELECT * FROM unnest(items);
+END
+$$;
+
+-- The same, as one jsonb document for tools: {heading: [{item, status, value, detail}]}.
+CREATE FUNCTION @extschema@.readiness_report_json(server text, sample_size int DEFAULT 10)
+RETURNS jsonb
+LANGUAGE sql
+SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT jsonb_object_agg(heading, items)
+    FROM (SELECT heading, jsonb_agg(jsonb_strip_nulls(jsonb_build_object('item', item, 'status', status,
+                                                                         'value', value, 'detail', detail))) AS items
+            FROM @extschema@.readiness_report(server, sample_size) GROUP BY heading) h
+$$;

@@ -57,3 +57,36 @@ CREATE SERVER ready_plain FOREIGN DATA WRAPPER scaler_fdw OPTIONS (base_url :'pr
 SELECT * FROM scaler.check_connection('ready_plain');
 
 DROP SERVER ready_ok, ready_auth, ready_env, ready_bad, ready_plain CASCADE;
+
+-- the readiness report: a healthy provider (with announced rate limits)
+SELECT :'provider_url' || '/fault=ratelimit/rps=1000' AS limited_url \gset
+CREATE SERVER ready_report FOREIGN DATA WRAPPER scaler_fdw
+  OPTIONS (provider 'generic', base_url :'limited_url', rate_limit '50');
+CREATE USER MAPPING FOR CURRENT_USER SERVER ready_report;
+-- (numbers that change from run to run masked: rate-limit counters, the budget since a year ago)
+SELECT heading, item, status,
+       CASE WHEN heading IN ('rate limiting and quotas', 'sync budget') THEN regexp_replace(value, '[0-9]+', 'N', 'g')
+            ELSE value END AS value,
+       CASE WHEN heading = 'sync budget' THEN regexp_replace(detail, '[0-9]+', 'N', 'g') ELSE detail END AS detail
+  FROM scaler.readiness_report('ready_report', 4);
+SELECT jsonb_object_keys(scaler.readiness_report_json('ready_report', 2)) ORDER BY 1;
+DROP SERVER ready_report CASCADE;
+
+-- a flawed provider: a field never returned, a unit nobody knows,
+-- overlapping periods (each daily reading said to last two days)
+CREATE SERVER ready_flawed FOREIGN DATA WRAPPER scaler_fdw
+  OPTIONS (provider 'generic', base_url :'provider_url', profile_override
+   '{"tables": {"meters": {"fields": {"serial_number": "serial_no"}},
+                "consumption": {"fields": {"unit": {"path": "unit", "map": {"kWh": "kWhh"}, "default": "m3"},
+                                           "period_end": {"path": "interval_start", "format": "iso8601", "add": "2 days"}}}}}');
+CREATE USER MAPPING FOR CURRENT_USER SERVER ready_flawed;
+SELECT heading, item, status, value, detail FROM scaler.readiness_report('ready_flawed', 2)
+ WHERE status IN ('problem', 'warning') ORDER BY 1, 2;
+-- wrong credentials: the report says so instead of sampling
+CREATE SERVER ready_denied FOREIGN DATA WRAPPER scaler_fdw
+  OPTIONS (provider 'generic', base_url :'bearer_url', auth 'bearer');
+CREATE USER MAPPING FOR CURRENT_USER SERVER ready_denied OPTIONS (token 'wrong-token');
+SELECT heading, item, status, value, detail FROM scaler.readiness_report('ready_denied')
+ WHERE heading IN ('authentication', 'sample');
+SELECT * FROM scaler.readiness_report('ready_flawed', 0);
+DROP SERVER ready_flawed, ready_denied CASCADE;

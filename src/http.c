@@ -23,6 +23,7 @@
 
 #include "common/base64.h"
 #include "common/pg_prng.h"
+#include "foreign/foreign.h"
 #include "miscadmin.h"
 #include "mb/pg_wchar.h"
 #include "portability/instr_time.h"
@@ -1030,6 +1031,62 @@ retry_after_ms(const ScalerHttpResponse *resp)
 }
 
 /*
+ * The rate-limit headers a server sent last, per backend: the readiness
+ * report says what a provider announces.  A few servers' worth, by oid.
+ */
+#define REMEMBERED_RATE_SERVERS 16
+static struct
+{
+	Oid			serverid;
+	char		headers[512];
+}			remembered_rates[REMEMBERED_RATE_SERVERS];
+
+static void
+remember_rate_headers(const ScalerServerOptions *srv, const ScalerHttpResponse *resp)
+{
+	StringInfoData seen;
+	const char *p = resp->headers.data;
+	int			slot = -1;
+
+	initStringInfo(&seen);
+	while (p && *p)
+	{
+		const char *eol = strstr(p, "\r\n");
+		size_t		linelen = eol ? (size_t) (eol - p) : strlen(p);
+
+		if (pg_strncasecmp(p, "X-RateLimit-", 12) == 0 || pg_strncasecmp(p, "RateLimit", 9) == 0 ||
+			pg_strncasecmp(p, "Retry-After:", 12) == 0)
+			appendStringInfo(&seen, "%s%.*s", seen.len ? "; " : "", (int) linelen, p);
+		if (!eol)
+			break;
+		p = eol + 2;
+	}
+	if (seen.len == 0)
+		return;
+	for (int i = 0; i < REMEMBERED_RATE_SERVERS && slot < 0; i++)
+		if (remembered_rates[i].serverid == srv->serverid || remembered_rates[i].serverid == InvalidOid)
+			slot = i;
+	if (slot < 0)
+		slot = srv->serverid % REMEMBERED_RATE_SERVERS;
+	remembered_rates[slot].serverid = srv->serverid;
+	strlcpy(remembered_rates[slot].headers, seen.data, sizeof(remembered_rates[slot].headers));
+}
+
+PG_FUNCTION_INFO_V1(scaler_observed_rate_limits);
+
+/* scaler.observed_rate_limits(server): those headers, or NULL. */
+Datum
+scaler_observed_rate_limits(PG_FUNCTION_ARGS)
+{
+	ForeignServer *server = GetForeignServerByName(text_to_cstring(PG_GETARG_TEXT_PP(0)), false);
+
+	for (int i = 0; i < REMEMBERED_RATE_SERVERS; i++)
+		if (remembered_rates[i].serverid == server->serverid)
+			PG_RETURN_TEXT_P(cstring_to_text(remembered_rates[i].headers));
+	PG_RETURN_NULL();
+}
+
+/*
  * X-RateLimit-Remaining: 0 (or RateLimit-Remaining) with a reset time: pause
  * the server's budget until then, so no backend spends a request on a 429.
  */
@@ -1037,6 +1094,8 @@ static void
 observe_rate_headers(const ScalerServerOptions *srv, const ScalerHttpResponse *resp)
 {
 	const char *const prefixes[] = {"X-RateLimit-", "RateLimit-"};
+
+	remember_rate_headers(srv, resp);
 
 	for (int i = 0; i < 2; i++)
 	{
