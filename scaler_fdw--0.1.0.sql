@@ -961,6 +961,9 @@ CREATE TABLE @extschema@.meter_mapping (
   time_zone            text,
   history_start        date,
   allow_negative       boolean NOT NULL DEFAULT false,
+  -- in sync's scope whatever the server's resources and assets say (true),
+  -- never (false), or as they say (NULL)
+  sync                 boolean,
   -- sync deactivates (never deletes) a mapping whose meter the provider
   -- stopped listing, and reactivates it when the meter is listed again
   active               boolean NOT NULL DEFAULT true,
@@ -2061,7 +2064,12 @@ CREATE TABLE @extschema@.sync_server (
   retry_base         interval NOT NULL DEFAULT '10 seconds' CHECK (retry_base > '0'),
   retry_max          interval NOT NULL DEFAULT '1 hour' CHECK (retry_max > '0'),
   deactivate_missing boolean NOT NULL DEFAULT true,
-  updated_at         timestamptz NOT NULL DEFAULT now()
+  updated_at         timestamptz NOT NULL DEFAULT now(),
+  -- scope (NULL: no restriction): the provider's resources and assets
+  -- synced, as its meters table names them; a mapping's sync overrides
+  resources          text[],
+  include_assets     text[],
+  exclude_assets     text[]
 );
 
 -- Readings staged for Scaler, one row per (Scaler meter, period).  batch_id
@@ -2339,7 +2347,10 @@ CREATE FUNCTION @extschema@.configure_sync(provider_server text,
                                            time_zone text DEFAULT NULL,
                                            batch_size int DEFAULT NULL,
                                            sink_path text DEFAULT NULL,
-                                           deactivate_missing boolean DEFAULT NULL)
+                                           deactivate_missing boolean DEFAULT NULL,
+                                           resources text[] DEFAULT NULL,
+                                           include_assets text[] DEFAULT NULL,
+                                           exclude_assets text[] DEFAULT NULL)
 RETURNS @extschema@.sync_server
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -2375,6 +2386,13 @@ BEGIN
   cfg.retry_base := coalesce(cfg.retry_base, '10 seconds');
   cfg.retry_max := coalesce(cfg.retry_max, '1 hour');
   cfg.deactivate_missing := coalesce(configure_sync.deactivate_missing, cfg.deactivate_missing, true);
+  -- an empty array lifts a restriction
+  cfg.resources := CASE WHEN configure_sync.resources IS NULL THEN cfg.resources
+                        ELSE nullif(configure_sync.resources, '{}') END;
+  cfg.include_assets := CASE WHEN configure_sync.include_assets IS NULL THEN cfg.include_assets
+                             ELSE nullif(configure_sync.include_assets, '{}') END;
+  cfg.exclude_assets := CASE WHEN configure_sync.exclude_assets IS NULL THEN cfg.exclude_assets
+                             ELSE nullif(configure_sync.exclude_assets, '{}') END;
   cfg.updated_at := now();
 
   PERFORM @extschema@.sync_server_oid(cfg.sink_server, 'sink');
@@ -2399,7 +2417,9 @@ BEGIN
   END IF;
   PERFORM @extschema@.require_columns(cfg.consumption_table,
             ARRAY['meter_id', 'period_start', 'period_end', 'value', 'unit', 'is_estimated'], hint);
-  PERFORM @extschema@.require_columns(cfg.meters_table, ARRAY['meter_id'], hint);
+  PERFORM @extschema@.require_columns(cfg.meters_table,
+            CASE WHEN cfg.resources IS NULL AND cfg.include_assets IS NULL AND cfg.exclude_assets IS NULL
+                 THEN ARRAY['meter_id'] ELSE ARRAY['meter_id', 'asset_id', 'resource'] END, hint);
 
   INSERT INTO @extschema@.sync_server AS s VALUES (cfg.*)
   ON CONFLICT ON CONSTRAINT sync_server_pkey DO UPDATE
@@ -2408,7 +2428,8 @@ BEGIN
          history_start = excluded.history_start, lookback = excluded.lookback,
          granularity = excluded.granularity, time_zone = excluded.time_zone,
          batch_size = excluded.batch_size, deactivate_missing = excluded.deactivate_missing,
-         updated_at = excluded.updated_at
+         resources = excluded.resources, include_assets = excluded.include_assets,
+         exclude_assets = excluded.exclude_assets, updated_at = excluded.updated_at
   RETURNING s.* INTO cfg;
   RETURN cfg;
 END
@@ -2842,11 +2863,15 @@ DECLARE
   run @extschema@.sync_run;
   server_oid oid;
   listed text[];
+  out_of_scope text[];
+  scoped boolean;
+  scope_ids bigint[];
   grp record;
   one bigint;
   res record;
   err text;
   total int;
+  n bigint;
   done int := 0;
   msgs text[] := '{}';
   names text;
@@ -2881,11 +2906,25 @@ BEGIN
   -- stale meters: mappings of meters the provider no longer lists are
   -- deactivated (an empty list is taken for a provider fault, not a portfolio gone)
   PERFORM @extschema@.progress_report(sync.provider_server, 'listing meters', NULL, 0, 0, 0, 0, 0);
+  -- the same listing says which meters the scope (resources, assets) leaves out
+  scoped := cfg.resources IS NOT NULL OR cfg.include_assets IS NOT NULL OR cfg.exclude_assets IS NOT NULL;
   BEGIN
-    EXECUTE format('SELECT array_agg(meter_id::text) FROM %s', cfg.meters_table) INTO listed;
+    EXECUTE format('SELECT array_agg(meter_id::text), array_agg(meter_id::text) FILTER (WHERE NOT (%s)) FROM %s',
+                   CASE WHEN scoped THEN format(
+                     '(%1$L::text[] IS NULL OR resource::text = ANY (%1$L::text[]))
+                      AND (%2$L::text[] IS NULL OR asset_id::text = ANY (%2$L::text[]))
+                      AND NOT coalesce(asset_id::text = ANY (%3$L::text[]), false)',
+                     cfg.resources, cfg.include_assets, cfg.exclude_assets) ELSE 'true' END,
+                   cfg.meters_table) INTO listed, out_of_scope;
   EXCEPTION WHEN OTHERS THEN
     GET STACKED DIAGNOSTICS err = MESSAGE_TEXT;
     msgs := msgs || ('meters not listed, none deactivated: ' || err);
+    IF scoped THEN
+      UPDATE @extschema@.sync_run r SET status = 'failed', finished_at = clock_timestamp(),
+             message = 'the provider''s meters could not be listed, so the sync scope cannot be applied: ' || err
+       WHERE r.run_id = run.run_id RETURNING r.* INTO run;
+      RETURN run;
+    END IF;
   END;
   IF cfg.deactivate_missing AND listed IS NOT NULL THEN
     WITH d AS (
@@ -2918,9 +2957,17 @@ BEGIN
     msgs := msgs || 'the provider listed no meters; no mapping was deactivated'::text;
   END IF;
 
-  SELECT count(*) INTO total FROM @extschema@.meter_mapping m
-   WHERE m.provider_server = sync.provider_server AND m.active;
+  -- in scope: a mapping's own sync flag, else the server's resources and assets
+  SELECT array_agg(m.mapping_id) INTO scope_ids FROM @extschema@.meter_mapping m
+   WHERE m.provider_server = sync.provider_server AND m.active
+     AND (m.sync OR (m.sync IS NULL AND m.external_meter_id <> ALL (coalesce(out_of_scope, '{}'))));
+  total := coalesce(cardinality(scope_ids), 0);
   run.meters := total;
+  SELECT count(*) INTO n FROM @extschema@.meter_mapping m
+   WHERE m.provider_server = sync.provider_server AND m.active AND m.mapping_id <> ALL (coalesce(scope_ids, '{}'));
+  IF n > 0 THEN
+    msgs := msgs || format('%s mappings out of the sync scope', n);
+  END IF;
   PERFORM @extschema@.progress_report(sync.provider_server, 'staging', total, 0, 0, 0, 0, 0);
   FOR grp IN
     SELECT f.fetch_from, array_agg(f.mapping_id ORDER BY f.mapping_id) AS mapping_ids
@@ -2933,7 +2980,7 @@ BEGIN
                                     st.watermark - cfg.lookback) AS start_at
                       FROM @extschema@.meter_mapping m
                       LEFT JOIN @extschema@.sync_meter_state st USING (mapping_id)
-                     WHERE m.provider_server = sync.provider_server AND m.active
+                     WHERE m.mapping_id = ANY (scope_ids)
                        -- a mapping that ended is done once staged past its end
                        AND (m.valid_to IS NULL OR st.watermark IS NULL
                             OR st.watermark < (m.valid_to + 1)::timestamp AT TIME ZONE coalesce(m.time_zone, cfg.time_zone))

@@ -175,6 +175,20 @@ RESET scaler_fdw.sync_run_retention;
 -- the run history
 SELECT provider_server, status, count(*) FROM scaler.sync_run GROUP BY 1, 2 ORDER BY 1, 2;
 
+-- the sync scope: electricity only, and not building A0003's meters; a
+-- mapping's own flag opts a gas meter in and a water meter out
+SELECT resources, include_assets, exclude_assets
+  FROM scaler.configure_sync('sync_provider', resources => '{electricity}', exclude_assets => '{A0003}');
+UPDATE scaler.meter_mapping SET sync = true WHERE external_meter_id = 'M00002';
+UPDATE scaler.meter_mapping SET sync = false WHERE external_meter_id = 'M00003';
+SELECT status, meters, message FROM scaler.sync('sync_provider');
+SELECT resources, include_assets, exclude_assets
+  FROM scaler.configure_sync('sync_provider', resources => '{}', exclude_assets => '{}');
+SELECT status, meters, message FROM scaler.sync('sync_provider');
+-- a scope needs the meters' resource and asset
+CREATE FOREIGN TABLE sync_b.meter_ids (meter_id text) SERVER sync_bad OPTIONS (table 'meters');
+SELECT pg_temp.error($$SELECT scaler.configure_sync('sync_bad', 'sync_b.meter_ids', 'sync_b.consumption', 'sync_scaler', resources => '{gas}')$$);
+
 DROP SCHEMA sync_p, sync_s, sync_b CASCADE;
 DELETE FROM scaler.sync_server;
 DELETE FROM scaler.meter_mapping;
