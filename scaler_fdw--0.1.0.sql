@@ -53,6 +53,8 @@ CREATE TABLE @extschema@.canonical_columns (
 );
 COMMENT ON TABLE @extschema@.canonical_columns IS
   'Columns of the canonical foreign tables assets, meters and consumption';
+-- IMPORT FOREIGN SCHEMA reads it as whoever imports
+GRANT SELECT ON @extschema@.canonical_columns TO PUBLIC;
 
 INSERT INTO @extschema@.canonical_columns VALUES
   ('assets', 1, 'asset_id', 'text', NULL, 'The provider''s identifier of the asset (building, site, property)'),
@@ -3596,4 +3598,72 @@ AS $$
     FROM (SELECT heading, jsonb_agg(jsonb_strip_nulls(jsonb_build_object('item', item, 'status', status,
                                                                          'value', value, 'detail', detail))) AS items
             FROM @extschema@.readiness_report(server, sample_size) GROUP BY heading) h
+$$;
+
+-- ---- roles (docs/readiness.md#roles) ----
+-- Three predefined roles, cluster-wide and kept when the extension is
+-- dropped (another database may use them): a reader for BI and status, an
+-- operator that runs syncs and checks, an administrator that manages
+-- servers, mappings and settings.  Each includes the one before it.
+-- Functions that change state are not executable by PUBLIC.
+DO $$
+BEGIN
+  IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'scaler_reader') THEN
+    CREATE ROLE scaler_reader NOLOGIN;
+  END IF;
+  IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'scaler_operator') THEN
+    CREATE ROLE scaler_operator NOLOGIN IN ROLE scaler_reader;
+  END IF;
+  IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'scaler_admin') THEN
+    CREATE ROLE scaler_admin NOLOGIN IN ROLE scaler_operator;
+  END IF;
+END
+$$;
+
+GRANT SELECT ON @extschema@.sync_server, @extschema@.sync_outbox, @extschema@.sync_batch,
+  @extschema@.sync_attempt, @extschema@.sync_dead_letter, @extschema@.sync_quarantine,
+  @extschema@.sync_meter_state, @extschema@.sync_run, @extschema@.sync_status,
+  @extschema@.sync_progress TO scaler_reader;
+
+GRANT INSERT, UPDATE, DELETE ON @extschema@.sync_run TO scaler_operator;
+GRANT INSERT, UPDATE ON @extschema@.sync_outbox, @extschema@.sync_batch, @extschema@.sync_dead_letter,
+  @extschema@.sync_quarantine, @extschema@.sync_meter_state TO scaler_operator;
+GRANT INSERT ON @extschema@.sync_attempt TO scaler_operator;
+-- a pass deactivates the mappings of meters the provider stopped listing
+GRANT UPDATE (active, deactivated_at, deactivated_reason) ON @extschema@.meter_mapping TO scaler_operator;
+GRANT USAGE ON SEQUENCE @extschema@.sync_batch_batch_id_seq TO scaler_operator;
+
+GRANT INSERT, UPDATE, DELETE ON @extschema@.meter_mapping, @extschema@.asset_mapping,
+  @extschema@.scaler_meter, @extschema@.scaler_asset, @extschema@.sync_server,
+  @extschema@.match_abbreviation, @extschema@.unit, @extschema@.unit_alias, @extschema@.fuel,
+  @extschema@.fuel_alias, @extschema@.fuel_heat_content TO scaler_admin;
+GRANT USAGE ON FOREIGN DATA WRAPPER scaler_fdw TO scaler_admin;
+
+DO $$
+DECLARE
+  f regprocedure;
+  grantee text;
+BEGIN
+  FOR f, grantee IN
+    SELECT p.oid::regprocedure, r.grantee
+      FROM pg_catalog.pg_proc p
+      JOIN (VALUES ('sync', 'scaler_operator'), ('sync_deliver', 'scaler_operator'),
+                   ('sync_send_batch', 'scaler_operator'), ('sync_form_batches', 'scaler_operator'),
+                   ('sync_stage', 'scaler_operator'), ('sync_meter_failed', 'scaler_operator'),
+                   ('retry_dead_letters', 'scaler_operator'), ('progress_report', 'scaler_operator'),
+                   ('sink_post', 'scaler_operator'), ('check_connection', 'scaler_operator'),
+                   ('readiness_report', 'scaler_operator'), ('readiness_report_json', 'scaler_operator'),
+                   ('configure_sync', 'scaler_admin'), ('map_meter', 'scaler_admin'),
+                   ('map_asset', 'scaler_admin'), ('unmap', 'scaler_admin'),
+                   ('unmap_meter', 'scaler_admin'), ('unmap_asset', 'scaler_admin'),
+                   ('refresh_scaler_catalog', 'scaler_admin'),
+                   ('import_mapping_worksheet', 'scaler_admin'),
+                   ('create_mapped_views', 'scaler_admin')) r(name, grantee)
+        ON r.name = p.proname
+     WHERE p.pronamespace = '@extschema@'::regnamespace
+  LOOP
+    EXECUTE format('REVOKE ALL ON FUNCTION %s FROM PUBLIC', f);
+    EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO %I', f, grantee);
+  END LOOP;
+END
 $$;

@@ -191,6 +191,8 @@ SELECT pg_temp.error($$SELECT scaler.configure_sync('sync_bad', 'sync_b.meter_id
 
 DROP SCHEMA sync_p, sync_s, sync_b CASCADE;
 DELETE FROM scaler.sync_server;
+TRUNCATE scaler.sync_run, scaler.sync_outbox, scaler.sync_batch, scaler.sync_attempt,
+  scaler.sync_quarantine, scaler.sync_dead_letter, scaler.sync_meter_state;
 DELETE FROM scaler.meter_mapping;
 DELETE FROM scaler.scaler_meter;
 DROP SERVER sync_provider, sync_scaler, sync_bad CASCADE;
