@@ -23,6 +23,15 @@ CREATE SCHEMA provider;
 IMPORT FOREIGN SCHEMA provider FROM SERVER demo_provider INTO provider;
 \d provider.consumption
 
+-- 3b. Preparation in two calls: is the API reachable, are the credentials
+--     right, does paging work, does the API apply each filter we would push?
+--     And what does its data look like against Scaler's checklist?
+SELECT check_name, table_name, status, http_status, message
+  FROM scaler.check_connection('demo_provider');
+SELECT heading, item, status, value, detail
+  FROM scaler.readiness_report('demo_provider', 5)
+ WHERE heading IN ('units', 'granularity', 'consumption data', 'sync budget');
+
 -- 4. Query them like any table.
 SELECT asset_id, name, city, country, floor_area, floor_area_unit
   FROM provider.assets ORDER BY asset_id;
