@@ -2556,8 +2556,11 @@ BEGIN
      CROSS JOIN LATERAL (
            SELECT @extschema@.reading_hash(p.scaler_meter_id, p.ps, p.pe, p.value, p.unit,
                                            p.estimated) AS hash) h
-      LEFT JOIN @extschema@.sync_outbox cur
-        ON cur.scaler_meter_id = p.scaler_meter_id AND cur.period_start = p.ps AND cur.period_end = p.pe
+      -- probed through the key's index: the planner cannot size the CTE
+      LEFT JOIN LATERAL (
+           SELECT o.revision, o.content_hash FROM @extschema@.sync_outbox o
+            WHERE o.scaler_meter_id = p.scaler_meter_id AND o.period_start = p.ps
+              AND o.period_end = p.pe) cur ON true
      WHERE p.complete AND NOT p.held AND cur.content_hash IS DISTINCT FROM h.hash
   ),
   ids AS (
