@@ -5,9 +5,10 @@ Standard library only (Python 3.11; zoneinfo with the system tz database for
 Europe/London and America/Los_Angeles).  Binds 127.0.0.1 only.  HTTP/1.1 (or
 HTTPS, see TLS) with keep-alive; every response carries Content-Length (except
 the deliberate ``reset``/``truncate``/``stall`` faults).  Besides its generic
-API it reproduces three real providers' APIs (Octopus Energy, UtilityAPI,
-Enode) and serves a made-up one (GridPulse, the README's worked example) over
-the same portfolio: see "Provider reproductions" below.
+API it reproduces five real providers' APIs (Octopus Energy, UtilityAPI,
+Enode, and the XML APIs ENERGY STAR Portfolio Manager and Green Button ESPI)
+and serves a made-up one (GridPulse, the README's worked example) over the
+same portfolio: see "Provider reproductions" below.
 
 Command line
 ------------
@@ -79,7 +80,8 @@ Resources (below the optional switch prefix; GET only, else 405)
                                   %2B), or YYYY-MM-DD = midnight UTC; anything
                                   else -> 400.
   /octopus/..., /utilityapi/..., /enode/..., /enode-oauth/...,
-  /gridpulse/...                  the provider reproductions (see below)
+  /gridpulse/..., /energystar/...,
+  /greenbutton/...                the provider reproductions (see below)
   anything else -> 404 {"error": "not found", "path": ...}
 Every list resource is paged with the selected pagination style.  The run's
 hidden meters (POST /_hidden_meters) are left out of /meters,
@@ -289,7 +291,7 @@ switch prefix, whose run= then is the default namespace)
 
 Provider reproductions
 ----------------------
-Three real providers' APIs, shaped after shared/reference/provider-apis.md,
+Five real providers' APIs, shaped after shared/reference/provider-apis.md,
 and a made-up one (GridPulse), served from the same portfolio under path
 prefixes below the optional switch prefix (e.g.
 /run=x/latency=50/octopus/v1/accounts/A-1B2C3D4E/).
@@ -302,7 +304,9 @@ fault=wrongtype alters, in every 3rd record of a list (and in single
 objects), the first of the fields consumption, kwhSum, kwh, value, bill_total_volume, is_activated to
 "n/a", and in the 5th record (and single objects) the first of
 interval_start, start, date, bill_start_date to "not-a-date" (where such a
-field exists); GridPulse's positional records: see there.  Order of checks: latency, fault=ratelimit and status faults,
+field exists); GridPulse's positional records and the XML reproductions
+(ENERGY STAR, Green Button): see there.  fault=malformed removes, in the XML
+reproductions' bodies, the "<" nearest to the middle instead of a brace.  Order of checks: latency, fault=ratelimit and status faults,
 route (unknown path 404, method 405, Octopus slash redirect 301), then
 authentication (401), then parameters (400) and object lookup (404).
 Credentials are module constants (below).  Numbers are JSON numbers with 3
@@ -514,6 +518,129 @@ GridPulse  /gridpulse/v3/...   (made up: the README's worked example of a
   fault=wrongtype: in every 3rd point the value, in the 5th point the start
   becomes "n/a" / "not-a-date"; in every 3rd site the first meter's mid
   becomes "n/a".
+
+ENERGY STAR Portfolio Manager  /energystar/...   (real:
+           https://portfoliomanager.energystar.gov/ws; XML)
+  Content-Type: application/xml; bodies start with <?xml ... standalone="yes"?>.
+  Auth  HTTP Basic demo-user / pw-51d2e8 or key-7f3a9c / "" (as auth=basic),
+        else 401 with WWW-Authenticate: Basic realm="energystar".  Errors are
+        <response status="Error"><errors><error errorNumber="<status>"
+        errorDescription="..."/></errors></response>: 401, 400 (bad
+        parameter), 404 (unknown path, property or meter), 405 (not GET).
+        No trailing "/" (a trailing "/" is tolerated).
+  Ids   property id = the asset number without padding (A0001 -> 1); meter id
+        = ENERGYSTAR_METER_BASE 100000 + meter number (M00017 -> 100017);
+        bill id = meter id x 1000 + the bill's 1-based month number (the
+        portfolio's first month is 1) (own).  Ids are decimal without
+        leading zeros, else 404.
+  Links are relative to the API root (as the real API's: "/meter/100001"),
+  without /energystar or the switch prefix: clients prepend their base URL.
+  GET /energystar/property/{id}/meter/list
+        -> <response status="Ok"><links><link id="<meter id>" hint="<meter
+           name>" link="/meter/<meter id>" linkDescription="This is the GET
+           url for this Meter." httpMethod="get"/>...</links></response>
+           (links only: every meter of the asset, portfolio order)
+  GET /energystar/meter/{id}
+        -> <meter><id/><type/><name/><metered>true</metered><unitOfMeasure/>
+           <firstBillDate/><inUse/>[<inactiveDate/>]<accessLevel>Read
+           </accessLevel></meter>: type Electric | Natural Gas |
+           Municipally Supplied Potable Water - Mixed Indoor/Outdoor |
+           District Hot Water; unitOfMeasure "kWh (thousand Watt-hours)",
+           "cm (Cubic meters)" (gas and water), "MWh (million Watt-hours)"
+           (heat); firstBillDate = first day of the first bill; inUse =
+           is_active; inactive meters add inactiveDate = last day of the last
+           bill (own).
+  GET /energystar/meter/{id}/consumptionData?page=N&startDate=D&endDate=D
+        Bills, not readings: one bill per UTC calendar month holding reading
+        starts: startDate = the month's first day, endDate = its last day
+        (also for a partial first/last month) (own), usage = exact sum of the
+        month's readings (3 decimals), estimatedValue="true" when any of them
+        is estimated.  startDate / endDate (YYYY-MM-DD, else 400) select the
+        bills overlapping [startDate, endDate], both inclusive (own).  Oldest
+        first.  page 1-based (default 1; not a positive integer -> 400; past
+        the end -> an empty <meterData/>).  pageSize=1..120 (own, not in the
+        real API; default and maximum ENERGYSTAR_PAGE_SIZE 120, else 400)
+        makes pages smaller for tests.
+        -> <meterData><meterConsumption estimatedValue="true|false"><id/>
+           <startDate/><endDate/><usage/></meterConsumption>...[<links><link
+           httpMethod="get" link="/meter/<id>/consumptionData?page=<N+1>&amp;
+           <the other query parameters, as sent>" linkDescription="..."/>
+           </links>]</meterData>; the links element only when more bills
+           follow.  Reproduced defect: the description's case varies: "next
+           page" on odd pages, "Next Page" on even ones.
+  fault=wrongtype: in every 3rd bill of a page the usage, in the 5th the
+  startDate becomes "n/a" / "not-a-date".
+
+Green Button / ESPI  /greenbutton/...   (real: Connect My Data,
+           .../espi/1_1/resource/...; Atom XML)
+  Content-Type: application/atom+xml.  Every document is Atom (default
+  namespace http://www.w3.org/2005/Atom) with ESPI content in
+  http://naesb.org/espi (prefix espi).  Feeds: <feed><id/><title/><updated/>
+  <link rel="self"/><entry>...</entry>...</feed>; entries: <entry><id>
+  urn:uuid:... (deterministic)</id><link rel=.../>...<title/><content>ESPI
+  object</content><published/><updated/></entry>; single resources are one
+  <entry> (root element).  published / updated = end of the last reading.
+  hrefs are absolute URLs (listener, switch prefix, /greenbutton/...).
+  Auth  Authorization: Bearer tok-9b81c4 (the generic bearer token), else 401
+        with WWW-Authenticate: Bearer error="invalid_token".  Errors (own
+        format): <error xmlns="http://naesb.org/espi"><code>status</code>
+        <message/></error> with Content-Type application/xml: 401, 400, 404
+        (unknown path, subscription other than 1, UsagePoint or ReadingType),
+        405 (not GET).
+  Ids   UsagePoint n = the meter number (M00017 -> 17, no leading zeros);
+        one MeterReading (1) per UsagePoint; ReadingType n belongs to
+        UsagePoint n; IntervalBlock b = the b-th UTC calendar month of the
+        portfolio (1-based); one Subscription, 1.
+  GET /greenbutton/Subscription/1/UsagePoint        feed, one entry per meter
+  GET /greenbutton/Subscription/1/UsagePoint/{n}     that entry
+        links self .../UsagePoint/{n}, up .../UsagePoint, related
+        .../UsagePoint/{n}/MeterReading, related .../LocalTimeParameters/1;
+        content <espi:UsagePoint><espi:ServiceCategory><espi:kind>: 0
+        electricity, 1 gas, 2 water, 4 heat (ESPI's ServiceKind heat)
+        </espi:kind></espi:ServiceCategory><espi:status>1 (is_active) | 0
+        </espi:status></espi:UsagePoint>
+  GET /greenbutton/Subscription/1/UsagePoint/{n}/MeterReading   feed of one
+  GET .../UsagePoint/{n}/MeterReading/1                         entry
+        links self, up, related .../MeterReading/1/IntervalBlock, related
+        /greenbutton/ReadingType/{n}; content <espi:MeterReading/>
+  GET .../UsagePoint/{n}/MeterReading/1/IntervalBlock?published-min=T&published-max=T
+        T: epoch seconds or ISO 8601 with offset or Z (else 400); selects the
+        readings whose start is in [min, max) (own; both optional).
+        max-results / start-index are not implemented (ignored).  Feed of
+        one entry per month with selected readings (self .../IntervalBlock/b,
+        up): <espi:IntervalBlock><espi:interval><espi:duration> (selected
+        readings x --interval)</espi:duration><espi:start>epoch of the first
+        </espi:start></espi:interval><espi:IntervalReading>
+        <espi:ReadingQuality><espi:quality>Q</espi:quality>
+        </espi:ReadingQuality><espi:timePeriod><espi:duration>--interval
+        </espi:duration><espi:start>epoch</espi:start></espi:timePeriod>
+        <espi:value>V</espi:value></espi:IntervalReading>...
+        </espi:IntervalBlock>, oldest first.  V = integer thousandths of the
+        portfolio unit, so V x 10^powerOfTenMultiplier [uom] = the
+        consumption exactly: electricity kWh -> Wh (uom 72, multiplier 0),
+        gas and water m3 (uom 42, multiplier -3), heat MWh -> Wh (uom 72,
+        multiplier 3).  Q (reading index i): estimated readings 9
+        (interpolated) when i % 20 == 9, else 14 (unvalidated); others 19
+        (billing-acceptable) when i % 10 == 0, else 0 (valid) (own).
+  GET /greenbutton/ReadingType/{n}   entry (self, up): <espi:ReadingType>
+        accumulationBehaviour 4, commodity (1 electricity, 7 gas, 9 water,
+        0 heat), dataQualifier 12, flowDirection 1, intervalLength
+        (--interval), kind (12 energy, 58 volume), phase 0,
+        powerOfTenMultiplier, timeAttribute 0, uom </espi:ReadingType>.
+        Reproduced defect: ReadingType GREENBUTTON_EMPTY_READING_TYPE = 2
+        (UsagePoint 2; M00002, gas by default) is empty, <espi:ReadingType/>
+        (no uom, no multiplier), while its IntervalBlocks carry the usual
+        values (m3 x 10^-3 for a gas meter).
+  GET /greenbutton/LocalTimeParameters/1   entry: Europe/London,
+        <espi:LocalTimeParameters><espi:dstEndRule>A7FE1000</espi:dstEndRule>
+        <espi:dstOffset>3600</espi:dstOffset><espi:dstStartRule>37FE1000
+        </espi:dstStartRule><espi:tzOffset>0</espi:tzOffset>
+        </espi:LocalTimeParameters>; rules (hex) = month << 28 | 3 (weekday
+        on or before the day) << 25 | day 31 << 20 | weekday 7 (Sunday) << 17
+        | hour 1 (UTC) << 12 (own encoding: last Sunday of March / October,
+        01:00 UTC).
+  fault=wrongtype: in every 3rd IntervalReading of a response the value, in
+  the 5th the timePeriod start becomes "n/a" / "not-a-date".
 """
 
 from __future__ import annotations
@@ -545,6 +672,7 @@ import traceback
 import zoneinfo
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, quote, quote_plus, unquote, urlencode, urlsplit
+from xml.sax.saxutils import escape as xml_escape, quoteattr
 
 # ---------------------------------------------------------------------------
 # Fixed credentials
@@ -576,7 +704,24 @@ GRIDPULSE_PER_PAGE = 50
 GRIDPULSE_MAX_PER_PAGE = 100
 GRIDPULSE_MAX_DAYS = 366
 GRIDPULSE_KINDS = {"electricity": "ELEC", "gas": "GAS", "water": "H2O", "heat": "HEAT"}
-PROVIDERS = ("octopus", "utilityapi", "enode", "enode-oauth", "gridpulse")
+ENERGYSTAR_PAGE_SIZE = 120
+ENERGYSTAR_METER_BASE = 100_000        # meter M00017 -> ENERGY STAR meter id 100017
+ENERGYSTAR_TYPES = {"electricity": "Electric", "gas": "Natural Gas",
+                    "water": "Municipally Supplied Potable Water - Mixed Indoor/Outdoor",
+                    "heat": "District Hot Water"}
+ENERGYSTAR_UNITS = {"electricity": "kWh (thousand Watt-hours)", "gas": "cm (Cubic meters)",
+                    "water": "cm (Cubic meters)", "heat": "MWh (million Watt-hours)"}
+XML_CT = "application/xml"
+ATOM_CT = "application/atom+xml"
+ATOM_NS = "http://www.w3.org/2005/Atom"
+ESPI_NS = "http://naesb.org/espi"
+# resource -> (ServiceCategory kind, uom, powerOfTenMultiplier, commodity, ReadingType kind)
+# value = thousandths of the portfolio unit; value x 10^multiplier [uom] = the consumption
+GREENBUTTON_TYPES = {"electricity": (0, 72, 0, 1, 12), "gas": (1, 42, -3, 7, 58),
+                     "water": (2, 42, -3, 9, 58), "heat": (4, 72, 3, 0, 12)}
+GREENBUTTON_EMPTY_READING_TYPE = 2      # UsagePoint / ReadingType 2 has an empty ReadingType
+PROVIDERS = ("octopus", "utilityapi", "enode", "enode-oauth", "gridpulse", "energystar", "greenbutton")
+PROVIDER_CT = {"energystar": XML_CT, "greenbutton": ATOM_CT}
 LONDON = zoneinfo.ZoneInfo("Europe/London")
 LOS_ANGELES = zoneinfo.ZoneInfo("America/Los_Angeles")
 
@@ -1226,6 +1371,16 @@ def corrupt_json(body: bytes) -> bytes:
     return body[:j] + body[j + 1:]
 
 
+def corrupt_xml(body: bytes) -> bytes:
+    """Remove the "<" nearest to the middle of body (fault=malformed on XML)."""
+    mid = len(body) // 2
+    found = [j for j in (body.rfind(b"<", 0, mid), body.find(b"<", mid)) if j >= 0]
+    if not found:
+        return body[:mid]
+    j = min(found, key=lambda k: abs(k - mid))
+    return body[:j] + body[j + 1:]
+
+
 # ---------------------------------------------------------------------------
 # Scenario switches
 # ---------------------------------------------------------------------------
@@ -1472,6 +1627,21 @@ OCTO_RECORD = '{"consumption":%s,"interval_start":"%s","interval_end":"%s"}'
 ENODE_PROBLEMS = "https://developers.enode.com/problems/"
 
 
+def es_error(status: int, description: str, headers=()) -> HTTPFail:
+    """An ENERGY STAR Portfolio Manager error response (XML)."""
+    body = ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<response status="Error">'
+            '<errors><error errorNumber="%d" errorDescription=%s/></errors></response>'
+            % (status, quoteattr(description)))
+    return HTTPFail(status, body.encode(), headers, XML_CT)
+
+
+def gb_error(status: int, message: str, headers=()) -> HTTPFail:
+    """A Green Button (ESPI) error response (XML; the format is own)."""
+    body = ('<?xml version="1.0" encoding="UTF-8"?>\n<error xmlns="%s"><code>%d</code>'
+            '<message>%s</message></error>' % (ESPI_NS, status, xml_escape(message)))
+    return HTTPFail(status, body.encode(), headers, XML_CT)
+
+
 def enode_problem(status: int, slug: str, title: str, detail: str | None = None, headers=()) -> HTTPFail:
     body = {"type": ENODE_PROBLEMS + slug, "title": title}
     if detail is not None:
@@ -1495,7 +1665,8 @@ def _enode_uncursor(tag: str, name: str, value: str) -> int:
 
 
 class ProviderAPIs:
-    """Request-handler mixin: the /octopus, /utilityapi, /enode and /gridpulse APIs."""
+    """Request-handler mixin: the /octopus, /utilityapi, /enode, /gridpulse,
+    /energystar and /greenbutton APIs."""
 
     # -- routing and authentication ------------------------------------------
     def _provider_route(self, sc: Scenario, rest: list[str], slash: bool, query: str) -> tuple:
@@ -1539,6 +1710,43 @@ class ProviderAPIs:
             if method != "GET":
                 raise HTTPFail(405, {"error": "method not allowed"}, [("Allow", "GET")])
             return route
+        if p[0] == "energystar":
+            route = None
+            if len(p) == 5 and p[1] == "property" and p[3:] == ["meter", "list"]:
+                route = ("es_meter_list", p[2])
+            elif len(p) == 3 and p[1] == "meter":
+                route = ("es_meter", p[2])
+            elif len(p) == 4 and p[1] == "meter" and p[3] == "consumptionData":
+                route = ("es_consumption", p[2])
+            if route is None:
+                raise es_error(404, "Resource not found.")
+            if method != "GET":
+                raise es_error(405, f"Method {method} is not supported.", [("Allow", "GET")])
+            return route
+        if p[0] == "greenbutton":
+            route = None
+            q = p[1:]
+            if len(q) >= 3 and q[:3] == ["Subscription", "1", "UsagePoint"]:
+                r = q[3:]
+                if not r:
+                    route = ("gb_usage_points",)
+                elif len(r) == 1:
+                    route = ("gb_usage_point", r[0])
+                elif len(r) == 2 and r[1] == "MeterReading":
+                    route = ("gb_meter_readings", r[0])
+                elif len(r) == 3 and r[1:] == ["MeterReading", "1"]:
+                    route = ("gb_meter_reading", r[0])
+                elif len(r) == 4 and r[1:] == ["MeterReading", "1", "IntervalBlock"]:
+                    route = ("gb_interval_blocks", r[0])
+            elif len(q) == 2 and q[0] == "ReadingType":
+                route = ("gb_reading_type", q[1])
+            elif q == ["LocalTimeParameters", "1"]:
+                route = ("gb_local_time",)
+            if route is None:
+                raise gb_error(404, "Not Found")
+            if method != "GET":
+                raise gb_error(405, "Method Not Allowed", [("Allow", "GET")])
+            return route
         # enode
         route = None
         if p[1:] == ["meters"]:
@@ -1567,6 +1775,13 @@ class ProviderAPIs:
         elif provider == "gridpulse":
             if self._bearer() != GRIDPULSE_TOKEN:
                 raise HTTPFail(401, {"error": "unauthorized"}, [("WWW-Authenticate", 'Bearer realm="gridpulse"')])
+        elif provider == "energystar":
+            if self._basic_credentials() not in ((BASIC_USER, BASIC_PASSWORD), (API_KEY, "")):
+                raise es_error(401, "Unauthorized: invalid username or password.",
+                               [("WWW-Authenticate", 'Basic realm="energystar"')])
+        elif provider == "greenbutton":
+            if self._bearer() != BEARER_TOKEN:
+                raise gb_error(401, "Unauthorized", [("WWW-Authenticate", 'Bearer error="invalid_token"')])
         elif not self.server.live(self.server.enode_tokens, self._bearer()):
             raise enode_problem(401, "unauthorized", "Unauthorized")
 
@@ -1948,6 +2163,284 @@ class ProviderAPIs:
         return '{"meter":%d,"uom":"%s","points":[%s]}' % (mid, pf.meters[idx]["unit"], ",".join(points))
 
 
+    # -- shared by the XML reproductions ----------------------------------------------
+    def _months(self) -> list[tuple[dt.date, dt.date, int, int]]:
+        """(first day, last day, lo, hi) of each UTC calendar month holding reading
+        starts; readings lo..hi-1 start in it (cached on the portfolio)."""
+        pf = self.server.portfolio
+        hit = getattr(pf, "_month_groups", None)
+        if hit is None:
+            hit, key = [], None
+            for i in range(pf.readings):
+                d = pf.instant(i)
+                if (d.year, d.month) != key:
+                    key = (d.year, d.month)
+                    first = dt.date(d.year, d.month, 1)
+                    nxt = dt.date(d.year + d.month // 12, d.month % 12 + 1, 1)
+                    hit.append([first, nxt - dt.timedelta(days=1), i, i + 1])
+                else:
+                    hit[-1][3] = i + 1
+            hit = [tuple(x) for x in hit]
+            pf._month_groups = hit
+        return hit
+
+    @staticmethod
+    def _xml_id(ident: str, table: dict, base: int = 0) -> int | None:
+        """Index of the decimal id (no leading zeros) in table (key: id - base), or None."""
+        if not re.fullmatch(r"[1-9][0-9]{0,15}", ident):
+            return None
+        return table.get(int(ident) - base)
+
+    # -- ENERGY STAR Portfolio Manager ----------------------------------------------
+    XML_HEAD = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+
+    def _es_meter_ids(self) -> dict[int, int]:
+        """meter number (M00017 -> 17) -> meter index."""
+        pf = self.server.portfolio
+        return {int(m["meter_id"][1:]): k for k, m in enumerate(pf.meters)}
+
+    def _es_meter_index(self, ident: str) -> int:
+        idx = self._xml_id(ident, self._es_meter_ids(), ENERGYSTAR_METER_BASE)
+        if idx is None:
+            raise es_error(404, f"Meter {ident} does not exist.")
+        return idx
+
+    def _es_meter_list(self, sc, path, route, q, pairs, wrong) -> str:
+        pf = self.server.portfolio
+        table = {int(a["asset_id"][1:]): k for k, a in enumerate(pf.assets)}
+        k = self._xml_id(route[1], table)
+        if k is None:
+            raise es_error(404, f"Property {route[1]} does not exist.")
+        links = []
+        for idx in pf.meters_by_asset[pf.assets[k]["asset_id"]]:
+            m = pf.meters[idx]
+            mid = ENERGYSTAR_METER_BASE + int(m["meter_id"][1:])
+            links.append('<link id="%d" hint=%s link="/meter/%d" linkDescription="This is the GET url for '
+                         'this Meter." httpMethod="get"/>' % (mid, quoteattr(m["name"]), mid))
+        return '%s<response status="Ok"><links>%s</links></response>' % (self.XML_HEAD, "".join(links))
+
+    def _es_meter(self, sc, path, route, q, pairs, wrong) -> str:
+        pf = self.server.portfolio
+        idx = self._es_meter_index(route[1])
+        m = pf.meters[idx]
+        months = self._months()
+        first = months[0][0].isoformat() if months else ""
+        inactive = "" if m["is_active"] or not months else "<inactiveDate>%s</inactiveDate>" % months[-1][1]
+        return ('%s<meter><id>%d</id><type>%s</type><name>%s</name><metered>true</metered>'
+                '<unitOfMeasure>%s</unitOfMeasure><firstBillDate>%s</firstBillDate><inUse>%s</inUse>%s'
+                '<accessLevel>Read</accessLevel></meter>'
+                % (self.XML_HEAD, ENERGYSTAR_METER_BASE + int(m["meter_id"][1:]),
+                   xml_escape(ENERGYSTAR_TYPES[m["resource"]]), xml_escape(m["name"]),
+                   xml_escape(ENERGYSTAR_UNITS[m["resource"]]), first,
+                   "true" if m["is_active"] else "false", inactive))
+
+    def _es_consumption(self, sc, path, route, q, pairs, wrong) -> str:
+        pf = self.server.portfolio
+        bounds = {}
+        for name in ("startDate", "endDate"):
+            bounds[name] = None
+            if q.get(name):
+                try:
+                    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", q[name]):
+                        raise ValueError
+                    bounds[name] = dt.date.fromisoformat(q[name])
+                except ValueError:
+                    raise es_error(400, f"{name} must be a date in the format YYYY-MM-DD.") from None
+        try:
+            page = int(q.get("page", "1"))
+            if page < 1:
+                raise ValueError
+        except ValueError:
+            raise es_error(400, "page must be a positive integer.") from None
+        try:
+            size = int(q.get("pageSize", str(ENERGYSTAR_PAGE_SIZE)))
+            if not 1 <= size <= ENERGYSTAR_PAGE_SIZE:
+                raise ValueError
+        except ValueError:
+            raise es_error(400, f"pageSize must be 1..{ENERGYSTAR_PAGE_SIZE}.") from None
+        idx = self._es_meter_index(route[1])
+        mid = int(route[1])
+        bills = [(n, b) for n, b in enumerate(self._months(), 1)
+                 if (bounds["startDate"] is None or b[1] >= bounds["startDate"])
+                 and (bounds["endDate"] is None or b[0] <= bounds["endDate"])]
+        part = bills[(page - 1) * size: page * size]
+        recs = []
+        for p, (n, (first, last, lo, hi)) in enumerate(part):
+            usage = "n/a" if wrong and p % 3 == 2 else _milli(sum(pf.milli_values(idx, lo, hi)))
+            start = "not-a-date" if wrong and p == 4 else first.isoformat()
+            est = any(pf.estimated(i) for i in range(lo, hi))
+            recs.append('<meterConsumption estimatedValue="%s"><id>%d</id><startDate>%s</startDate>'
+                        '<endDate>%s</endDate><usage>%s</usage></meterConsumption>'
+                        % ("true" if est else "false", mid * 1000 + n, start, last.isoformat(), usage))
+        links = ""
+        if page * size < len(bills):
+            query = urlencode([("page", str(page + 1))] + [(k, v) for k, v in pairs if k != "page"])
+            links = ('<links><link httpMethod="get" link=%s linkDescription="%s"/></links>'
+                     % (quoteattr(f"/meter/{mid}/consumptionData?{query}"),
+                        "next page" if page % 2 else "Next Page"))
+        return '%s<meterData>%s%s</meterData>' % (self.XML_HEAD, "".join(recs), links)
+
+    # -- Green Button / ESPI ----------------------------------------------------------
+    def _gb_base(self, sc) -> str:
+        return "%s%s/greenbutton" % (self.server.base_url, sc.prefix)
+
+    def _gb_uuid(self, *parts) -> str:
+        seed = self.server.portfolio.seed
+        h = (_stable_hash(seed, "greenbutton", *parts) << 64) | _stable_hash(seed, "greenbutton-2", *parts)
+        x = "%032x" % h
+        return "urn:uuid:%s-%s-%s-%s-%s" % (x[:8], x[8:12], x[12:16], x[16:20], x[20:])
+
+    def _gb_updated(self) -> str:
+        pf = self.server.portfolio
+        return pf.instant(pf.readings).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    def _gb_entry(self, ident: tuple, title: str, links: list[tuple[str, str]], content: str) -> str:
+        stamp = self._gb_updated()
+        return ('<entry><id>%s</id>%s<title>%s</title><content>%s</content>'
+                '<published>%s</published><updated>%s</updated></entry>'
+                % (self._gb_uuid(*ident), "".join('<link rel="%s" href=%s/>' % (r, quoteattr(h)) for r, h in links),
+                   xml_escape(title), content, stamp, stamp))
+
+    def _gb_feed(self, ident: tuple, title: str, self_href: str, entries: list[str]) -> str:
+        return ('<?xml version="1.0" encoding="UTF-8"?>\n<feed xmlns="%s" xmlns:espi="%s"><id>%s</id>'
+                '<title>%s</title><updated>%s</updated><link rel="self" href=%s/>%s</feed>'
+                % (ATOM_NS, ESPI_NS, self._gb_uuid(*ident), xml_escape(title), self._gb_updated(),
+                   quoteattr(self_href), "".join(entries)))
+
+    def _gb_single(self, entry: str) -> str:
+        return ('<?xml version="1.0" encoding="UTF-8"?>\n'
+                + entry.replace("<entry>", '<entry xmlns="%s" xmlns:espi="%s">' % (ATOM_NS, ESPI_NS), 1))
+
+    def _gb_index(self, ident: str) -> int:
+        pf = self.server.portfolio
+        idx = self._xml_id(ident, {int(m["meter_id"][1:]): k for k, m in enumerate(pf.meters)})
+        if idx is None:
+            raise gb_error(404, "Not Found")
+        return idx
+
+    def _gb_point_entry(self, sc, idx: int) -> str:
+        pf = self.server.portfolio
+        m = pf.meters[idx]
+        n = int(m["meter_id"][1:])
+        up = self._gb_base(sc) + "/Subscription/1/UsagePoint"
+        content = ("<espi:UsagePoint><espi:ServiceCategory><espi:kind>%d</espi:kind></espi:ServiceCategory>"
+                   "<espi:status>%d</espi:status></espi:UsagePoint>"
+                   % (GREENBUTTON_TYPES[m["resource"]][0], 1 if m["is_active"] else 0))
+        return self._gb_entry(("UsagePoint", n), m["name"],
+                              [("self", f"{up}/{n}"), ("up", up), ("related", f"{up}/{n}/MeterReading"),
+                               ("related", self._gb_base(sc) + "/LocalTimeParameters/1")], content)
+
+    def _gb_usage_points(self, sc, path, route, q, pairs, wrong) -> str:
+        pf = self.server.portfolio
+        up = self._gb_base(sc) + "/Subscription/1/UsagePoint"
+        return self._gb_feed(("UsagePoints",), "UsagePoint Feed", up,
+                             [self._gb_point_entry(sc, k) for k in range(len(pf.meters))])
+
+    def _gb_usage_point(self, sc, path, route, q, pairs, wrong) -> str:
+        return self._gb_single(self._gb_point_entry(sc, self._gb_index(route[1])))
+
+    def _gb_reading_entry(self, sc, n: int) -> str:
+        up = "%s/Subscription/1/UsagePoint/%d/MeterReading" % (self._gb_base(sc), n)
+        return self._gb_entry(("MeterReading", n), "Meter Reading",
+                              [("self", up + "/1"), ("up", up), ("related", up + "/1/IntervalBlock"),
+                               ("related", "%s/ReadingType/%d" % (self._gb_base(sc), n))],
+                              "<espi:MeterReading/>")
+
+    def _gb_meter_readings(self, sc, path, route, q, pairs, wrong) -> str:
+        self._gb_index(route[1])
+        n = int(route[1])
+        up = "%s/Subscription/1/UsagePoint/%d/MeterReading" % (self._gb_base(sc), n)
+        return self._gb_feed(("MeterReadings", n), "MeterReading Feed", up, [self._gb_reading_entry(sc, n)])
+
+    def _gb_meter_reading(self, sc, path, route, q, pairs, wrong) -> str:
+        self._gb_index(route[1])
+        return self._gb_single(self._gb_reading_entry(sc, int(route[1])))
+
+    @staticmethod
+    def _gb_quality(i: int) -> int:
+        """ReadingQuality of reading i: estimated -> 9 (interpolated) or 14 (unvalidated),
+        others 19 (billing-acceptable) on every 10th reading from index 0, else 0."""
+        if i % 10 == 9:
+            return 9 if i % 20 == 9 else 14
+        return 19 if i % 10 == 0 else 0
+
+    def _gb_interval_blocks(self, sc, path, route, q, pairs, wrong) -> str:
+        pf = self.server.portfolio
+        bounds = []
+        for name in ("published-min", "published-max"):
+            text = q.get(name)
+            if not text:
+                bounds.append(None)
+                continue
+            try:
+                if re.fullmatch(r"-?[0-9]{1,12}", text):
+                    bounds.append(int(text) * 1_000_000)
+                else:
+                    bounds.append(epoch_us(parse_iso(text)))
+            except (ValueError, OverflowError):
+                raise gb_error(400, f"{name} must be epoch seconds or an ISO 8601 date-time") from None
+        idx = self._gb_index(route[1])
+        n = int(route[1])
+        lo_all, hi_all = pf.index_range(*bounds)
+        up = "%s/Subscription/1/UsagePoint/%d/MeterReading/1/IntervalBlock" % (self._gb_base(sc), n)
+        entries, p = [], 0
+        for b, (_, _, lo, hi) in enumerate(self._months(), 1):
+            lo, hi = max(lo, lo_all), min(hi, hi_all)
+            if lo >= hi:
+                continue
+            readings = []
+            for i, v in zip(range(lo, hi), pf.milli_values(idx, lo, hi)):
+                start = (pf.start_us + i * pf.interval_us) // 1_000_000
+                readings.append('<espi:IntervalReading><espi:ReadingQuality><espi:quality>%d</espi:quality>'
+                                '</espi:ReadingQuality><espi:timePeriod><espi:duration>%d</espi:duration>'
+                                '<espi:start>%s</espi:start></espi:timePeriod><espi:value>%s</espi:value>'
+                                '</espi:IntervalReading>'
+                                % (self._gb_quality(i), pf.interval,
+                                   "not-a-date" if wrong and p == 4 else start,
+                                   "n/a" if wrong and p % 3 == 2 else v))
+                p += 1
+            first = (pf.start_us + lo * pf.interval_us) // 1_000_000
+            content = ('<espi:IntervalBlock><espi:interval><espi:duration>%d</espi:duration>'
+                       '<espi:start>%d</espi:start></espi:interval>%s</espi:IntervalBlock>'
+                       % ((hi - lo) * pf.interval, first, "".join(readings)))
+            entries.append(self._gb_entry(("IntervalBlock", n, b, lo, hi), "Interval Block",
+                                          [("self", f"{up}/{b}"), ("up", up)], content))
+        return self._gb_feed(("IntervalBlocks", n, lo_all, hi_all), "IntervalBlock Feed", up, entries)
+
+    def _gb_reading_type(self, sc, path, route, q, pairs, wrong) -> str:
+        pf = self.server.portfolio
+        idx = self._gb_index(route[1])
+        n = int(route[1])
+        if n == GREENBUTTON_EMPTY_READING_TYPE:      # the real-file defect: no uom, no multiplier
+            content = "<espi:ReadingType/>"
+        else:
+            _, uom, power, commodity, kind = GREENBUTTON_TYPES[pf.meters[idx]["resource"]]
+            content = ("<espi:ReadingType><espi:accumulationBehaviour>4</espi:accumulationBehaviour>"
+                       "<espi:commodity>%d</espi:commodity><espi:dataQualifier>12</espi:dataQualifier>"
+                       "<espi:flowDirection>1</espi:flowDirection><espi:intervalLength>%d</espi:intervalLength>"
+                       "<espi:kind>%d</espi:kind><espi:phase>0</espi:phase>"
+                       "<espi:powerOfTenMultiplier>%d</espi:powerOfTenMultiplier>"
+                       "<espi:timeAttribute>0</espi:timeAttribute><espi:uom>%d</espi:uom></espi:ReadingType>"
+                       % (commodity, pf.interval, kind, power, uom))
+        href = "%s/ReadingType/%d" % (self._gb_base(sc), n)
+        return self._gb_single(self._gb_entry(("ReadingType", n), "Type of Meter Reading Data",
+                                              [("self", href), ("up", self._gb_base(sc) + "/ReadingType")],
+                                              content))
+
+    def _gb_local_time(self, sc, path, route, q, pairs, wrong) -> str:
+        # DstRuleType bits: month << 28 | rule << 25 | day << 20 | weekday << 17 | hour << 12 | seconds
+        # (rule 3: the weekday on or before the day; weekday 7: Sunday; hour in UTC)
+        start = (3 << 28) | (3 << 25) | (31 << 20) | (7 << 17) | (1 << 12)
+        end = (10 << 28) | (3 << 25) | (31 << 20) | (7 << 17) | (1 << 12)
+        href = self._gb_base(sc) + "/LocalTimeParameters/1"
+        content = ("<espi:LocalTimeParameters><espi:dstEndRule>%08X</espi:dstEndRule>"
+                   "<espi:dstOffset>3600</espi:dstOffset><espi:dstStartRule>%08X</espi:dstStartRule>"
+                   "<espi:tzOffset>0</espi:tzOffset></espi:LocalTimeParameters>" % (end, start))
+        return self._gb_single(self._gb_entry(("LocalTimeParameters", 1), "Europe/London",
+                                              [("self", href), ("up", self._gb_base(sc) + "/LocalTimeParameters")],
+                                              content))
+
+
 class PlainListener(http.server.ThreadingHTTPServer):
     """A second, plain-HTTP listener (--also-http-port-file) serving the same
     app: every attribute it lacks (portfolio, cache, logs, tokens, counters,
@@ -2076,7 +2569,8 @@ class ProviderHandler(ProviderAPIs, http.server.BaseHTTPRequestHandler):
             body = self._read_body()
             self._dispatch(body)
         except HTTPFail as fail:
-            self._send(fail.status, _dumps(fail.payload).encode(), fail.headers, fail.content_type)
+            payload = fail.payload if isinstance(fail.payload, bytes) else _dumps(fail.payload).encode()
+            self._send(fail.status, payload, fail.headers, fail.content_type)
         except (ConnectionError, TimeoutError):
             self.close_connection = True
         except Exception:  # a bug: report it, answer 500
@@ -2151,23 +2645,24 @@ class ProviderHandler(ProviderAPIs, http.server.BaseHTTPRequestHandler):
                 self._meter_fault(sc, route, pairs)
             wrong = sc.fault == "wrongtype" and self.server.take_fault(sc, path)
             payload, headers = self._resource(sc, path, route, pairs, wrong)
+        ctype = PROVIDER_CT.get(provider, JSON_CT)
         fault = sc.fault if sc.fault in ("stall", "truncate", "malformed") else None
         if fault and not self.server.take_fault(sc, path):
             fault = None
         if fault == "malformed":
-            payload = corrupt_json(payload)
+            payload = corrupt_xml(payload) if ctype != JSON_CT else corrupt_json(payload)
         if sc.gzip and "gzip" in self.headers.get("Accept-Encoding", "").lower():
             payload = self._gzip(payload, wrong, fault == "malformed")
             headers = headers + [("Content-Encoding", "gzip"), ("Vary", "Accept-Encoding")]
         if fault == "stall":
-            return self._send_stalled(sc, payload, headers)
+            return self._send_stalled(sc, payload, headers, ctype)
         if fault == "truncate":
             self.close_connection = True
-            head = self._head(200, [("Content-Type", JSON_CT)] + headers + self._extra, len(payload))
+            head = self._head(200, [("Content-Type", ctype)] + headers + self._extra, len(payload))
             self._status(200)
             self.wfile.write(head + payload[: len(payload) // 2])
             return
-        self._send(200, payload, headers)
+        self._send(200, payload, headers, ctype)
 
     def _header_dict(self) -> dict:
         out: dict[str, str] = {}
@@ -2495,8 +2990,8 @@ class ProviderHandler(ProviderAPIs, http.server.BaseHTTPRequestHandler):
             return self._send_json(302, {"error": "moved", "location": target}, [("Location", target)])
         raise AssertionError(kind)
 
-    def _send_stalled(self, sc: Scenario, payload: bytes, headers) -> None:
-        head = self._head(200, [("Content-Type", JSON_CT)] + headers + self._extra, len(payload))
+    def _send_stalled(self, sc: Scenario, payload: bytes, headers, ctype: str = JSON_CT) -> None:
+        head = self._head(200, [("Content-Type", ctype)] + headers + self._extra, len(payload))
         self._status("stall")
         self.wfile.write(head + payload[:20])
         self._wait(sc.stall)

@@ -1716,6 +1716,329 @@ class ProviderAPIsTest(unittest.TestCase):
 
 
 # ===========================================================================
+# provider_server.py: the XML reproductions (ENERGY STAR, Green Button)
+# ===========================================================================
+ES = basic("demo-user", "pw-51d2e8")
+GB = {"Authorization": "Bearer tok-9b81c4"}
+ATOM = "{http://www.w3.org/2005/Atom}"
+ESPI = "{http://naesb.org/espi}"
+ES_UNITS = {"electricity": "kWh (thousand Watt-hours)", "gas": "cm (Cubic meters)",
+            "water": "cm (Cubic meters)", "heat": "MWh (million Watt-hours)"}
+ES_TYPES = {"electricity": "Electric", "gas": "Natural Gas",
+            "water": "Municipally Supplied Potable Water - Mixed Indoor/Outdoor", "heat": "District Hot Water"}
+# resource -> (ServiceCategory kind, uom, powerOfTenMultiplier, portfolio unit in uom units)
+GB_TYPES = {"electricity": (0, 72, 0, 1000), "gas": (1, 42, -3, 1), "water": (2, 42, -3, 1),
+            "heat": (4, 72, 3, 1_000_000)}
+
+
+class ProviderXMLTest(unittest.TestCase):
+    """ENERGY STAR Portfolio Manager and Green Button reproductions over a
+    400-day portfolio (2025-01-01 .. 2026-02-04: 14 calendar months)."""
+    READINGS = 400
+
+    @classmethod
+    def setUpClass(cls):
+        import xml.etree.ElementTree as ET
+        cls.ET = ET
+        cls.server = ServerProcess("provider_server.py", "--readings", str(cls.READINGS))
+        cls.port = cls.server.port
+        cls.meters = json.loads(call(cls.port, "GET", "/pages=none/meters").body)["data"]
+        cls.assets = json.loads(call(cls.port, "GET", "/pages=none/assets").body)["data"]
+        cls.generic = {}      # meter_id -> [(UTC start, Decimal consumption, estimated)]
+        body = call(cls.port, "GET", "/pages=none/consumption").body
+        for r in json.loads(body, parse_float=Decimal)["data"]:
+            cls.generic.setdefault(r["meter_id"], []).append(
+                (utc(r["interval_start"]), r["consumption"], r["estimated"]))
+
+    @classmethod
+    def tearDownClass(cls):
+        rc = cls.server.stop()
+        assert rc == 0, f"provider exited with {rc}"
+
+    def get(self, target: str, headers=None) -> Response:
+        return call(self.port, "GET", target, headers)
+
+    def get_xml(self, target: str, headers, status: int = 200, ctype: str = "application/xml"):
+        r = self.get(target, headers)
+        self.assertEqual(r.status, status, (target, r.body[:300]))
+        self.assertEqual(r.headers["Content-Type"], ctype, target)
+        return self.ET.fromstring(r.body)
+
+    def es_error(self, target: str, status: int, headers=ES):
+        root = self.get_xml(target, headers, status)
+        self.assertEqual((root.tag, root.get("status")), ("response", "Error"))
+        self.assertEqual(root.find("errors/error").get("errorNumber"), str(status))
+        return root
+
+    def months(self, meter_id: str) -> list[tuple[str, str, Decimal, bool]]:
+        """Expected bills (startDate, endDate, usage, estimated) from the generic readings."""
+        out: dict = {}
+        for start, value, est in self.generic[meter_id]:
+            key = (start.year, start.month)
+            s, e = out.get(key, (Decimal(0), False))
+            out[key] = (s + value, e or est)
+        bills = []
+        for (y, m), (s, e) in sorted(out.items()):
+            last = (dt.date(y + m // 12, m % 12 + 1, 1) - dt.timedelta(days=1)).isoformat()
+            bills.append((dt.date(y, m, 1).isoformat(), last, s, e))
+        return bills
+
+    # -- ENERGY STAR -------------------------------------------------------------
+    def test_energystar_auth(self):
+        target = "/energystar/meter/100001"
+        for headers in ({}, basic("demo-user", "nope"), basic("other", "pw-51d2e8"), GB, {"Authorization": "Basic !!"}):
+            r = self.get(target, headers)
+            self.assertEqual(r.status, 401, headers)
+            self.assertEqual(r.headers["WWW-Authenticate"], 'Basic realm="energystar"')
+            self.assertEqual(self.ET.fromstring(r.body).find("errors/error").get("errorNumber"), "401")
+        for headers in (ES, basic("key-7f3a9c", "")):
+            self.assertEqual(self.get(target, headers).status, 200)
+        self.es_error("/energystar/nope", 404)
+        self.es_error("/energystar/meter/100001/nope", 404)
+        r = call(self.port, "POST", target, ES, body="")
+        self.assertEqual((r.status, r.headers["Allow"]), (405, "GET"))
+
+    def test_energystar_meter_list(self):
+        seen = []
+        for a, asset in enumerate(self.assets, 1):
+            root = self.get_xml(f"/energystar/property/{a}/meter/list", ES)
+            self.assertEqual((root.tag, root.get("status")), ("response", "Ok"))
+            links = root.findall("links/link")
+            mine = [m for m in self.meters if m["asset_id"] == asset["asset_id"]]
+            self.assertEqual(len(links), len(mine))
+            for link, m in zip(links, mine):
+                mid = 100000 + int(m["meter_id"][1:])
+                self.assertEqual(link.attrib, {"id": str(mid), "hint": m["name"], "link": f"/meter/{mid}",
+                                               "linkDescription": "This is the GET url for this Meter.",
+                                               "httpMethod": "get"})
+                seen.append(mid)
+        self.assertEqual(len(set(seen)), len(self.meters))
+        for bad in ("0", "4", "01", "A0001", "x"):
+            self.es_error(f"/energystar/property/{bad}/meter/list", 404)
+
+    def test_energystar_meter(self):
+        for m in self.meters:
+            mid = 100000 + int(m["meter_id"][1:])
+            root = self.get_xml(f"/energystar/meter/{mid}", ES)
+            self.assertEqual(root.tag, "meter")
+            got = {c.tag: c.text for c in root}
+            self.assertEqual(got["id"], str(mid))
+            self.assertEqual(got["type"], ES_TYPES[m["resource"]])
+            self.assertEqual(got["name"], m["name"])
+            self.assertEqual(got["unitOfMeasure"], ES_UNITS[m["resource"]])
+            self.assertEqual((got["metered"], got["firstBillDate"]), ("true", "2025-01-01"))
+            self.assertEqual(got["inUse"], "true" if m["is_active"] else "false")
+            self.assertEqual("inactiveDate" in got, not m["is_active"])
+        for bad in ("100000", "100013", "1", "0100001", "M00001"):
+            self.es_error(f"/energystar/meter/{bad}", 404)
+            self.es_error(f"/energystar/meter/{bad}/consumptionData", 404)
+
+    def es_walk(self, mid: int, query: str) -> tuple[list, list[str]]:
+        """All bills (startDate, endDate, usage text, estimated, id) following
+        the next links; also the linkDescriptions seen."""
+        bills, descriptions = [], []
+        url = f"/meter/{mid}/consumptionData" + ("?" + query if query else "")
+        page = 1
+        while url:
+            root = self.get_xml("/energystar" + url, ES)
+            self.assertEqual(root.tag, "meterData")
+            for c in root.findall("meterConsumption"):
+                bills.append((c.findtext("startDate"), c.findtext("endDate"), c.findtext("usage"),
+                              c.get("estimatedValue"), c.findtext("id")))
+            links = root.findall("links/link")
+            url = None
+            if links:
+                self.assertEqual(len(links), 1)
+                self.assertEqual(links[0].get("httpMethod"), "get")
+                descriptions.append(links[0].get("linkDescription"))
+                self.assertEqual(links[0].get("linkDescription").lower(), "next page")
+                url = links[0].get("link")
+                self.assertTrue(url.startswith(f"/meter/{mid}/consumptionData?page={page + 1}&"), url)
+                page += 1
+        return bills, descriptions
+
+    def test_energystar_bills(self):
+        for m in self.meters:
+            mid = 100000 + int(m["meter_id"][1:])
+            expected = self.months(m["meter_id"])
+            self.assertEqual(len(expected), 14)
+            bills, desc = self.es_walk(mid, "")
+            self.assertEqual(desc, [])          # 14 bills fit on one default page of 120
+            self.assertEqual([b[:2] for b in bills], [e[:2] for e in expected])
+            for b, e, n in zip(bills, expected, range(1, 15)):
+                self.assertRegex(b[2], r"^\d+\.\d{3}$")
+                self.assertEqual(Decimal(b[2]), e[2], (mid, b))
+                self.assertEqual(b[3], "true" if e[3] else "false")
+                self.assertEqual(b[4], str(mid * 1000 + n))
+            paged, desc = self.es_walk(mid, "pageSize=3")
+            self.assertEqual(paged, bills)
+            self.assertEqual(desc, ["next page", "Next Page", "next page", "Next Page"])
+        # estimatedValue false when no day of the bill is estimated: 2025-01-22 .. 2025-03-01
+        # (indexes 9 and 19 are estimated; March holds only index 38)
+        short = ServerProcess("provider_server.py", "--readings", "39", "--start", "2025-01-22T00:00:00Z")
+        try:
+            r = call(short.port, "GET", "/energystar/meter/100001/consumptionData", ES)
+            rows = self.ET.fromstring(r.body).findall("meterConsumption")
+            self.assertEqual([c.get("estimatedValue") for c in rows], ["true", "true", "false"])
+            self.assertEqual(rows[0].findtext("startDate"), "2025-01-01")   # a partial month
+        finally:
+            self.assertEqual(short.stop(), 0)
+
+    def test_energystar_filters_and_paging(self):
+        m = self.meters[5]
+        mid = 100000 + int(m["meter_id"][1:])
+        expected = self.months(m["meter_id"])
+        bills, _ = self.es_walk(mid, "startDate=2025-03-15&endDate=2025-06-01")
+        self.assertEqual([b[0] for b in bills], ["2025-03-01", "2025-04-01", "2025-05-01", "2025-06-01"])
+        bills, _ = self.es_walk(mid, "startDate=2025-03-31&endDate=2025-04-30")
+        self.assertEqual([b[0] for b in bills], ["2025-03-01", "2025-04-01"])
+        bills, _ = self.es_walk(mid, "startDate=2025-12-01")
+        self.assertEqual([b[0] for b in bills], ["2025-12-01", "2026-01-01", "2026-02-01"])
+        bills, _ = self.es_walk(mid, "endDate=2025-01-31")
+        self.assertEqual([b[:2] for b in bills], [expected[0][:2]])
+        self.assertEqual(self.es_walk(mid, "startDate=2027-01-01")[0], [])
+        # the next link keeps the filters
+        root = self.get_xml(f"/energystar/meter/{mid}/consumptionData?startDate=2025-02-01&pageSize=2", ES)
+        link = root.find("links/link").get("link")
+        self.assertEqual(link, f"/meter/{mid}/consumptionData?page=2&startDate=2025-02-01&pageSize=2")
+        page2 = self.get_xml("/energystar" + link, ES)
+        self.assertEqual([c.findtext("startDate") for c in page2.findall("meterConsumption")],
+                         ["2025-04-01", "2025-05-01"])
+        self.assertEqual(page2.find("links/link").get("linkDescription"), "Next Page")
+        past = self.get_xml(f"/energystar/meter/{mid}/consumptionData?page=99", ES)
+        self.assertEqual((past.tag, len(past)), ("meterData", 0))
+        for q in ("page=0", "page=x", "pageSize=0", "pageSize=121", "startDate=2025-1-1", "endDate=2025-02-30",
+                  "startDate=yesterday"):
+            self.es_error(f"/energystar/meter/{mid}/consumptionData?{q}", 400)
+
+    def test_energystar_switches(self):
+        target = "/energystar/meter/100001/consumptionData?pageSize=6"
+        self.assertEqual(self.get("/fault=500/faultn=1/run=esx" + target, ES).status, 500)
+        self.assertEqual(self.get("/fault=500/faultn=1/run=esx" + target, ES).status, 200)
+        r = self.get("/fault=wrongtype/run=esw" + target, ES)
+        rows = self.ET.fromstring(r.body).findall("meterConsumption")
+        self.assertEqual([c.findtext("usage") == "n/a" for c in rows], [False, False, True, False, False, True])
+        self.assertEqual(rows[4].findtext("startDate"), "not-a-date")
+        r = self.get("/fault=malformed/run=esm" + target, ES)
+        self.assertEqual((r.status, r.headers["Content-Type"]), (200, "application/xml"))
+        with self.assertRaises(self.ET.ParseError):
+            self.ET.fromstring(r.body)
+        t0 = time.monotonic()
+        self.assertEqual(self.get("/latency=200/energystar/meter/100001", ES).status, 200)
+        self.assertGreaterEqual(time.monotonic() - t0, 0.2)
+
+    # -- Green Button ------------------------------------------------------------
+    GB_UP = "/greenbutton/Subscription/1/UsagePoint"
+
+    def get_atom(self, target: str, status: int = 200):
+        return self.get_xml(target, GB, status, "application/atom+xml")
+
+    def gb_blocks(self, n: int, query: str = "") -> list:
+        """[(block start, block duration, [(start, duration, value, quality)])]."""
+        feed = self.get_atom(f"{self.GB_UP}/{n}/MeterReading/1/IntervalBlock" + ("?" + query if query else ""))
+        self.assertEqual(feed.tag, ATOM + "feed")
+        out = []
+        for entry in feed.findall(ATOM + "entry"):
+            block = entry.find(f"{ATOM}content/{ESPI}IntervalBlock")
+            readings = []
+            for r in block.findall(ESPI + "IntervalReading"):
+                readings.append((int(r.findtext(f"{ESPI}timePeriod/{ESPI}start")),
+                                 int(r.findtext(f"{ESPI}timePeriod/{ESPI}duration")),
+                                 int(r.findtext(ESPI + "value")),
+                                 int(r.findtext(f"{ESPI}ReadingQuality/{ESPI}quality"))))
+            out.append((int(block.findtext(f"{ESPI}interval/{ESPI}start")),
+                        int(block.findtext(f"{ESPI}interval/{ESPI}duration")), readings))
+        return out
+
+    def test_greenbutton_auth(self):
+        for headers in ({}, {"Authorization": "Bearer nope"}, ES, {"Authorization": "tok-9b81c4"}):
+            r = self.get(self.GB_UP, headers)
+            self.assertEqual(r.status, 401, headers)
+            self.assertIn("Bearer", r.headers["WWW-Authenticate"])
+            self.assertEqual(self.ET.fromstring(r.body).tag, ESPI + "error")
+        self.assertEqual(self.get(self.GB_UP, GB).status, 200)
+        for bad in ("/greenbutton/Subscription/2/UsagePoint", f"{self.GB_UP}/0", f"{self.GB_UP}/13",
+                    f"{self.GB_UP}/01", f"{self.GB_UP}/x/MeterReading", f"{self.GB_UP}/1/MeterReading/2",
+                    f"{self.GB_UP}/99/MeterReading/1/IntervalBlock", "/greenbutton/ReadingType/13",
+                    "/greenbutton/ReadingType/0", "/greenbutton/LocalTimeParameters/2", "/greenbutton/nope"):
+            root = self.get_xml(bad, GB, 404)
+            self.assertEqual(root.findtext(ESPI + "code"), "404", bad)
+        self.assertEqual(call(self.port, "POST", self.GB_UP, GB, body="").status, 405)
+        self.get_xml(f"{self.GB_UP}/1/MeterReading/1/IntervalBlock?published-min=soon", GB, 400)
+
+    def test_greenbutton_usage_points(self):
+        feed = self.get_atom(self.GB_UP)
+        self.assertEqual(feed.tag, ATOM + "feed")
+        self.assertTrue(feed.findtext(ATOM + "id").startswith("urn:uuid:"))
+        entries = feed.findall(ATOM + "entry")
+        self.assertEqual(len(entries), len(self.meters))
+        base = f"http://{HOST}:{self.port}{self.GB_UP}"
+        for entry, m in zip(entries, self.meters):
+            n = int(m["meter_id"][1:])
+            links = [(link.get("rel"), link.get("href")) for link in entry.findall(ATOM + "link")]
+            self.assertIn(("self", f"{base}/{n}"), links)
+            self.assertIn(("related", f"{base}/{n}/MeterReading"), links)
+            kind = entry.findtext(f"{ATOM}content/{ESPI}UsagePoint/{ESPI}ServiceCategory/{ESPI}kind")
+            self.assertEqual(int(kind), GB_TYPES[m["resource"]][0])
+            single = self.get_atom(f"{self.GB_UP}/{n}")
+            self.assertEqual(single.tag, ATOM + "entry")
+            self.assertEqual(self.ET.tostring(single), self.ET.tostring(entry))
+        # MeterReading links to the IntervalBlocks and the ReadingType
+        mr = self.get_atom(f"{self.GB_UP}/3/MeterReading").find(ATOM + "entry")
+        links = [(link.get("rel"), link.get("href")) for link in mr.findall(ATOM + "link")]
+        self.assertIn(("related", f"{base}/3/MeterReading/1/IntervalBlock"), links)
+        self.assertIn(("related", f"http://{HOST}:{self.port}/greenbutton/ReadingType/3"), links)
+        ltp = self.get_atom("/greenbutton/LocalTimeParameters/1").find(f"{ATOM}content/{ESPI}LocalTimeParameters")
+        self.assertEqual((ltp.findtext(ESPI + "tzOffset"), ltp.findtext(ESPI + "dstOffset")), ("0", "3600"))
+
+    def test_greenbutton_values(self):
+        for m in self.meters:
+            n = int(m["meter_id"][1:])
+            rt = self.get_atom(f"/greenbutton/ReadingType/{n}").find(f"{ATOM}content/{ESPI}ReadingType")
+            kind, uom, power, scale = GB_TYPES[m["resource"]]
+            if n == 2:      # the reproduced defect: an empty ReadingType
+                self.assertEqual((len(rt), rt.text), (0, None))
+            else:
+                self.assertEqual(int(rt.findtext(ESPI + "uom")), uom)
+                self.assertEqual(int(rt.findtext(ESPI + "powerOfTenMultiplier")), power)
+                self.assertEqual(int(rt.findtext(ESPI + "intervalLength")), 86400)
+            blocks = self.gb_blocks(n)
+            self.assertEqual(len(blocks), 14)
+            readings = [r for b in blocks for r in b[2]]
+            for start, dur, rs in blocks:
+                self.assertEqual((start, dur), (rs[0][0], sum(r[1] for r in rs)))
+            generic = self.generic[m["meter_id"]]
+            self.assertEqual(len(readings), len(generic))
+            for i, ((start, dur, value, quality), (g_start, g_value, g_est)) in enumerate(zip(readings, generic)):
+                self.assertEqual((start, dur), (int(g_start.timestamp()), 86400))
+                self.assertEqual(Decimal(value).scaleb(power), g_value * scale, (n, i))
+                if g_est:
+                    self.assertIn(quality, (9, 14))
+                else:
+                    self.assertIn(quality, (0, 19))
+            qualities = {r[3] for r in readings}
+            self.assertEqual(qualities, {0, 9, 14, 19})
+
+    def test_greenbutton_published_filter(self):
+        lo, hi = dt.datetime(2025, 2, 20, tzinfo=UTC), dt.datetime(2025, 3, 5, tzinfo=UTC)
+        for query in (f"published-min={int(lo.timestamp())}&published-max={int(hi.timestamp())}",
+                      "published-min=2025-02-20T00:00:00Z&published-max=2025-03-05T00:00:00%2B00:00"):
+            blocks = self.gb_blocks(7, query)
+            self.assertEqual(len(blocks), 2)
+            starts = [r[0] for b in blocks for r in b[2]]
+            self.assertEqual(starts, [int((lo + dt.timedelta(days=k)).timestamp()) for k in range(13)])
+            self.assertEqual(blocks[1][:2], (int(dt.datetime(2025, 3, 1, tzinfo=UTC).timestamp()), 4 * 86400))
+        self.assertEqual(self.gb_blocks(7, "published-min=1900000000"), [])
+
+    def test_greenbutton_wrongtype(self):
+        body = self.get(f"/fault=wrongtype/run=gbw{self.GB_UP}/1/MeterReading/1/IntervalBlock", GB).body
+        rs = self.ET.fromstring(body).findall(f"{ATOM}entry/{ATOM}content/{ESPI}IntervalBlock/{ESPI}IntervalReading")
+        self.assertEqual(rs[2].findtext(ESPI + "value"), "n/a")
+        self.assertEqual(rs[4].findtext(f"{ESPI}timePeriod/{ESPI}start"), "not-a-date")
+        self.assertNotEqual(rs[3].findtext(ESPI + "value"), "n/a")
+
+
+# ===========================================================================
 # provider_server.py over TLS (--tls-cert/--tls-key, --also-http-port-file)
 # ===========================================================================
 class NoRedirect(urllib.request.HTTPRedirectHandler):
