@@ -1944,6 +1944,17 @@ $$;
 
 -- ---- views for BI tools ----
 
+-- What a mapping's readings become in Scaler: the target unit (the
+-- mapping's, else its Scaler meter's) and the fuel and calorific value that
+-- convert_fuel takes.  Mapped views, sync and reconciliation convert through it.
+CREATE VIEW @extschema@.mapping_conversion AS
+SELECT m.mapping_id, coalesce(m.target_unit, sm.unit) AS to_unit,
+       coalesce(m.fuel, CASE sm.resource WHEN 'gas' THEN 'natural_gas' END) AS fuel,
+       m.calorific_value, m.calorific_value_unit
+  FROM @extschema@.meter_mapping m
+  LEFT JOIN @extschema@.scaler_meter sm ON sm.meter_id = m.scaler_meter_id;
+GRANT SELECT ON @extschema@.mapping_conversion TO PUBLIC;
+
 -- Creates, in target_schema, the views of one provider server:
 --   mapped_consumption: its readings of mapped meters, with Scaler ids, in
 --     the mapping's target unit (else the Scaler meter's unit), each reading
@@ -1985,10 +1996,9 @@ BEGIN
     SELECT m.scaler_meter_id, c.meter_id AS external_meter_id, m.provider_server,
            c.period_start, c.period_end,
            CASE WHEN u.to_unit IS NULL THEN c.value
-                ELSE @extschema@.convert_fuel(c.value, c.unit, u.to_unit,
-                                              coalesce(m.fuel, CASE sm.resource WHEN 'gas' THEN 'natural_gas' END),
-                                              calorific_value => m.calorific_value,
-                                              calorific_value_unit => m.calorific_value_unit) END AS value,
+                ELSE @extschema@.convert_fuel(c.value, c.unit, u.to_unit, u.fuel,
+                                              calorific_value => u.calorific_value,
+                                              calorific_value_unit => u.calorific_value_unit) END AS value,
            coalesce(u.to_unit, c.unit) AS unit,
            c.value AS provider_value, c.unit AS provider_unit, m.mapping_id
       FROM %2$s c
@@ -1996,8 +2006,7 @@ BEGIN
         ON m.provider_server = (SELECT srvname FROM pg_catalog.pg_foreign_server WHERE oid = %4$s)
        AND m.external_meter_id = c.meter_id
        AND m.validity @> c.period_start::date
-      LEFT JOIN @extschema@.scaler_meter sm ON sm.meter_id = m.scaler_meter_id
-      CROSS JOIN LATERAL (SELECT coalesce(m.target_unit, sm.unit) AS to_unit) u$v$,
+      JOIN @extschema@.mapping_conversion u ON u.mapping_id = m.mapping_id$v$,
     target_schema, consumption, provider_server, server_oid);
   EXECUTE format($v$
     CREATE VIEW %1$I.unmapped_meters AS
@@ -2282,6 +2291,15 @@ SELECT p.pid, d.datname, p.provider_server, p.phase, p.started_at,
   FROM @extschema@.sync_progress_rows() p
   LEFT JOIN pg_catalog.pg_database d ON d.oid = p.datid;
 
+-- A batch as the sink contract sends it: from its readings (a JSON array),
+-- the Idempotency-Key (their SHA-256, also the body's batch_id) and the body.
+CREATE FUNCTION @extschema@.batch_body(readings text, OUT idempotency_key text, OUT body text)
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+BEGIN ATOMIC
+  SELECT k.key, format('{"batch_id": "%s", "readings": %s}', k.key, readings)
+    FROM (SELECT encode(sha256(convert_to(readings, 'UTF8')), 'hex') AS key) k;
+END;
+
 -- Why a provider unit cannot become the mapping's target unit, or NULL.
 CREATE FUNCTION @extschema@.sync_conversion_problem(unit text, to_unit text, fuel text,
                                                     calorific_value numeric,
@@ -2459,11 +2477,9 @@ BEGIN
     SELECT mm.mapping_id, mm.provider_server, mm.external_meter_id, mm.scaler_meter_id,
            mm.validity, mm.allow_negative,
            coalesce(mm.time_zone, %3$L) AS tz, coalesce(mm.granularity, %4$L) AS g,
-           coalesce(mm.target_unit, sm.unit) AS to_unit,
-           coalesce(mm.fuel, CASE sm.resource WHEN 'gas' THEN 'natural_gas' END) AS fuel,
-           mm.calorific_value AS cv, mm.calorific_value_unit AS cvu
+           u.to_unit, u.fuel, u.calorific_value AS cv, u.calorific_value_unit AS cvu
       FROM @extschema@.meter_mapping mm
-      LEFT JOIN @extschema@.scaler_meter sm ON sm.meter_id = mm.scaler_meter_id
+      JOIN @extschema@.mapping_conversion u USING (mapping_id)
      WHERE mm.mapping_id = ANY (%5$L::bigint[])
   ),
   raw AS MATERIALIZED (
@@ -2598,12 +2614,11 @@ BEGIN
     INSERT INTO @extschema@.sync_batch
            (batch_id, provider_server, sink_server, sink_path, idempotency_key, items, readings, body)
     OVERRIDING SYSTEM VALUE
-    SELECT b.batch_id, %9$L, %10$L, %11$L, k.key, i.items, cardinality(i.items),
-           format('{"batch_id": "%%s", "readings": %%s}', k.key, b.readings)
+    SELECT b.batch_id, %9$L, %10$L, %11$L, k.idempotency_key, i.items, cardinality(i.items), k.body
       FROM bodies b
       JOIN (SELECT batch_id, array_agg(outbox_id ORDER BY mapping_id, period_start) AS items
               FROM staged GROUP BY batch_id) i USING (batch_id)
-     CROSS JOIN LATERAL (SELECT encode(sha256(convert_to(b.readings, 'UTF8')), 'hex') AS key) k
+     CROSS JOIN LATERAL @extschema@.batch_body(b.readings) k
   ),
   wm AS (
     INSERT INTO @extschema@.sync_meter_state AS s
@@ -2683,10 +2698,10 @@ BEGIN
     b AS (
       INSERT INTO @extschema@.sync_batch
              (provider_server, sink_server, sink_path, idempotency_key, items, readings, body)
-      SELECT cfg.provider_server, cfg.sink_server, cfg.sink_path, k.key, p.ids, cardinality(p.ids),
-             format('{"batch_id": "%s", "readings": %s}', k.key, p.readings)
+      SELECT cfg.provider_server, cfg.sink_server, cfg.sink_path, k.idempotency_key, p.ids,
+             cardinality(p.ids), k.body
         FROM parts p
-       CROSS JOIN LATERAL (SELECT encode(sha256(convert_to(p.readings, 'UTF8')), 'hex') AS key) k
+       CROSS JOIN LATERAL @extschema@.batch_body(p.readings) k
        ORDER BY p.part
       RETURNING batch_id, items),
     u AS (
@@ -3136,11 +3151,10 @@ BEGIN
   RETURN QUERY EXECUTE format($q$
   WITH m AS (
     SELECT mm.mapping_id, mm.external_meter_id, mm.scaler_meter_id, mm.validity,
-           coalesce(mm.time_zone, %3$L) AS tz, coalesce(mm.target_unit, sm.unit) AS to_unit,
-           coalesce(mm.fuel, CASE sm.resource WHEN 'gas' THEN 'natural_gas' END) AS fuel,
-           mm.calorific_value AS cv, mm.calorific_value_unit AS cvu
+           coalesce(mm.time_zone, %3$L) AS tz,
+           u.to_unit, u.fuel, u.calorific_value AS cv, u.calorific_value_unit AS cvu
       FROM @extschema@.meter_mapping mm
-      LEFT JOIN @extschema@.scaler_meter sm ON sm.meter_id = mm.scaler_meter_id
+      JOIN @extschema@.mapping_conversion u USING (mapping_id)
      WHERE mm.provider_server = %4$L
   ),
   raw AS MATERIALIZED (
