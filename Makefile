@@ -8,7 +8,9 @@ OBJS = \
 	src/scaler_fdw.o \
 	src/option.o \
 	src/http.o \
+	src/records.o \
 	src/json_records.o \
+	src/xml_records.o \
 	src/rate_budget.o \
 	src/profile.o \
 	src/builtin_profiles.o \
@@ -29,7 +31,7 @@ REGRESS_OPTS = --inputdir=.
 
 PG_CONFIG ?= pg_config
 PKG_CONFIG ?= pkg-config
-DEPS = libcurl json-c
+DEPS = libcurl json-c libxml-2.0
 
 PG_CPPFLAGS = -I$(srcdir)/src $(shell $(PKG_CONFIG) --cflags $(DEPS))
 PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers

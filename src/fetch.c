@@ -330,8 +330,21 @@ fetch_page(TableFetch *f)
 		case PAGINATE_NONE:
 			break;
 		case PAGINATE_NEXT_URL:
+		case PAGINATE_NEXT_LINK:
 			if (f->page.next_url)
-				next = scaler_resolve_next_url(srv, resp->final_url, url, f->page.next_url);
+			{
+				char	   *link = f->page.next_url;
+
+				/* Portfolio Manager's links are paths below the API root, not the host's. */
+				if (pg->links_from_base_url && link[0] == '/' && link[1] != '/')
+				{
+					int			n = strlen(srv->base_url);
+
+					link = psprintf("%.*s%s", srv->base_url[n - 1] == '/' ? n - 1 : n,
+									srv->base_url, link);
+				}
+				next = scaler_resolve_next_url(srv, resp->final_url, url, link);
+			}
 			break;
 		case PAGINATE_LINK_HEADER:
 			{

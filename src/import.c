@@ -117,7 +117,9 @@ scalerImportForeignSchema(ImportForeignSchemaStmt *stmt, Oid serverOid)
 
 		List	   *typed = NIL;
 
-		if (!wanted(stmt, t->name))
+		/* An internal table (a links list) serves as a parent; LIMIT TO may still ask for it. */
+		if (!wanted(stmt, t->name) ||
+			(t->internal && stmt->list_type != FDW_IMPORT_SCHEMA_LIMIT_TO))
 			continue;
 		canon = canonical_columns(t->name, false);
 		if (canon == NIL)
@@ -195,6 +197,9 @@ scaler_profile_tables(PG_FUNCTION_ARGS)
 		Datum		values[7];
 		bool		nulls[7] = {false, false, false, false, false, false, false};
 		ListCell   *fc;
+
+		if (t->internal)
+			continue;
 
 		foreach(fc, t->filters)
 		{

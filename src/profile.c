@@ -20,6 +20,7 @@
 
 #include <math.h>
 
+#include "catalog/pg_collation.h"
 #include "funcapi.h"
 /* PostgreSQL's json_object() SQL function would clash with json-c's type. */
 #define json_object pg_json_object_function
@@ -294,6 +295,26 @@ scaler_parse_path(const char *text, const char *where, bool allow_each)
 		}
 		else if (*p != '[')
 			scaler_profile_error(where, "Empty key in path \"%s\".", text);
+		/* XML: "link[@rel=next]" is the link element whose rel attribute is next. */
+		if (p[0] == '[' && p[1] == '@')
+		{
+			const char *close = strchr(p, ']');
+			const char *eq = close ? memchr(p, '=', close - p) : NULL;
+			PathStep   *prev = steps ? (PathStep *) llast(steps) : NULL;
+			char	   *value;
+			int			vlen;
+
+			if (close == NULL || eq == NULL || eq == p + 2 || prev == NULL ||
+				prev->kind != STEP_KEY || prev->pred_attr != NULL || n == 0)
+				scaler_profile_error(where, "Expected an element name and a condition such as \"link[@rel=next]\" in path \"%s\".", text);
+			value = pnstrdup(eq + 1, close - eq - 1);
+			vlen = strlen(value);
+			if (vlen >= 2 && (value[0] == '\'' || value[0] == '"') && value[vlen - 1] == value[0])
+				value = pnstrdup(value + 1, vlen - 2);
+			prev->pred_attr = pnstrdup(p + 1, eq - p - 1);	/* with its "@" */
+			prev->pred_value = value;
+			p = close + 1;
+		}
 		while (*p == '[')
 		{
 			PathStep   *s = palloc0(sizeof(PathStep));
@@ -334,7 +355,8 @@ scaler_parse_path(const char *text, const char *where, bool allow_each)
 /* ---------- compile ---------- */
 
 static const char *const format_names[] = {"auto", "iso8601", "date", "epoch", "epoch_ms", NULL};
-static const char *const pagination_names[] = {"none", "next_url", "link_header", "page", "offset", "cursor", NULL};
+static const char *const pagination_names[] = {"none", "next_url", "link_header", "page", "offset", "cursor", "next_link", NULL};
+static const char *const response_formats[] = {"json", "xml", NULL};
 static const char *const auth_names[] = {"none", "basic", "bearer", "api_key", "oauth2", "login", NULL};
 
 static List *
@@ -375,7 +397,8 @@ static ScalerFieldSpec *
 compile_field(const char *column, struct json_object *def, const char *where)
 {
 	static const char *const keys[] = {"path", "const", "template", "var", "format",
-	"timezone", "map", "default", "add", "duration", "type", "description", NULL};
+	"timezone", "map", "default", "add", "duration", "type", "description", "pattern",
+	"power_of_ten_var", NULL};
 	ScalerFieldSpec *f = palloc0(sizeof(ScalerFieldSpec));
 	int			sources = 0;
 	struct json_object *map;
@@ -460,6 +483,20 @@ compile_field(const char *column, struct json_object *def, const char *where)
 		if (f->format == FMT_AUTO)
 			f->format = FMT_ISO8601;
 	}
+	f->pattern = get_string(def, "pattern", where, false, NULL);
+	if (f->pattern)
+	{
+		/* Compiled now, so a bad expression fails where the profile is given. */
+		LOCAL_FCINFO(fcinfo, 2);
+
+		InitFunctionCallInfoData(*fcinfo, NULL, 2, DEFAULT_COLLATION_OID, NULL, NULL);
+		fcinfo->args[0].value = CStringGetTextDatum("");
+		fcinfo->args[0].isnull = false;
+		fcinfo->args[1].value = CStringGetTextDatum(f->pattern);
+		fcinfo->args[1].isnull = false;
+		(void) textregexsubstr(fcinfo);
+	}
+	f->power_of_ten_var = get_string(def, "power_of_ten_var", where, false, NULL);
 	if (get_member(def, "default"))
 	{
 		if (map == NULL)
@@ -474,7 +511,8 @@ static void
 compile_pagination(ScalerPaginationSpec *pg, struct json_object *def, const char *where)
 {
 	static const char *const keys[] = {"type", "path", "param", "start", "size_param",
-	"size", "total_path", "cursor_path", "max_pages", NULL};
+	"size", "total_path", "cursor_path", "max_pages", "match", "url", "relative_to", NULL};
+	static const char *const relative_names[] = {"response", "base_url", NULL};
 
 	memset(pg, 0, sizeof(*pg));
 	if (def == NULL)
@@ -484,6 +522,10 @@ compile_pagination(ScalerPaginationSpec *pg, struct json_object *def, const char
 	}
 	check_keys(def, where, keys);
 	pg->kind = (PaginationKind) get_enum(def, "type", where, pagination_names, -1);
+	pg->links_from_base_url = get_enum(def, "relative_to", where, relative_names, 0) == 1;
+	if (pg->links_from_base_url && pg->kind != PAGINATE_NEXT_URL && pg->kind != PAGINATE_NEXT_LINK)
+		scaler_profile_error(member_path(where, "relative_to"),
+							 "\"relative_to\" goes with next_url or next_link pagination.");
 	pg->max_pages = (int) get_int(def, "max_pages", where, 0, 0, INT_MAX);
 	switch (pg->kind)
 	{
@@ -499,6 +541,36 @@ compile_pagination(ScalerPaginationSpec *pg, struct json_object *def, const char
 			pg->size_param = get_string(def, "size_param", where, false, NULL);
 			pg->size = (int) get_int(def, "size", where, 0, 0, 1000000);
 			break;
+		case PAGINATE_NEXT_LINK:
+			{
+				struct json_object *match = get_object(def, "match", where, true);
+				int			n = 0;
+
+				pg->next_path = get_string(def, "path", where, true, NULL);
+				(void) scaler_parse_path(pg->next_path, member_path(where, "path"), false);
+				{
+					json_object_object_foreach(match, attr, value)
+					{
+						if (attr[0] != '@' || attr[1] == '\0' ||
+							json_object_get_type(value) != json_type_string)
+							scaler_profile_error(member_path(where, "match"),
+												 "Expected one attribute and its value, such as {\"@rel\": \"next\"}.");
+						pg->link_match_attr = pstrdup(attr);
+						pg->link_match_value = pstrdup(json_object_get_string(value));
+						n++;
+					}
+				}
+				if (n != 1)
+					scaler_profile_error(member_path(where, "match"),
+										 "Expected one attribute and its value, such as {\"@rel\": \"next\"}.");
+				pg->link_url_attr = get_string(def, "url", where, false, "@href");
+				if (pg->link_url_attr[0] != '@' || pg->link_url_attr[1] == '\0')
+					scaler_profile_error(member_path(where, "url"),
+										 "Expected the attribute holding the URL, such as \"@href\".");
+				pg->size_param = get_string(def, "size_param", where, false, NULL);
+				pg->size = (int) get_int(def, "size", where, 0, 0, 1000000);
+				break;
+			}
 		case PAGINATE_PAGE:
 			pg->param = get_string(def, "param", where, false, "page");
 			pg->start = (int) get_int(def, "start", where, 1, 0, 1);
@@ -701,11 +773,51 @@ check_level_path(ScalerTableSpec *t, ScalerPath *records, const char *records_te
 	}
 }
 
+/*
+ * XML has no positions to index ("[0]" would silently mean nothing there),
+ * and JSON no attributes to test: each format's paths are checked for it.
+ */
+static void
+check_format_path(bool xml, ScalerPath *path, const char *text, const char *where)
+{
+	ListCell   *lc;
+
+	foreach(lc, path)
+	{
+		PathStep   *step = (PathStep *) lfirst(lc);
+
+		if (xml && step->kind == STEP_INDEX)
+			scaler_profile_error(where, "An index such as \"[0]\" has no meaning in XML; found \"%s\".", text);
+		if (!xml && step->pred_attr)
+			scaler_profile_error(where, "A condition such as \"[@rel=next]\" tests an XML attribute: it goes with \"format\": \"xml\"; found \"%s\".", text);
+	}
+}
+
+static void
+check_format_paths(ScalerTableSpec *t, const char *where)
+{
+	ListCell   *lc;
+
+	check_format_path(t->xml, t->records, t->records_text, member_path(where, "records"));
+	foreach(lc, t->fields)
+	{
+		ScalerFieldSpec *f = (ScalerFieldSpec *) lfirst(lc);
+		ListCell   *pc;
+
+		if (f->path)
+			check_format_path(t->xml, f->path, f->path_text, member_path(member_path(where, "fields"), f->column));
+		foreach(pc, f->template_parts)
+			if (((TemplatePart *) lfirst(pc))->path)
+				check_format_path(t->xml, ((TemplatePart *) lfirst(pc))->path, ((TemplatePart *) lfirst(pc))->path_text,
+							   member_path(member_path(where, "fields"), f->column));
+	}
+}
+
 static ScalerTableSpec *
-compile_table(const char *name, struct json_object *def, const char *where)
+compile_table(const char *name, struct json_object *def, const char *where, int format)
 {
 	static const char *const keys[] = {"description", "request", "pagination", "records",
-	"more_records", "fields", "filters", "parent", "rows", NULL};
+	"more_records", "fields", "filters", "parent", "rows", "format", "internal", NULL};
 	static const char *const req_keys[] = {"path", "method", "query", "headers", "body", NULL};
 	static const char *const methods[] = {"GET", "POST", NULL};
 	struct json_object *body;
@@ -719,6 +831,8 @@ compile_table(const char *name, struct json_object *def, const char *where)
 
 	check_keys(def, where, keys);
 	t->name = pstrdup(name);
+	t->xml = get_enum(def, "format", where, response_formats, format) == 1;
+	t->internal = get_bool(def, "internal", where, false);
 	req = get_object(def, "request", where, true);
 	check_keys(req, member_path(where, "request"), req_keys);
 	t->path = get_string(req, "path", member_path(where, "request"), true, NULL);
@@ -747,6 +861,10 @@ compile_table(const char *name, struct json_object *def, const char *where)
 			t->fields = lappend(t->fields, compile_field(col, fdef, member_path(fwhere, col)));
 	}
 	compile_more_records(t, get_member(def, "more_records"), member_path(where, "more_records"));
+	if (t->pagination.kind == PAGINATE_NEXT_LINK && !t->xml)
+		scaler_profile_error(member_path(where, "pagination"),
+							 "\"next_link\" pagination reads XML link elements: it goes with \"format\": \"xml\".");
+	check_format_paths(t, where);
 	if (t->pagination.kind == PAGINATE_OFFSET)
 	{
 		int			levels = 0;
@@ -870,10 +988,11 @@ static ScalerProfile *
 compile_profile(struct json_object *root)
 {
 	static const char *const keys[] = {"name", "description", "base_url", "environments", "auth",
-	"headers", "rate_limit", "tables", NULL};
+	"headers", "rate_limit", "tables", "format", NULL};
 	static const char *const rate_keys[] = {"per_second", "burst", "per_day", NULL};
 	ScalerProfile *p = palloc0(sizeof(ScalerProfile));
 	struct json_object *tables;
+	int			format;
 	struct json_object *rate;
 
 	if (json_object_get_type(root) != json_type_object)
@@ -912,6 +1031,7 @@ compile_profile(struct json_object *root)
 		p->daily_limit = get_int(rate, "per_day", "$.rate_limit", 0, 1, INT64CONST(1000000000));
 	}
 
+	format = get_enum(root, "format", "$", response_formats, 0);
 	tables = get_object(root, "tables", "$", true);
 	{
 		json_object_object_foreach(tables, name, def)
@@ -920,7 +1040,7 @@ compile_profile(struct json_object *root)
 
 			if (json_object_get_type(def) != json_type_object)
 				scaler_profile_error(w, "Expected an object, found %s.", json_type_name(def));
-			p->tables = lappend(p->tables, compile_table(name, def, w));
+			p->tables = lappend(p->tables, compile_table(name, def, w, format));
 		}
 	}
 	if (p->tables == NIL)
@@ -942,10 +1062,19 @@ compile_profile(struct json_object *root)
 			if (parent == NULL || parent == t)
 				scaler_profile_error(psprintf("$.tables.%s.parent.table", t->name),
 							  "No other table \"%s\" in this profile.", t->parent_table);
-			if (parent->parent_table != NULL)
-				scaler_profile_error(psprintf("$.tables.%s.parent.table", t->name),
-							  "Table \"%s\" has a parent of its own; one level of fan-out is supported.",
-							  t->parent_table);
+			/* Chains fan out level by level; a cycle would never end. */
+			{
+				ScalerTableSpec *up = parent;
+				int			steps = 0;
+
+				while (up && up->parent_table && steps++ <= list_length(p->tables))
+				{
+					up = scaler_profile_table(p, up->parent_table, true);
+					if (up == t)
+						scaler_profile_error(psprintf("$.tables.%s.parent.table", t->name),
+											 "Parents form a cycle back to table \"%s\".", t->name);
+				}
+			}
 			foreach(vc, t->parent_vars)
 				if (scaler_table_field(parent, (char *) lfirst(vc)) == NULL)
 					scaler_profile_error(psprintf("$.tables.%s.parent.vars", t->name),

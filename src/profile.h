@@ -31,6 +31,8 @@ typedef struct PathStep
 {
 	PathStepKind kind;
 	char	   *key;			/* STEP_KEY */
+	char	   *pred_attr;		/* STEP_KEY, XML: "@name" the element must have */
+	char	   *pred_value;		/* ... with this value */
 	int			index;			/* STEP_INDEX */
 } PathStep;
 
@@ -77,6 +79,8 @@ typedef struct ScalerFieldSpec
 	bool		has_map_default;
 	char	   *sql_type;		/* the column type IMPORT FOREIGN SCHEMA gives it */
 	char	   *duration_path;	/* seconds, read from the record, added to a time */
+	char	   *pattern;		/* a regular expression: its first group (or match) is the value */
+	char	   *power_of_ten_var;	/* a request variable n: the value times 10^n, exactly */
 	Interval   *add;			/* added to a time (a period end from its start) */
 } ScalerFieldSpec;
 
@@ -87,13 +91,18 @@ typedef enum PaginationKind
 	PAGINATE_LINK_HEADER,
 	PAGINATE_PAGE,
 	PAGINATE_OFFSET,
-	PAGINATE_CURSOR
+	PAGINATE_CURSOR,
+	PAGINATE_NEXT_LINK			/* XML: a link element picked by an attribute */
 } PaginationKind;
 
 typedef struct ScalerPaginationSpec
 {
 	PaginationKind kind;
-	char	   *next_path;		/* NEXT_URL: path to the next URL */
+	char	   *next_path;		/* NEXT_URL: path to the next URL; NEXT_LINK: to the links */
+	char	   *link_match_attr;	/* NEXT_LINK: "@name" of the attribute to match */
+	char	   *link_match_value;	/* NEXT_LINK: its value, compared ignoring case */
+	char	   *link_url_attr;	/* NEXT_LINK: "@name" of the attribute with the URL */
+	bool		links_from_base_url;	/* a link "/x" is base_url + "/x" */
 	char	   *param;			/* PAGE: page, OFFSET: offset, CURSOR: cursor */
 	int			start;			/* PAGE: 0 or 1 */
 	char	   *size_param;		/* PAGE, OFFSET, CURSOR: page size / limit */
@@ -137,6 +146,8 @@ typedef struct ScalerTableSpec
 	char	   *name;
 	char	   *path;			/* template, relative to base_url, or an absolute URL */
 	char	   *method;			/* GET or POST */
+	bool		xml;			/* responses are XML ("format": "xml") */
+	bool		internal;		/* only a parent of other tables: not imported */
 	char	   *body;			/* POST: a JSON template, {var} values JSON-escaped */
 	List	   *query_names;	/* static query parameters (templates allowed) */
 	List	   *query_values;

@@ -7,7 +7,9 @@
  *	 scaler_fdw.c	module entry, GUCs, handler
  *	 option.c		option catalog, validator, option lookup
  *	 http.c			libcurl engine: requests, auth, timeouts, cancel
- *	 json_records.c	streaming JSON record extraction into datums
+ *	 records.c		record extraction: trie, levels, datums (records.h)
+ *	 json_records.c	JSON pages through PostgreSQL's event parser
+ *	 xml_records.c	XML pages through libxml2's SAX2 parser
  *	 scan.c			FDW planner and executor callbacks, EXPLAIN
  *	 sync.c			sink POST, sync progress, delivery worker
  *
@@ -185,7 +187,7 @@ extern char *scaler_allowed_hosts;
 extern void scaler_sync_define_gucs(void);
 extern void scaler_sync_preload(void);
 
-/* ---------- json_records.c ---------- */
+/* ---------- records.c ---------- */
 
 typedef struct RecordExtractor RecordExtractor;
 

@@ -843,16 +843,86 @@ cross_product(List *sets, List *group)
 	return result;
 }
 
-/* The parent table's rows, as alternatives assigning its variables. */
-static List *
-parent_alternatives(ScalerScanState *st, List *bound)
+/* Does the request of spec use variable name (in its path, query, headers or body)? */
+static bool
+request_uses_var(const ScalerTableSpec *spec, const char *name)
 {
-	ScalerTableSpec *parent = scaler_profile_table(st->server.profile, st->spec->parent_table, false);
-	int			n = list_length(st->spec->parent_vars);
+	char	   *needle = psprintf("{%s}", name);
+	bool		used = strstr(spec->path, needle) != NULL ||
+		(spec->body && strstr(spec->body, needle) != NULL);
+	ListCell   *lc;
+
+	foreach(lc, spec->query_values)
+		used = used || strstr((char *) lfirst(lc), needle) != NULL;
+	foreach(lc, spec->header_values)
+		used = used || strstr((char *) lfirst(lc), needle) != NULL;
+	pfree(needle);
+	return used;
+}
+
+/* The child's equality values on column, or NULL when it has none. */
+static BoundFilter *
+bound_eq(List *bound, const char *column)
+{
+	ListCell   *lc;
+
+	foreach(lc, bound)
+	{
+		BoundFilter *b = (BoundFilter *) lfirst(lc);
+
+		if (b->eq_set && strcmp(b->filter->column, column) == 0)
+			return b;
+	}
+	return NULL;
+}
+
+/*
+ * Must spec's parent be scanned, given the equalities in bound?  Not when
+ * every parent variable that matters (one its request uses, or one that
+ * fills a column read, listed in wanted) is pinned by an equality on a path
+ * filter.  A variable that matters for neither is left NULL.
+ */
+static bool
+parent_needed(const ScalerTableSpec *spec, List *bound, List *wanted)
+{
+	ListCell   *lc;
+
+	foreach(lc, spec->parent_vars)
+	{
+		char	   *var = (char *) lfirst(lc);
+		ScalerFilterSpec *f = scaler_table_filter((ScalerTableSpec *) spec, var);
+
+		bool		is_wanted = false;
+		ListCell   *wc;
+
+		foreach(wc, wanted)
+			is_wanted = is_wanted || strcmp((char *) lfirst(wc), var) == 0;
+		if (!request_uses_var(spec, var) && !is_wanted)
+			continue;
+		if (f == NULL || f->kind != FILTER_PATH_VAR || bound_eq(bound, var) == NULL)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * The rows of child's parent table, as alternatives assigning the child's
+ * parent variables.  The parent's own requests take the child's
+ * equalities on its filter columns, and its own parent's rows in turn, so
+ * chains such as account -> properties -> meters -> readings fan out level
+ * by level.
+ */
+static List *
+parent_alternatives(ScalerScanState *st, const ScalerTableSpec *child, List *bound, List *wanted)
+{
+	ScalerTableSpec *parent = scaler_profile_table(st->server.profile, child->parent_table, false);
+	int			n = list_length(child->parent_vars);
 	TupleDesc	desc = CreateTemplateTupleDesc(n);
 	List	   *columns = NIL;
 	List	   *alts = NIL;
-	Alternative *params = make_alt();
+	List	   *palts = list_make1(make_alt());
+	List	   *pvar_names = table_var_names(parent, &st->server);
+	List	   *sets = NIL;
 	RecordExtractor *ex;
 	TableFetch	pf;
 	ListCell   *lc;
@@ -860,7 +930,8 @@ parent_alternatives(ScalerScanState *st, List *bound)
 	bool	   *nulls;
 	int			i = 0;
 
-	foreach(lc, st->spec->parent_vars)
+	CHECK_FOR_INTERRUPTS();
+	foreach(lc, child->parent_vars)
 	{
 		RecordColumn *rc = palloc0(sizeof(RecordColumn));
 
@@ -872,38 +943,75 @@ parent_alternatives(ScalerScanState *st, List *bound)
 	}
 
 	/* The child's equalities on the parent's filter columns narrow the parent. */
-	foreach(lc, bound)
+	foreach(lc, parent->filters)
 	{
-		BoundFilter *b = (BoundFilter *) lfirst(lc);
-		ScalerFilterSpec *pfilter = scaler_table_filter(parent, b->filter->column);
+		ScalerFilterSpec *pfilter = (ScalerFilterSpec *) lfirst(lc);
+		BoundFilter *b = bound_eq(bound, pfilter->column);
+		List	   *group = NIL;
+		ListCell   *vc;
 
-		if (b->eq_set && pfilter && pfilter->kind == FILTER_PARAM && pfilter->list_separator)
+		if (b == NULL)
+			continue;
+		if (pfilter->kind == FILTER_PARAM && pfilter->list_separator)
 		{
+			Alternative *alt = make_alt();
 			StringInfoData list;
-			ListCell   *vc;
 
 			initStringInfo(&list);
 			foreach(vc, b->eq_values)
 				appendStringInfo(&list, "%s%s", list.len ? pfilter->list_separator : "",
 								 (char *) lfirst(vc));
-			params->param_names = lappend(params->param_names, pfilter->param);
-			params->param_values = lappend(params->param_values, list.data);
+			alt->param_names = list_make1(pfilter->param);
+			alt->param_values = list_make1(list.data);
+			group = list_make1(alt);
 		}
-	}
-	{
-		RequestSet *set = palloc0(sizeof(RequestSet));
-		ListCell   *vc;
+		else if (pfilter->kind == FILTER_PATH_VAR)
+		{
+			foreach(vc, b->eq_values)
+			{
+				Alternative *alt = make_alt();
 
-		set->param_names = params->param_names;
-		set->param_values = params->param_values;
-		set->var_values = palloc0(sizeof(char *) * Max(list_length(st->server.var_values), 1));
-		i = 0;
-		foreach(vc, st->server.var_values)
-			set->var_values[i++] = (char *) lfirst(vc);
-		ex = records_compile(desc, columns, parent, st->server.var_names);
-		fetch_init(&pf, &st->server, parent, ex, n, st->server.var_names, list_make1(set),
-				   CurrentMemoryContext);
+				alt->var_names = list_make1(pfilter->column);
+				alt->var_values = list_make1(lfirst(vc));
+				group = lappend(group, alt);
+			}
+		}
+		else
+			continue;
+		palts = cross_product(palts, group);
 	}
+	if (parent->parent_table && parent_needed(parent, bound, child->parent_vars))
+		palts = cross_product(palts, parent_alternatives(st, parent, bound, child->parent_vars));
+
+	foreach(lc, palts)
+	{
+		Alternative *alt = (Alternative *) lfirst(lc);
+		RequestSet *set = palloc0(sizeof(RequestSet));
+		ListCell   *nc;
+
+		set->var_values = palloc0(sizeof(char *) * Max(list_length(pvar_names), 1));
+		i = 0;
+		foreach(nc, pvar_names)
+		{
+			ListCell   *an,
+					   *av;
+
+			forboth(an, st->server.var_names, av, st->server.var_values)
+				if (strcmp((char *) lfirst(an), (char *) lfirst(nc)) == 0)
+					set->var_values[i] = (char *) lfirst(av);
+			forboth(an, alt->var_names, av, alt->var_values)
+				if (strcmp((char *) lfirst(an), (char *) lfirst(nc)) == 0)
+					set->var_values[i] = (char *) lfirst(av);
+			i++;
+		}
+		set->param_names = alt->param_names;
+		set->param_values = alt->param_values;
+		sets = lappend(sets, set);
+	}
+	if (sets == NIL)
+		return NIL;				/* a contradiction: no parent row, nothing to ask */
+	ex = records_compile(desc, columns, parent, pvar_names);
+	fetch_init(&pf, &st->server, parent, ex, n, pvar_names, sets, CurrentMemoryContext);
 
 	while (fetch_next(&pf, &values, &nulls))
 	{
@@ -911,22 +1019,17 @@ parent_alternatives(ScalerScanState *st, List *bound)
 		bool		keep = true;
 
 		i = 0;
-		foreach(lc, st->spec->parent_vars)
+		foreach(lc, child->parent_vars)
 		{
 			char	   *v = nulls[i] ? NULL : TextDatumGetCString(values[i]);
-			ListCell   *bc;
+			BoundFilter *b = bound_eq(bound, (char *) lfirst(lc));
 
-			if (v == NULL)
-				keep = false;	/* a parent row without the variable can't be requested */
+			/* A parent row without a variable its child's request needs can't be requested. */
+			if (v == NULL && request_uses_var(child, (char *) lfirst(lc)))
+				keep = false;
 			/* Rows the child's equalities exclude need no requests. */
-			foreach(bc, bound)
-			{
-				BoundFilter *b = (BoundFilter *) lfirst(bc);
-
-				if (keep && b->eq_set && strcmp(b->filter->column, (char *) lfirst(lc)) == 0 &&
-					intersect_values(b->eq_values, list_make1(v)) == NIL)
-					keep = false;
-			}
+			if (keep && b && (v == NULL || intersect_values(b->eq_values, list_make1(v)) == NIL))
+				keep = false;
 			alt->var_names = lappend(alt->var_names, lfirst(lc));
 			alt->var_values = lappend(alt->var_values, v);
 			i++;
@@ -959,6 +1062,26 @@ column_index(ScalerScanState *st, const char *column)
 	return -1;
 }
 
+/* The request variables that fill columns this scan reads. */
+static List *
+retrieved_var_names(ScalerScanState *st)
+{
+	List	   *names = NIL;
+	ListCell   *lc;
+
+	foreach(lc, st->retrieved)
+	{
+		Form_pg_attribute att = TupleDescAttr(st->tupdesc, lfirst_int(lc) - 1);
+		ScalerFieldSpec *f = scaler_table_field(st->spec, NameStr(att->attname));
+
+		if (f && f->kind == FIELD_VAR)
+			names = lappend(names, f->path_text);
+		if (f && f->power_of_ten_var)
+			names = lappend(names, f->power_of_ten_var);
+	}
+	return names;
+}
+
 /* The request sets of this execution, from the pushed quals and the parent. */
 static List *
 build_request_sets(ForeignScanState *node, ScalerScanState *st)
@@ -967,7 +1090,6 @@ build_request_sets(ForeignScanState *node, ScalerScanState *st)
 	List	   *sets = list_make1(make_alt());
 	List	   *result = NIL;
 	ListCell   *lc;
-	bool		parent_pinned = st->spec->parent_table != NULL;
 
 	if (!bind_filters(node, st, &bound))
 		return NIL;
@@ -1028,24 +1150,9 @@ build_request_sets(ForeignScanState *node, ScalerScanState *st)
 		sets = cross_product(sets, group);
 	}
 
-	/* A parent is scanned unless the quals already pin every variable it gives. */
-	if (parent_pinned)
-	{
-		foreach(lc, st->spec->parent_vars)
-		{
-			ScalerFilterSpec *f = scaler_table_filter(st->spec, (char *) lfirst(lc));
-			BoundFilter *b = NULL;
-			ListCell   *bc;
-
-			foreach(bc, bound)
-				if (((BoundFilter *) lfirst(bc))->filter == f)
-					b = (BoundFilter *) lfirst(bc);
-			if (f == NULL || f->kind != FILTER_PATH_VAR || b == NULL || !b->eq_set)
-				parent_pinned = false;
-		}
-		if (!parent_pinned)
-			sets = cross_product(sets, parent_alternatives(st, bound));
-	}
+	/* A parent is scanned unless the quals already pin every variable that matters. */
+	if (st->spec->parent_table && parent_needed(st->spec, bound, retrieved_var_names(st)))
+		sets = cross_product(sets, parent_alternatives(st, st->spec, bound, retrieved_var_names(st)));
 
 	/* Alternatives to request sets: variables in the fetch's order. */
 	foreach(lc, sets)
@@ -1190,6 +1297,9 @@ pagination_text(const ScalerPaginationSpec *pg)
 			return psprintf("offset (%s, %s=%d)", pg->param, pg->size_param, pg->size);
 		case PAGINATE_CURSOR:
 			return psprintf("cursor (%s from %s)", pg->param, pg->cursor_path);
+		case PAGINATE_NEXT_LINK:
+			return psprintf("next_link (%s where %s is \"%s\")", pg->next_path,
+							pg->link_match_attr, pg->link_match_value);
 	}
 	return "?";
 }
