@@ -26,7 +26,7 @@ DATA = scaler_fdw--0.1.0.sql
 PGFILEDESC = "scaler_fdw - provider energy data as foreign tables"
 
 # pg_regress suites, one per feature (sql/*.sql, expected/*.out)
-REGRESS = options scan http_errors cancel retries tls profiles auth providers readme_example units mapping environments readiness sync roles
+REGRESS = options scan http_errors cancel retries tls profiles auth providers xml_providers readme_example units mapping environments readiness sync roles
 REGRESS_OPTS = --inputdir=.
 
 PG_CONFIG ?= pg_config

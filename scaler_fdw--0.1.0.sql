@@ -3281,9 +3281,18 @@ BEGIN
   END IF;
   BEGIN
     EXECUTE format('IMPORT FOREIGN SCHEMA p FROM SERVER %I INTO pg_temp', server);
-    -- parents before the tables that fan out from them
-    FOR t IN SELECT * FROM @extschema@.profile_tables(server) p
-              ORDER BY p.parent_table IS NOT NULL, p.table_name LOOP
+    -- parents before the tables that fan out from them, level by level; a
+    -- table whose parent is internal (a links list) is read whole, the wrapper
+    -- fanning out through that list itself
+    FOR t IN WITH RECURSIVE pt AS (SELECT * FROM @extschema@.profile_tables(server)),
+                  lvl(table_name, depth) AS (
+                    SELECT p.table_name, 0 FROM pt p
+                     WHERE p.parent_table IS NULL
+                        OR p.parent_table NOT IN (SELECT q.table_name FROM pt q)
+                    UNION ALL
+                    SELECT p.table_name, l.depth + 1 FROM pt p JOIN lvl l ON p.parent_table = l.table_name)
+             SELECT p.*, l.depth FROM pt p JOIN lvl l USING (table_name)
+              ORDER BY l.depth, p.table_name LOOP
       IF auth.status = 'failed' THEN
         rows := rows || ROW('endpoint', t.table_name, 'skipped', NULL, NULL,
                             'not checked: authentication failed')::@extschema@.connection_check;
@@ -3291,7 +3300,7 @@ BEGIN
       END IF;
       -- a fan-out table is checked for one parent row, pinned through its path variables
       cond := 'true';
-      IF t.parent_table IS NOT NULL THEN
+      IF t.depth > 0 THEN
         sample := samples -> t.parent_table;
         IF sample IS NULL OR jsonb_typeof(sample) = 'null' THEN
           rows := rows || ROW('endpoint', t.table_name, 'skipped', NULL, NULL,

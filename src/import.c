@@ -181,7 +181,7 @@ scaler_profile_tables(PG_FUNCTION_ARGS)
 	ScalerServerOptions opts;
 	ListCell   *lc;
 	static const char *const pagination_names[] = {"none", "next_url", "link_header", "page",
-	"offset", "cursor"};
+	"offset", "cursor", "next_link"};
 
 	InitMaterializedSRF(fcinfo, 0);
 	scaler_get_server_options(server->serverid, InvalidOid, &opts);

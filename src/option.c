@@ -61,6 +61,7 @@ static const char *const auth_choices[] = {"none", "basic", "bearer", "api_key",
 static const char *const api_key_in_choices[] = {"header", "query", NULL};
 static const char *const pagination_choices[] = {"none", "next_url", "link_header", NULL};
 static const char *const conversion_error_choices[] = {"error", "null", NULL};
+static const char *const format_choices[] = {"json", "xml", NULL};
 
 static const ScalerOption scaler_options[] = {
 	/* server */
@@ -102,6 +103,7 @@ static const ScalerOption scaler_options[] = {
 	{"next_url_path", ForeignTableRelationId, OPT_JSON_PATH, NULL, false},
 	{"max_pages", ForeignTableRelationId, OPT_INT, NULL, false},
 	{"estimated_rows", ForeignTableRelationId, OPT_INT, NULL, false},
+	{"format", ForeignTableRelationId, OPT_ENUM, format_choices, false},
 
 	/* column */
 	{"json_path", AttributeRelationId, OPT_JSON_PATH, NULL, false},
@@ -847,6 +849,8 @@ scaler_get_table_spec(Oid relid, const ScalerServerOptions *srv)
 			spec->pagination.max_pages = pg_strtoint32(defGetString(def));
 		else if (strcmp(name, "estimated_rows") == 0)
 			spec->rows_estimate = pg_strtoint32(defGetString(def));
+		else if (strcmp(name, "format") == 0)
+			spec->xml = enum_option(def, format_choices) == 1;
 	}
 	spec->records = scaler_parse_path(spec->records_text, "option \"records_path\"", true);
 	return spec;

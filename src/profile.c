@@ -393,6 +393,12 @@ compile_template(const char *text, const char *where)
 	return parts;
 }
 
+static void
+pattern_error_context(void *arg)
+{
+	errcontext("provider profile at %s", (const char *) arg);
+}
+
 static ScalerFieldSpec *
 compile_field(const char *column, struct json_object *def, const char *where)
 {
@@ -488,13 +494,19 @@ compile_field(const char *column, struct json_object *def, const char *where)
 	{
 		/* Compiled now, so a bad expression fails where the profile is given. */
 		LOCAL_FCINFO(fcinfo, 2);
+		ErrorContextCallback errcb;
 
+		errcb.callback = pattern_error_context;
+		errcb.arg = member_path(where, "pattern");
+		errcb.previous = error_context_stack;
+		error_context_stack = &errcb;
 		InitFunctionCallInfoData(*fcinfo, NULL, 2, DEFAULT_COLLATION_OID, NULL, NULL);
 		fcinfo->args[0].value = CStringGetTextDatum("");
 		fcinfo->args[0].isnull = false;
 		fcinfo->args[1].value = CStringGetTextDatum(f->pattern);
 		fcinfo->args[1].isnull = false;
 		(void) textregexsubstr(fcinfo);
+		error_context_stack = errcb.previous;
 	}
 	f->power_of_ten_var = get_string(def, "power_of_ten_var", where, false, NULL);
 	if (get_member(def, "default"))

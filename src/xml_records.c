@@ -326,7 +326,11 @@ records_parse_xml(RecordExtractor *ex, char *body, size_t len)
 	int			wellformed;
 
 	/* Text columns hold the server encoding; XML is read as UTF-8, checked first. */
-	pg_verify_mbstr(PG_UTF8, body, (int) len, false);
+	if (!pg_verify_mbstr(PG_UTF8, body, (int) len, true))
+		ereport(ERROR,
+				(errcode(ERRCODE_CHARACTER_NOT_IN_REPERTOIRE),
+				 errmsg("invalid XML in the response to %s", ex->request_desc),
+				 errdetail("The body is not valid UTF-8; XML responses are read as UTF-8 only, whatever their declaration says.")));
 
 	xmlInitParser();
 	ctxt = xmlCreateMemoryParserCtxt(body, (int) len);
@@ -337,12 +341,14 @@ records_parse_xml(RecordExtractor *ex, char *body, size_t len)
 				 errdetail("libxml2 could not create a parser for the response to %s.",
 						   ex->request_desc)));
 	/*
-	 * No entity substitution, no DTD loading (the defaults), no network;
-	 * the body is read as the UTF-8 it was checked to be, whatever its
-	 * declaration says.  Options first: they write to the context's own
-	 * handler, which is restored before the context is freed.
+	 * No DTD loading (the default), no network; the body is read as the
+	 * UTF-8 it was checked to be, whatever its declaration says.  NOENT
+	 * only makes "&amp;" in an attribute "&" rather than "&#38;" (a URL's
+	 * query needs that): with every DOCTYPE refused, no other entity can be
+	 * declared to substitute.  Options first: they write to the context's
+	 * own handler, which is restored before the context is freed.
 	 */
-	(void) xmlCtxtUseOptions(ctxt, XML_PARSE_NONET | XML_PARSE_IGNORE_ENC);
+	(void) xmlCtxtUseOptions(ctxt, XML_PARSE_NONET | XML_PARSE_IGNORE_ENC | XML_PARSE_NOENT);
 	own_sax = ctxt->sax;
 	ctxt->sax = &sax;
 	ctxt->userData = ctxt;

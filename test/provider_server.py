@@ -78,11 +78,37 @@ Resources (below the optional switch prefix; GET only, else 405)
                                   interval_start.  from/to: ISO 8601 with an
                                   offset or "Z" (a literal "+" must be sent as
                                   %2B), or YYYY-MM-DD = midnight UTC; anything
-                                  else -> 400.
+                                  else -> 400.  format=xml: the same page as
+                                  XML (below); format=json (default) or
+                                  absent: JSON; other values -> 400.
   /octopus/..., /utilityapi/..., /enode/..., /enode-oauth/...,
   /gridpulse/..., /energystar/...,
   /greenbutton/...                the provider reproductions (see below)
   anything else -> 404 {"error": "not found", "path": ...}
+/consumption?format=xml (an XML twin of the JSON pages, e.g. for comparing
+XML and JSON parsing on the same readings): the same page -- same readings,
+paging parameters, pages= style, next/previous URLs (which keep format=xml),
+Link headers, corrections, hidden meters and faults -- as Content-Type
+application/xml: <?xml version="1.0" encoding="UTF-8"?><page>...</page>, the
+JSON value mapped to elements: an object -> one element per key, named as
+the key, holding exactly the JSON value's text (strings XML-escaped, numbers
+as written in the JSON, true/false); null -> the element omitted; the record
+list -> one <reading> per record.  The record list comes first, then the
+envelope's other keys in JSON order:
+  next     <page><results><reading><meter_id>M00001</meter_id>
+           <interval_start/><interval_end/><consumption/><unit/><estimated/>
+           </reading>...</results><count/>[<next>URL</next>]
+           [<previous>URL</previous>]</page>
+  page0/1  <page><data>...</data><page/><page_size/><total_pages/><total/>
+           </page>
+  offset   <page><items>...</items><total/><offset/><limit/></page>
+  cursor   <page><data>...</data><pagination>[<after/>]</pagination></page>
+  link     <page><reading/>...</page> (a bare array), Link header as for JSON
+  none     <page><data>...</data></page>
+fault=wrongtype puts n/a / not-a-date in the same readings' elements;
+malformed removes a "<" (as on the XML reproductions).  Error responses
+(401, 400, status and meter faults) stay JSON.  format=xml on other
+resources is ignored.
 Every list resource is paged with the selected pagination style.  The run's
 hidden meters (POST /_hidden_meters) are left out of /meters,
 /assets/{id}/meters and the consumption lists, and /meters/{id} and
@@ -288,6 +314,29 @@ switch prefix, whose run= then is the default namespace)
   DELETE /_corrections[?run=id]
                               clear one namespace (no run: all) ->
                               {"cleared": run or "all"}
+  GET    /_xml/{name}         a fixed XML document for testing that an XML
+                              client refuses hostile or broken XML safely;
+                              Content-Type application/xml (latin1:
+                              application/xml; charset=ISO-8859-1); unknown
+                              name -> 404; other methods -> 405.  Names:
+                                ok          well-formed UTF-8: <doc> with three
+                                            <item>s (attribute a with &amp;,
+                                            <v> with &#233; and &lt;..&gt;,
+                                            an empty <v/>, a CDATA section)
+                                xxe         DOCTYPE declaring external entity
+                                            xxe = file:///etc/passwd, used in
+                                            <doc><item><v>&xxe;</v>...
+                                billion_laughs
+                                            entities lol, lol1..lol9 (each ten
+                                            of the previous; &lol9; = 10^9
+                                            "lol"s) in <doc><item><v>
+                                malformed   mismatched / unclosed tags
+                                undeclared_entity
+                                            &nbsp; (HTML, undeclared in XML)
+                                latin1      encoding="ISO-8859-1" declared,
+                                            "caf" + raw byte 0xE9 (not UTF-8)
+                                deep        <doc> + 5,000 nested <x>, closed
+                                            properly (> libxml2's depth 256)
 
 Provider reproductions
 ----------------------
@@ -526,8 +575,8 @@ ENERGY STAR Portfolio Manager  /energystar/...   (real:
         else 401 with WWW-Authenticate: Basic realm="energystar".  Errors are
         <response status="Error"><errors><error errorNumber="<status>"
         errorDescription="..."/></errors></response>: 401, 400 (bad
-        parameter), 404 (unknown path, property or meter), 405 (not GET).
-        No trailing "/" (a trailing "/" is tolerated).
+        parameter), 404 (unknown path, account, property or meter), 405 (not
+        GET).  No trailing "/" (a trailing "/" is tolerated).
   Ids   property id = the asset number without padding (A0001 -> 1); meter id
         = ENERGYSTAR_METER_BASE 100000 + meter number (M00017 -> 100017);
         bill id = meter id x 1000 + the bill's 1-based month number (the
@@ -535,6 +584,32 @@ ENERGY STAR Portfolio Manager  /energystar/...   (real:
         leading zeros, else 404.
   Links are relative to the API root (as the real API's: "/meter/100001"),
   without /energystar or the switch prefix: clients prepend their base URL.
+  GET /energystar/account
+        -> <account><id>1</id><username>demo-user</username><webserviceUser>
+           true</webserviceUser><searchable>false</searchable><contact>
+           <firstName/><lastName/><email/></contact><organization name="...">
+           <primaryBusiness>Other</primaryBusiness><energyStarPartner>false
+           </energyStarPartner></organization></account>: one account, 1,
+           the same for both credentials (own contact and organization).
+  GET /energystar/account/{accountId}/property/list
+        -> <response status="Ok"><links><link id="<property id>" hint="<asset
+           name>" link="/property/<property id>" linkDescription="This is the
+           GET url for this Property." httpMethod="get"/>...</links></response>
+           (links only: every asset, portfolio order); accountId other than
+           1 -> 404
+  GET /energystar/property/{id}
+        -> <property><name/><primaryFunction>Office</primaryFunction>
+           <grossFloorArea units="Square Meters|Square Feet" temporary="false"
+           default="N/A"><value/></grossFloorArea><yearBuilt/><address
+           address1="..." city="..." postalCode="..." [state="..."]
+           country="GB|NL|US|DE"/><numberOfBuildings>1</numberOfBuildings>
+           <occupancyPercentage>100</occupancyPercentage><isFederalProperty>
+           false</isFederalProperty></property>: the asset's name, address,
+           city, postcode, country and floor_area (its JSON number text;
+           units "Square Feet" for floor_area_unit ft2, else "Square
+           Meters"); yearBuilt 1900..2020 (own, pseudo-random per asset);
+           state only for US assets (own: Boston MA, Chicago IL, San
+           Francisco CA).  Every text and attribute is XML-escaped.
   GET /energystar/property/{id}/meter/list
         -> <response status="Ok"><links><link id="<meter id>" hint="<meter
            name>" link="/meter/<meter id>" linkDescription="This is the GET
@@ -709,6 +784,9 @@ ENERGYSTAR_METER_BASE = 100_000        # meter M00017 -> ENERGY STAR meter id 10
 ENERGYSTAR_TYPES = {"electricity": "Electric", "gas": "Natural Gas",
                     "water": "Municipally Supplied Potable Water - Mixed Indoor/Outdoor",
                     "heat": "District Hot Water"}
+ENERGYSTAR_ACCOUNT_ID = 1              # the one account (GET /energystar/account)
+ENERGYSTAR_STATES = {"Boston": "MA", "Chicago": "IL", "San Francisco": "CA"}   # US assets' state
+ENERGYSTAR_AREA_UNITS = {"ft2": "Square Feet", "m2": "Square Meters"}
 ENERGYSTAR_UNITS = {"electricity": "kWh (thousand Watt-hours)", "gas": "cm (Cubic meters)",
                     "water": "cm (Cubic meters)", "heat": "MWh (million Watt-hours)"}
 XML_CT = "application/xml"
@@ -721,7 +799,22 @@ GREENBUTTON_TYPES = {"electricity": (0, 72, 0, 1, 12), "gas": (1, 42, -3, 7, 58)
                      "water": (2, 42, -3, 9, 58), "heat": (4, 72, 3, 0, 12)}
 GREENBUTTON_EMPTY_READING_TYPE = 2      # UsagePoint / ReadingType 2 has an empty ReadingType
 PROVIDERS = ("octopus", "utilityapi", "enode", "enode-oauth", "gridpulse", "energystar", "greenbutton")
-PROVIDER_CT = {"energystar": XML_CT, "greenbutton": ATOM_CT}
+PROVIDER_CT = {"energystar": XML_CT, "greenbutton": ATOM_CT, "xml": XML_CT}   # "xml": /consumption?format=xml
+# GET /_xml/{name}: fixed hostile or broken XML documents -> (body, Content-Type)
+_LOL = "".join('<!ENTITY lol%d "%s">' % (i, ("&lol%s;" % (i - 1 if i > 1 else "")) * 10) for i in range(1, 10))
+XML_DOCS = {
+    "ok": (b'<?xml version="1.0" encoding="UTF-8"?>\n<doc><item a="x &amp; y"><v> caf&#233; &lt;ok&gt; </v>'
+           b'</item><item a="2"><v/></item><item><v><![CDATA[1 < 2]]></v></item></doc>', XML_CT),
+    "xxe": (b'<?xml version="1.0" encoding="UTF-8"?>\n<!DOCTYPE doc [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>\n'
+            b'<doc><item><v>&xxe;</v></item></doc>', XML_CT),
+    "billion_laughs": (('<?xml version="1.0" encoding="UTF-8"?>\n<!DOCTYPE doc [<!ENTITY lol "lol">%s]>\n'
+                        '<doc><item><v>&lol9;</v></item></doc>' % _LOL).encode(), XML_CT),
+    "malformed": (b'<?xml version="1.0"?><doc><item><v>1</v></item><item><v>2</doc>', XML_CT),
+    "undeclared_entity": (b'<doc><item><v>&nbsp;</v></item></doc>', XML_CT),
+    "latin1": (b'<?xml version="1.0" encoding="ISO-8859-1"?><doc><item><v>caf\xe9</v></item></doc>',
+               "application/xml; charset=ISO-8859-1"),
+    "deep": (b"<doc>" + b"<x>" * 5000 + b"</x>" * 5000 + b"</doc>", XML_CT),
+}
 LONDON = zoneinfo.ZoneInfo("Europe/London")
 LOS_ANGELES = zoneinfo.ZoneInfo("America/Los_Angeles")
 
@@ -976,6 +1069,10 @@ class Portfolio:
                 m["resource"],
             ))
 
+        # Their XML twins (/consumption?format=xml): <reading> head and tail per meter.
+        self._xgen = [("<reading><meter_id>%s</meter_id><interval_start>" % xml_escape(m["meter_id"]),
+                       "<unit>%s</unit><estimated>" % xml_escape(m["unit"])) for m in self.meters]
+
         # Interval boundaries, shared by all meters, and seasonal factors (per mille).
         self.stamps = [
             dt.datetime.fromtimestamp((self.start_us + i * self.interval_us) / 1e6,
@@ -1013,6 +1110,17 @@ class Portfolio:
                    f'"consumption":{v // 1000}.{v % 1000:03d}{tail}'
                    f'{"true" if i % 10 == 9 else "false"}}}')
 
+    def render_readings_xml(self, meter: int, lo: int, hi: int, out: list) -> None:
+        """Append the XML twins (<reading>...</reading>) of readings lo..hi-1 of
+        one meter to out: the elements and texts of render_readings' keys and values."""
+        head, tail = self._xgen[meter]
+        stamps = self.stamps
+        append = out.append
+        for i, v in zip(range(lo, hi), self.milli_values(meter, lo, hi)):
+            append(f'{head}{stamps[i]}</interval_start><interval_end>{stamps[i + 1]}</interval_end>'
+                   f'<consumption>{v // 1000}.{v % 1000:03d}</consumption>{tail}'
+                   f'{"true" if i % 10 == 9 else "false"}</estimated></reading>')
+
     @staticmethod
     def estimated(i: int) -> bool:
         """The estimated flag of reading i (of every meter)."""
@@ -1024,6 +1132,13 @@ class Portfolio:
         head, tail = self._gen[meter][:2]
         return (f'{head}{self.stamps[i]}","interval_end":"{self.stamps[i + 1]}",'
                 f'"consumption":{consumption}{tail}{"true" if estimated else "false"}}}')
+
+    def corrected_reading_xml(self, meter: int, i: int, consumption: str, estimated: bool) -> str:
+        """The XML twin of corrected_reading."""
+        head, tail = self._xgen[meter]
+        return (f'{head}{self.stamps[i]}</interval_start><interval_end>{self.stamps[i + 1]}</interval_end>'
+                f'<consumption>{xml_escape(consumption)}</consumption>{tail}'
+                f'{"true" if estimated else "false"}</estimated></reading>')
 
     def reading_index(self, meter: int, when: dt.datetime) -> int | None:
         """Index of the reading starting at the instant when (None: no such reading)."""
@@ -1296,9 +1411,12 @@ class Listing:
 
     @classmethod
     def readings(cls, pf: Portfolio, segments: list[tuple[int, int, int]],
-                 fixes: "Corrections | None" = None) -> "Listing":
+                 fixes: "Corrections | None" = None, xml: bool = False) -> "Listing":
         """Readings lo..hi-1 of each (meter, lo, hi) segment, in order; fixes:
-        the run's /_corrections, rendered in place of the readings they name."""
+        the run's /_corrections, rendered in place of the readings they name;
+        xml: the records are the readings' XML twins (<reading> elements)."""
+        render_readings = pf.render_readings_xml if xml else pf.render_readings
+        corrected_reading = pf.corrected_reading_xml if xml else pf.corrected_reading
         segments = [s for s in segments if s[2] > s[1]]
         by_meter = fixes.by_meter if fixes else {}
         starts, total = [], 0
@@ -1314,10 +1432,10 @@ class Listing:
                 off = a - starts[k]
                 n = min(b - a, hi - lo - off)
                 first = len(out)
-                pf.render_readings(meter, lo + off, lo + off + n, out)
+                render_readings(meter, lo + off, lo + off + n, out)
                 for i, (text, est) in by_meter.get(meter, {}).items():
                     if lo + off <= i < lo + off + n:
-                        out[first + i - lo - off] = pf.corrected_reading(meter, i, text, est)
+                        out[first + i - lo - off] = corrected_reading(meter, i, text, est)
                 a += n
                 k += 1
             return out
@@ -1357,6 +1475,19 @@ def make_wrong(text: str, bad_number: bool, bad_start: bool) -> str:
         text = WRONG_NUMBER.sub(lambda m: '"%s":"n/a"' % m.group(0).split('"')[1], text, count=1)
     if bad_start:
         text = WRONG_START.sub(lambda m: '"%s":"not-a-date"' % m.group(1), text, count=1)
+    return text
+
+
+WRONG_NUMBER_XML = re.compile(r"<consumption>[^<]*</consumption>")
+WRONG_START_XML = re.compile(r"<interval_start>[^<]*</interval_start>")
+
+
+def make_wrong_xml(text: str, bad_number: bool, bad_start: bool) -> str:
+    """Apply the wrongtype fault to one reading's XML twin (as make_wrong)."""
+    if bad_number:
+        text = WRONG_NUMBER_XML.sub("<consumption>n/a</consumption>", text, count=1)
+    if bad_start:
+        text = WRONG_START_XML.sub("<interval_start>not-a-date</interval_start>", text, count=1)
     return text
 
 
@@ -1635,6 +1766,42 @@ def es_error(status: int, description: str, headers=()) -> HTTPFail:
     return HTTPFail(status, body.encode(), headers, XML_CT)
 
 
+def es_links(kind: str, items: list[tuple[int, str]]) -> str:
+    """An ENERGY STAR list response (links only) of (id, hint) items of kind
+    "meter" or "property" (without the XML declaration)."""
+    return '<response status="Ok"><links>%s</links></response>' % "".join(
+        '<link id="%d" hint=%s link="/%s/%d" linkDescription="This is the GET url for this %s." '
+        'httpMethod="get"/>' % (ident, quoteattr(hint), kind, ident, kind.capitalize())
+        for ident, hint in items)
+
+
+def es_account_xml() -> str:
+    """The ENERGY STAR account document (without the XML declaration)."""
+    return ('<account><id>%d</id><username>%s</username><webserviceUser>true</webserviceUser>'
+            '<searchable>false</searchable><contact><firstName>Demo</firstName><lastName>User</lastName>'
+            '<email>%s@example.com</email></contact><organization name="Scaler Demo Portfolio">'
+            '<primaryBusiness>Other</primaryBusiness><energyStarPartner>false</energyStarPartner>'
+            '</organization></account>'
+            % (ENERGYSTAR_ACCOUNT_ID, xml_escape(BASIC_USER), xml_escape(BASIC_USER)))
+
+
+def es_property_xml(asset: dict, year: int) -> str:
+    """An asset as an ENERGY STAR property document (without the XML
+    declaration); every value is escaped, whatever the asset's texts hold."""
+    state = ENERGYSTAR_STATES.get(asset["city"]) if asset["country"] == "US" else None
+    address = 'address1=%s city=%s postalCode=%s%s country=%s' % (
+        quoteattr(asset["address"]), quoteattr(asset["city"]), quoteattr(asset["postcode"]),
+        "" if state is None else " state=" + quoteattr(state), quoteattr(asset["country"]))
+    return ('<property><name>%s</name><primaryFunction>Office</primaryFunction>'
+            '<grossFloorArea units=%s temporary="false" default="N/A"><value>%s</value></grossFloorArea>'
+            '<yearBuilt>%d</yearBuilt><address %s/><numberOfBuildings>1</numberOfBuildings>'
+            '<occupancyPercentage>100</occupancyPercentage><isFederalProperty>false</isFederalProperty>'
+            '</property>'
+            % (xml_escape(asset["name"]),
+               quoteattr(ENERGYSTAR_AREA_UNITS.get(asset["floor_area_unit"], "Square Meters")),
+               xml_escape(_dumps(asset["floor_area"])), year, address))
+
+
 def gb_error(status: int, message: str, headers=()) -> HTTPFail:
     """A Green Button (ESPI) error response (XML; the format is own)."""
     body = ('<?xml version="1.0" encoding="UTF-8"?>\n<error xmlns="%s"><code>%d</code>'
@@ -1712,7 +1879,13 @@ class ProviderAPIs:
             return route
         if p[0] == "energystar":
             route = None
-            if len(p) == 5 and p[1] == "property" and p[3:] == ["meter", "list"]:
+            if p[1:] == ["account"]:
+                route = ("es_account",)
+            elif len(p) == 5 and p[1] == "account" and p[3:] == ["property", "list"]:
+                route = ("es_property_list", p[2])
+            elif len(p) == 3 and p[1] == "property":
+                route = ("es_property", p[2])
+            elif len(p) == 5 and p[1] == "property" and p[3:] == ["meter", "list"]:
                 route = ("es_meter_list", p[2])
             elif len(p) == 3 and p[1] == "meter":
                 route = ("es_meter", p[2])
@@ -2205,19 +2378,35 @@ class ProviderAPIs:
             raise es_error(404, f"Meter {ident} does not exist.")
         return idx
 
+    def _es_property_index(self, ident: str) -> int:
+        """Asset index of the property id (A0017 -> 17), else 404."""
+        pf = self.server.portfolio
+        k = self._xml_id(ident, {int(a["asset_id"][1:]): k for k, a in enumerate(pf.assets)})
+        if k is None:
+            raise es_error(404, f"Property {ident} does not exist.")
+        return k
+
+    def _es_account(self, sc, path, route, q, pairs, wrong) -> str:
+        return self.XML_HEAD + es_account_xml()
+
+    def _es_property_list(self, sc, path, route, q, pairs, wrong) -> str:
+        if self._xml_id(route[1], {ENERGYSTAR_ACCOUNT_ID: 0}) is None:
+            raise es_error(404, f"Account {route[1]} does not exist.")
+        return self.XML_HEAD + es_links("property", [(int(a["asset_id"][1:]), a["name"])
+                                                     for a in self.server.portfolio.assets])
+
+    def _es_property(self, sc, path, route, q, pairs, wrong) -> str:
+        pf = self.server.portfolio
+        asset = pf.assets[self._es_property_index(route[1])]
+        year = 1900 + _stable_hash(pf.seed, "energystar-year", asset["asset_id"]) % 121
+        return self.XML_HEAD + es_property_xml(asset, year)
+
     def _es_meter_list(self, sc, path, route, q, pairs, wrong) -> str:
         pf = self.server.portfolio
-        table = {int(a["asset_id"][1:]): k for k, a in enumerate(pf.assets)}
-        k = self._xml_id(route[1], table)
-        if k is None:
-            raise es_error(404, f"Property {route[1]} does not exist.")
-        links = []
-        for idx in pf.meters_by_asset[pf.assets[k]["asset_id"]]:
-            m = pf.meters[idx]
-            mid = ENERGYSTAR_METER_BASE + int(m["meter_id"][1:])
-            links.append('<link id="%d" hint=%s link="/meter/%d" linkDescription="This is the GET url for '
-                         'this Meter." httpMethod="get"/>' % (mid, quoteattr(m["name"]), mid))
-        return '%s<response status="Ok"><links>%s</links></response>' % (self.XML_HEAD, "".join(links))
+        k = self._es_property_index(route[1])
+        return self.XML_HEAD + es_links("meter", [
+            (ENERGYSTAR_METER_BASE + int(pf.meters[idx]["meter_id"][1:]), pf.meters[idx]["name"])
+            for idx in pf.meters_by_asset[pf.assets[k]["asset_id"]]])
 
     def _es_meter(self, sc, path, route, q, pairs, wrong) -> str:
         pf = self.server.portfolio
@@ -2596,7 +2785,7 @@ class ProviderHandler(ProviderAPIs, http.server.BaseHTTPRequestHandler):
             if seg.startswith("run="):
                 self._run = unquote(seg[4:]) or "default"
 
-        if path in CONTROL_PATHS:
+        if path in CONTROL_PATHS or path == "/_xml" or path.startswith("/_xml/"):
             return self._control(path, pairs, switches, body)
 
         query: dict[str, list[str]] = {}      # parse_qs(split.query, keep_blank_values=True)
@@ -2645,6 +2834,8 @@ class ProviderHandler(ProviderAPIs, http.server.BaseHTTPRequestHandler):
                 self._meter_fault(sc, route, pairs)
             wrong = sc.fault == "wrongtype" and self.server.take_fault(sc, path)
             payload, headers = self._resource(sc, path, route, pairs, wrong)
+            if route[0] == "consumption" and self._format(pairs) == "xml":
+                provider = "xml"
         ctype = PROVIDER_CT.get(provider, JSON_CT)
         fault = sc.fault if sc.fault in ("stall", "truncate", "malformed") else None
         if fault and not self.server.take_fault(sc, path):
@@ -2677,6 +2868,14 @@ class ProviderHandler(ProviderAPIs, http.server.BaseHTTPRequestHandler):
         srv = self.server
         if path == "/_health" and self.command == "GET":
             return self._send_json(200, {"ok": True})
+        if path == "/_xml" or path.startswith("/_xml/"):
+            doc = XML_DOCS.get(path[6:])
+            if doc is None:
+                raise HTTPFail(404, {"error": "not found", "path": path})
+            if self.command != "GET":
+                raise HTTPFail(405, {"error": "method not allowed", "method": self.command},
+                               [("Allow", "GET")])
+            return self._send(200, doc[0], (), doc[1])
         if path == "/_revoke_tokens" and self.command == "GET":
             # A GET, so a client that can only GET (a foreign table) can revoke.
             with srv.lock:
@@ -3046,7 +3245,7 @@ class ProviderHandler(ProviderAPIs, http.server.BaseHTTPRequestHandler):
         def not_found(what: str):
             return HTTPFail(404, {"error": f"{what} not found", "id": ident, "path": path})
 
-        single = None
+        single, xml = None, False
         if kind == "assets" and ident is None:
             wanted = values("asset_id")
             idx = range(len(pf.assets)) if wanted is None else sorted(
@@ -3077,14 +3276,25 @@ class ProviderHandler(ProviderAPIs, http.server.BaseHTTPRequestHandler):
             if chosen is None:
                 raise not_found("meter")
             lo, hi = pf.index_range(when("from"), when("to"))
-            listing = Listing.readings(pf, [(i, lo, hi) for i in chosen], self._fixes)
+            xml = kind == "consumption" and self._format(pairs, check=True) == "xml"
+            listing = Listing.readings(pf, [(i, lo, hi) for i in chosen], self._fixes, xml)
 
         if single is not None:
             text, headers = (make_wrong(single, True, True) if wrong else single), []
         else:
-            text, headers = self._page(sc, path, listing, pairs, wrong)
+            text, headers = self._page(sc, path, listing, pairs, wrong, xml)
         value = (text.encode(), headers)
         self.server.cache.put(key, value, len(value[0]))
+        return value
+
+    @staticmethod
+    def _format(pairs, check: bool = False) -> str:
+        """The format= parameter of a /consumption request (the last one;
+        default json); check: anything but json / xml -> 400."""
+        found = [v for k, v in pairs if k == "format"]
+        value = found[-1] if found else "json"
+        if check and value not in ("json", "xml"):
+            raise HTTPFail(400, {"error": "invalid format (json or xml)", "value": value})
         return value
 
     def _reading_meters(self, ident: str | None, pairs) -> list[int] | None:
@@ -3173,8 +3383,11 @@ class ProviderHandler(ProviderAPIs, http.server.BaseHTTPRequestHandler):
         return "%s%s%s?%s" % (self.server.base_url, sc.prefix, path,
                               urlencode(out, quote_via=_quote_plus_cached))
 
-    def _page(self, sc: Scenario, path: str, listing: Listing, pairs, wrong: bool):
-        """Render one page of listing in the scenario's pagination style."""
+    def _page(self, sc: Scenario, path: str, listing: Listing, pairs, wrong: bool, xml: bool = False):
+        """Render one page of listing in the scenario's pagination style; xml:
+        its XML twin (module docstring, /consumption?format=xml: listing holds
+        <reading> records; the record list first, then the envelope's other
+        keys in JSON order, nulls left out)."""
         q = dict(pairs)
         total = listing.total
 
@@ -3192,8 +3405,16 @@ class ProviderHandler(ProviderAPIs, http.server.BaseHTTPRequestHandler):
         def items(lo: int, hi: int) -> str:
             recs = listing.slice(lo, hi)
             if wrong:
-                recs = [make_wrong(r, p % 3 == 2, p == 4) for p, r in enumerate(recs)]
-            return ",".join(recs)
+                wrong_one = make_wrong_xml if xml else make_wrong
+                recs = [wrong_one(r, p % 3 == 2, p == 4) for p, r in enumerate(recs)]
+            return ("" if xml else ",").join(recs)
+
+        def page_xml(name: str | None, records: str, *fields) -> str:
+            """<page>[<name>]records[</name>], then <key>markup</key> per
+            (key, markup); None: left out."""
+            rest = "".join("<%s>%s</%s>" % (k, v, k) for k, v in fields if v is not None)
+            inner = records if name is None else "<%s>%s</%s>" % (name, records, name)
+            return '<?xml version="1.0" encoding="UTF-8"?><page>%s%s</page>' % (inner, rest)
 
         headers: list = []
         style = sc.pages
@@ -3201,20 +3422,32 @@ class ProviderHandler(ProviderAPIs, http.server.BaseHTTPRequestHandler):
         if style == "next":
             size, page = qint("page_size", default, 1), qint("page", 1, 1)
             lo = (page - 1) * size
-            nxt = _dumps(self._url(sc, path, pairs, {"page": page + 1})) if lo + size < total else "null"
-            prev = _dumps(self._url(sc, path, pairs, {"page": page - 1})) if page > 1 else "null"
-            text = '{"count":%d,"next":%s,"previous":%s,"results":[%s]}' % (
-                total, nxt, prev, items(lo, lo + size))
+            nxt = self._url(sc, path, pairs, {"page": page + 1}) if lo + size < total else None
+            prev = self._url(sc, path, pairs, {"page": page - 1}) if page > 1 else None
+            if xml:
+                text = page_xml("results", items(lo, lo + size), ("count", total),
+                                ("next", nxt and xml_escape(nxt)), ("previous", prev and xml_escape(prev)))
+            else:
+                text = '{"count":%d,"next":%s,"previous":%s,"results":[%s]}' % (
+                    total, "null" if nxt is None else _dumps(nxt), "null" if prev is None else _dumps(prev),
+                    items(lo, lo + size))
         elif style in ("page0", "page1"):
             first = 0 if style == "page0" else 1
             size, page = qint("page_size", default, 1), qint("page", first, first)
             lo = (page - first) * size
-            text = '{"page":%d,"page_size":%d,"total_pages":%d,"total":%d,"data":[%s]}' % (
-                page, size, -(-total // size), total, items(lo, lo + size))
+            if xml:
+                text = page_xml("data", items(lo, lo + size), ("page", page), ("page_size", size),
+                                ("total_pages", -(-total // size)), ("total", total))
+            else:
+                text = '{"page":%d,"page_size":%d,"total_pages":%d,"total":%d,"data":[%s]}' % (
+                    page, size, -(-total // size), total, items(lo, lo + size))
         elif style == "offset":
             lo, size = qint("offset", 0, 0), qint("limit", default, 1)
-            text = '{"total":%d,"offset":%d,"limit":%d,"items":[%s]}' % (
-                total, lo, size, items(lo, lo + size))
+            if xml:
+                text = page_xml("items", items(lo, lo + size), ("total", total), ("offset", lo), ("limit", size))
+            else:
+                text = '{"total":%d,"offset":%d,"limit":%d,"items":[%s]}' % (
+                    total, lo, size, items(lo, lo + size))
         elif style == "cursor":
             size = qint("page_size", default, 1)
             lo = 0
@@ -3226,10 +3459,15 @@ class ProviderHandler(ProviderAPIs, http.server.BaseHTTPRequestHandler):
                         raise ValueError
                 except (ValueError, UnicodeDecodeError):
                     raise HTTPFail(400, {"error": "invalid cursor", "value": q["cursor"]}) from None
-            after = "null"
+            after = None
             if lo + size < total:
-                after = _dumps(base64.urlsafe_b64encode(b"o:%d" % (lo + size)).decode())
-            text = '{"data":[%s],"pagination":{"after":%s}}' % (items(lo, lo + size), after)
+                after = base64.urlsafe_b64encode(b"o:%d" % (lo + size)).decode()
+            if xml:
+                text = page_xml("data", items(lo, lo + size),
+                                ("pagination", "" if after is None else "<after>%s</after>" % after))
+            else:
+                text = '{"data":[%s],"pagination":{"after":%s}}' % (
+                    items(lo, lo + size), "null" if after is None else _dumps(after))
         elif style == "link":
             size, page = qint("per_page", default, 1), qint("page", 1, 1)
             last = max(1, -(-total // size))
@@ -3239,9 +3477,9 @@ class ProviderHandler(ProviderAPIs, http.server.BaseHTTPRequestHandler):
             links.append('<%s>; rel="last"' % self._url(sc, path, pairs, {"page": last}))
             headers.append(("Link", ", ".join(links)))
             lo = (page - 1) * size
-            text = "[%s]" % items(lo, lo + size)
+            text = page_xml(None, items(lo, lo + size)) if xml else "[%s]" % items(lo, lo + size)
         else:  # none
-            text = '{"data":[%s]}' % items(0, total)
+            text = page_xml("data", items(0, total)) if xml else '{"data":[%s]}' % items(0, total)
         return text, headers
 
 

@@ -27,8 +27,9 @@ import time
 import unittest
 import urllib.error
 import urllib.request
+import xml.etree.ElementTree as ET
 from decimal import Decimal
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 HOST = "127.0.0.1"
@@ -94,6 +95,73 @@ def call(port: int, method: str, target: str, headers=None, body=None, timeout: 
 
 def basic(user: str, password: str) -> dict:
     return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
+
+
+# /consumption?format=xml, the XML twin of the JSON pages
+XML_TWIN_HEAD = b'<?xml version="1.0" encoding="UTF-8"?><page>'
+
+
+def twin_texts(obj: dict) -> list[tuple[str, str]]:
+    """A JSON object (numbers parsed as their text) as the (element, text)
+    pairs of its XML twin: true/false, nulls left out."""
+    return [(k, ("true" if v else "false") if isinstance(v, bool) else v)
+            for k, v in obj.items() if v is not None]
+
+
+def element_texts(parent) -> list[tuple[str, str]]:
+    """(tag, text) of parent's children, which must hold text only."""
+    for child in parent:
+        assert len(child) == 0 and not child.attrib, ET.tostring(child)
+    return [(c.tag, c.text or "") for c in parent]
+
+
+def url_key(url: str, xml: bool) -> tuple:
+    """A next/previous/Link URL without its format=xml parameter (xml: it
+    must have one): scheme, host, path and the sorted query pairs."""
+    parts = urlsplit(url)
+    pairs = parse_qsl(parts.query, keep_blank_values=True)
+    assert (("format", "xml") in pairs) == xml, url
+    return parts.scheme, parts.netloc, parts.path, sorted(p for p in pairs if p != ("format", "xml"))
+
+
+def assert_xml_twin(tc: unittest.TestCase, port: int, target: str, headers=None) -> tuple:
+    """GET target (JSON) and target + format=xml; assert that the XML page is
+    the JSON page's twin (same readings field by field with the same texts,
+    the record list first, then the other envelope keys in JSON order, nulls
+    left out, next/previous/Link URLs the same but for format=xml).
+    Returns (JSON page with numbers as text, XML root)."""
+    rj = call(port, "GET", target, headers)
+    rx = call(port, "GET", target + ("&" if "?" in target else "?") + "format=xml", headers)
+    tc.assertEqual((rj.status, rx.status), (200, 200), (target, rj.body[:200], rx.body[:200]))
+    tc.assertEqual((rj.headers["Content-Type"], rx.headers["Content-Type"]), ("application/json", "application/xml"))
+    tc.assertTrue(rx.body.startswith(XML_TWIN_HEAD), rx.body[:80])
+    page = json.loads(rj.body, parse_float=str, parse_int=str)
+    root = ET.fromstring(rx.body)
+    tc.assertEqual(root.tag, "page")
+    if rj.headers["Link"] is not None:
+        links = [re.findall(r'<([^>]+)>; rel="(\w+)"', r.headers["Link"]) for r in (rj, rx)]
+        tc.assertEqual([(url_key(u, False), rel) for u, rel in links[0]],
+                       [(url_key(u, True), rel) for u, rel in links[1]])
+    else:
+        tc.assertIsNone(rx.headers["Link"])
+    if isinstance(page, list):                    # pages=link: a bare array
+        records, holder = page, root
+    else:
+        key = next(k for k, v in page.items() if isinstance(v, list))
+        records, holder = page[key], root[0]
+        tc.assertEqual(holder.tag, key)
+        rest = [(k, v) for k, v in page.items() if k != key and v is not None]
+        tc.assertEqual([c.tag for c in root[1:]], [k for k, _ in rest])
+        for element, (k, v) in zip(root[1:], rest):
+            if isinstance(v, dict):
+                tc.assertEqual(element_texts(element), twin_texts(v))
+            elif k in ("next", "previous"):
+                tc.assertEqual(url_key(element.text, True), url_key(v, False))
+            else:
+                tc.assertEqual((len(element), element.text), (0, v))
+    tc.assertEqual([c.tag for c in holder], ["reading"] * len(records))
+    tc.assertEqual([element_texts(r) for r in holder], [twin_texts(r) for r in records])
+    return page, root
 
 
 # ===========================================================================
@@ -222,6 +290,95 @@ class ProviderTest(unittest.TestCase):
         self.get_json("/meters?page=abc", status=400)
         self.assertEqual(len(self.get_json("/pages=none/meters?page_size=1")["data"]), 12)
 
+    # -- /consumption?format=xml ---------------------------------------------------
+    def test_consumption_xml_twin(self):
+        cursor = base64.urlsafe_b64encode(b"o:1060").decode()
+        targets = ["/consumption", "/consumption?page_size=50&page=2", "/consumption?page=11",
+                   "/consumption?page=12",                               # past the end: no records
+                   "/consumption?meter_id=M00002,M00005&from=2025-01-10&to=2025-02-01&page_size=7&page=3",
+                   "/consumption?asset_id=A0002&page_size=1000", "/consumption?from=2030-01-01",
+                   "/pages=page0/consumption?page_size=30", "/pages=page1/consumption?page=4&page_size=300",
+                   "/pages=offset/consumption?offset=1070&limit=20", "/pages=cursor/consumption?page_size=40",
+                   f"/pages=cursor/consumption?page_size=40&cursor={cursor}",
+                   "/pages=link/consumption?per_page=25&page=3", "/pages=link/consumption?per_page=25&page=44",
+                   "/pages=none/consumption?meter_id=M00003", "/run=xt/auth=basic/consumption?page_size=3",
+                   "/fault=wrongtype/consumption?page_size=10", "/fault=wrongtype/pages=link/consumption?per_page=12"]
+        for target in targets:
+            with self.subTest(target=target):
+                headers = basic("demo-user", "pw-51d2e8") if "auth=basic" in target else None
+                page, root = assert_xml_twin(self, self.port, target, headers)
+                if target == "/consumption?page_size=50&page=2":
+                    self.assertEqual([c.tag for c in root], ["results", "count", "next", "previous"])
+                    self.assertEqual(len(root[0]), 50)
+                    self.assertEqual(root.findtext("next"),
+                                     f"http://{HOST}:{self.port}/consumption?page_size=50&page=3&format=xml")
+                    self.assertIn(b"page=3&amp;format=xml</next>", self.get(target + "&format=xml").body)
+                if target == "/consumption":
+                    self.assertEqual([c.tag for c in root], ["results", "count", "next"])   # no previous
+                    self.assertEqual(root.findtext("next"), f"http://{HOST}:{self.port}/consumption?format=xml&page=2")
+                if target == "/consumption?page=11":
+                    self.assertEqual((len(root[0]), [c.tag for c in root]), (80, ["results", "count", "previous"]))
+                if target == "/pages=cursor/consumption?page_size=40":
+                    self.assertEqual(root.findtext("pagination/after"), page["pagination"]["after"])
+                if target.startswith("/fault=wrongtype/consumption"):
+                    readings = root.findall("results/reading")
+                    self.assertEqual([r.findtext("consumption") == "n/a" for r in readings],
+                                     [i % 3 == 2 for i in range(10)])
+                    self.assertEqual([r.findtext("interval_start") for r in readings].index("not-a-date"), 4)
+        # a whole walk: XML next links to the end = the JSON walk
+        reference = self.walk("next", "/consumption?meter_id=M00001,M00012&from=2025-01-15", 40)
+        url, rows, pages = "/consumption?meter_id=M00001,M00012&from=2025-01-15&page_size=40&format=xml", [], 0
+        while url:
+            r = self.get(url)
+            self.assertEqual((r.status, r.headers["Content-Type"]), (200, "application/xml"))
+            root = ET.fromstring(r.body)
+            self.assertEqual(root.find("previous") is None, pages == 0)
+            rows += [dict(element_texts(x)) for x in root.findall("results/reading")]
+            url = root.findtext("next")
+            pages += 1
+        self.assertEqual(pages, 4)
+        self.assertEqual(len(rows), len(reference))
+        for got, want in zip(rows, reference):
+            self.assertEqual(Decimal(got.pop("consumption")), Decimal(str(want.pop("consumption"))))
+            self.assertEqual(got, {k: ("true" if v else "false") if isinstance(v, bool) else v
+                                   for k, v in want.items()})
+        # format=json is the default; other resources ignore format; bad values and parameters: JSON 400s
+        self.assertEqual(self.get("/consumption?page_size=5&format=json").body.replace(b"&format=json", b""),
+                         self.get("/consumption?page_size=5").body)
+        self.assertEqual(self.get_json("/meters?format=xml"), self.get_json("/meters"))
+        self.assertEqual(self.get_json("/meters/M00001/consumption?format=xml"),
+                         self.get_json("/meters/M00001/consumption"))
+        for bad in ("format=csv", "format=XML", "format=", "format=xml&page=0", "format=xml&from=yesterday",
+                    "format=xml&page_size=x"):
+            self.assertIn("error", self.get_json("/consumption?" + bad, status=400))
+        self.get_json("/pages=cursor/consumption?format=xml&cursor=!!bogus", status=400)
+        r = self.get("/consumption?format=csv&format=xml&page_size=1")        # the last one counts
+        self.assertEqual((r.status, r.headers["Content-Type"]), (200, "application/xml"))
+
+    def test_consumption_xml_faults(self):
+        r = self.get("/run=xmal/fault=malformed/faultn=1/consumption?format=xml")
+        self.assertEqual((r.status, r.headers["Content-Type"]), (200, "application/xml"))
+        with self.assertRaises(ET.ParseError):
+            ET.fromstring(r.body)
+        self.assertEqual(ET.fromstring(self.get("/run=xmal/fault=malformed/faultn=1/consumption?format=xml").body).tag,
+                         "page")
+        plain = self.get("/gzip=1/consumption?format=xml")
+        packed = self.get("/gzip=1/consumption?format=xml", {"Accept-Encoding": "gzip"})
+        self.assertEqual((packed.headers["Content-Encoding"], packed.headers["Content-Type"]),
+                         ("gzip", "application/xml"))
+        self.assertEqual(gzip.decompress(packed.body), plain.body)
+        self.assertEqual(self.get_json("/run=x5/fault=500/consumption?format=xml", status=500)["error"],
+                         "upstream failure")
+        r = self.get("/auth=bearer/consumption?format=xml")
+        self.assertEqual((r.status, r.headers["Content-Type"]), (401, "application/json"))
+        conn = http.client.HTTPConnection(HOST, self.port, timeout=5)
+        conn.request("GET", "/fault=truncate/consumption?format=xml")
+        resp = conn.getresponse()
+        self.assertEqual(resp.getheader("Content-Type"), "application/xml")
+        with self.assertRaises(http.client.IncompleteRead):
+            resp.read()
+        conn.close()
+
     # -- data ------------------------------------------------------------------
     def test_portfolio_content(self):
         assets = self.get_json("/pages=none/assets")["data"]
@@ -322,6 +479,40 @@ class ProviderTest(unittest.TestCase):
         for bad in ("/pages=sideways/meters", "/bogus=1/meters", "/latency=-5/meters", "/fault=flaky/meters",
                     "/auth=kerberos/meters"):
             self.assertEqual(self.get_json(bad, status=400)["error"], "bad switch")
+
+    def test_xml_documents(self):
+        """GET /_xml/{name}: fixed hostile / broken XML, at the root and below a switch prefix."""
+        ok = (b'<?xml version="1.0" encoding="UTF-8"?>\n<doc><item a="x &amp; y"><v> caf&#233; &lt;ok&gt; </v>'
+              b'</item><item a="2"><v/></item><item><v><![CDATA[1 < 2]]></v></item></doc>')
+        latin1 = b'<?xml version="1.0" encoding="ISO-8859-1"?><doc><item><v>caf\xe9</v></item></doc>'
+        for prefix in ("", "/run=x", "/run=x/auth=bearer/fault=500/latency=5000"):
+            with self.subTest(prefix=prefix):
+                r = self.get(prefix + "/_xml/ok")
+                self.assertEqual((r.status, r.headers["Content-Type"], r.body), (200, "application/xml", ok))
+                r = self.get(prefix + "/_xml/latin1")
+                self.assertEqual((r.status, r.headers["Content-Type"], r.body),
+                                 (200, "application/xml; charset=ISO-8859-1", latin1))
+                for name in ("xxe", "billion_laughs", "malformed", "undeclared_entity", "deep"):
+                    r = self.get(f"{prefix}/_xml/{name}")
+                    self.assertEqual((r.status, r.headers["Content-Type"]), (200, "application/xml"), name)
+                for name in ("nope", "OK", "ok/extra", ""):
+                    path = f"/_xml/{name}".rstrip("/")
+                    self.assertEqual(self.get_json(prefix + path, status=404), {"error": "not found", "path": path})
+        self.assertEqual(call(self.port, "POST", "/_xml/ok", body="x").status, 405)
+        root = ET.fromstring(ok)
+        self.assertEqual([v.text for v in root.iter("v")], [" caf\xe9 <ok> ", None, "1 < 2"])
+        self.assertEqual(root[0].get("a"), "x & y")
+        self.assertEqual(ET.fromstring(latin1).findtext("item/v"), "caf\xe9")
+        self.assertRaises(UnicodeDecodeError, latin1.decode, "utf-8")
+        self.assertIn(b'<!ENTITY xxe SYSTEM "file:///etc/passwd">', self.get("/_xml/xxe").body)
+        laughs = self.get("/_xml/billion_laughs").body
+        self.assertIn(b'<!ENTITY lol9 "' + b"&lol8;" * 10 + b'">', laughs)
+        self.assertTrue(laughs.endswith(b"<doc><item><v>&lol9;</v></item></doc>"))
+        for name in ("malformed", "undeclared_entity"):
+            self.assertRaises(ET.ParseError, ET.fromstring, self.get(f"/_xml/{name}").body)
+        deep = self.get("/_xml/deep").body
+        self.assertEqual(deep, b"<doc>" + b"<x>" * 5000 + b"</x>" * 5000 + b"</doc>")
+        self.assertFalse(any(e["path"].startswith("/_xml") for e in self.get_json("/_requests?run=x")))
 
     def test_keep_alive(self):
         conn = http.client.HTTPConnection(HOST, self.port, timeout=5)
@@ -884,6 +1075,32 @@ class ProviderMeterControlTest(unittest.TestCase):
         self.assertEqual(self.get_json("/_corrections?run=v1"), {"run": "v1", "corrections": []})
         self.assertEqual(self.get_json("/_corrections"), {"run": "default", "corrections": []})
 
+    def test_xml_twin_controls(self):
+        """/consumption?format=xml follows the run's corrections, hidden meters and meter faults."""
+        day5, day9 = "2025-01-05T00:00:00+00:00", "2025-01-10T00:00:00+00:00"
+        self.post("/run=xc/_corrections", {"corrections": [
+            {"meter_id": "M00001", "interval_start": day5, "consumption": "1e3", "estimated": True},
+            {"meter_id": "M00002", "interval_start": day9, "consumption": 7, "estimated": False}]})
+        self.post("/run=xc/_hidden_meters", {"meter_ids": ["M00003"]})
+        for target, count in (("/run=xc/consumption?meter_id=M00001,M00002,M00003&page_size=200", 180),
+                              ("/run=xc/pages=none/consumption?asset_id=A0001", 270),
+                              ("/run=xc/pages=offset/consumption?meter_id=M00002,M00001&offset=4&limit=100", 100)):
+            with self.subTest(target=target):
+                page, root = assert_xml_twin(self, self.port, target)
+                readings = root[0]
+                self.assertEqual(len(readings), count)
+                self.assertNotIn("M00003", {r.findtext("meter_id") for r in readings})
+                fixed = {(r.findtext("meter_id"), r.findtext("interval_start")):
+                         (r.findtext("consumption"), r.findtext("estimated")) for r in readings}
+                self.assertEqual(fixed[("M00001", day5)], ("1e3", "true"))
+                self.assertEqual(fixed[("M00002", day9)], ("7", "false"))     # reading 9: was estimated
+        self.post("/run=xf/_meter_faults", {"meter_ids": ["M00002"], "status": 503, "from_page": 2})
+        page, root = assert_xml_twin(self, self.port, "/run=xf/consumption?meter_id=M00002&page_size=10")
+        r = call(self.port, "GET", root.findtext("next"))
+        self.assertEqual((r.status, r.headers["Content-Type"], r.headers["Retry-After"]),
+                         (503, "application/json", "1"))
+        self.assertEqual(r.json()["meter_ids"], ["M00002"])
+
     def test_long_meter_filter_paging(self):
         """A sync's bulk request: 1000 meter ids x 365 readings in pages of 1000 via
         next links that repeat the ids (about 1 s here; the bound is generous)."""
@@ -915,29 +1132,34 @@ class ProviderMeterControlTest(unittest.TestCase):
 
 
 class ProviderPerformanceTest(unittest.TestCase):
-    """1,000,000 readings in 100 pages: first pass < 10 s, cached pass < 2 s."""
+    """1,000,000 readings in 100 pages, as JSON and as XML (format=xml): each
+    first pass < 10 s, cached pass < 2 s."""
 
     def test_million_readings(self):
         server = ServerProcess("provider_server.py", "--assets", "10", "--meters-per-asset", "10",
                                "--readings", "10000", "--page-size", "10000")
         try:
             conn = http.client.HTTPConnection(HOST, server.port, timeout=30)
-            timings = []
-            for _ in range(2):
-                t0 = time.monotonic()
-                records = 0
-                for page in range(1, 101):
-                    conn.request("GET", f"/consumption?page={page}")
-                    resp = conn.getresponse()
-                    body = resp.read()
-                    self.assertEqual(resp.status, 200)
-                    records += body.count(b'"interval_start"')
-                timings.append(time.monotonic() - t0)
-                self.assertEqual(records, 1_000_000)
-                self.assertIsNone(json.loads(body)["next"])
+            for fmt, marker in (("", b'"interval_start"'), ("&format=xml", b"<interval_start>")):
+                timings = []
+                for _ in range(2):
+                    t0 = time.monotonic()
+                    records = 0
+                    for page in range(1, 101):
+                        conn.request("GET", f"/consumption?page={page}{fmt}")
+                        resp = conn.getresponse()
+                        body = resp.read()
+                        self.assertEqual(resp.status, 200)
+                        records += body.count(marker)
+                    timings.append(time.monotonic() - t0)
+                    self.assertEqual(records, 1_000_000)
+                    if fmt:
+                        self.assertEqual([c.tag for c in ET.fromstring(body)], ["results", "count", "previous"])
+                    else:
+                        self.assertIsNone(json.loads(body)["next"])
+                self.assertLess(timings[0], 10.0, (fmt, timings))
+                self.assertLess(timings[1], 2.0, (fmt, timings))
             conn.close()
-            self.assertLess(timings[0], 10.0, timings)
-            self.assertLess(timings[1], 2.0, timings)
         finally:
             self.assertEqual(server.stop(), 0)
 
@@ -1926,6 +2148,94 @@ class ProviderXMLTest(unittest.TestCase):
         t0 = time.monotonic()
         self.assertEqual(self.get("/latency=200/energystar/meter/100001", ES).status, 200)
         self.assertGreaterEqual(time.monotonic() - t0, 0.2)
+
+    def test_energystar_account_and_properties(self):
+        targets = ("/energystar/account", "/energystar/account/1/property/list", "/energystar/property/1",
+                   "/energystar/property/99")                       # authentication before the lookup
+        for target in targets:
+            for headers in ({}, basic("demo-user", "nope"), GB):
+                r = self.get(target, headers)
+                self.assertEqual(r.status, 401, (target, headers))
+                self.assertEqual(r.headers["WWW-Authenticate"], 'Basic realm="energystar"')
+                self.assertEqual(self.ET.fromstring(r.body).find("errors/error").get("errorNumber"), "401")
+            for headers in (ES, basic("key-7f3a9c", "")):
+                r = self.get(target, headers)
+                self.assertEqual(r.status, 404 if target.endswith("/99") else 200, target)
+                self.assertEqual(r.headers["Content-Type"], "application/xml")
+                self.assertTrue(r.body.startswith(b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'))
+        account = self.get_xml("/energystar/account", ES)
+        self.assertEqual((account.tag, account.findtext("id"), account.findtext("username")),
+                         ("account", "1", "demo-user"))
+        # the list: every asset in portfolio order, links only
+        assets = json.loads(self.get("/pages=none/assets").body, parse_float=str)["data"]   # numbers as text
+        self.assertEqual({a["floor_area_unit"] for a in assets}, {"m2", "ft2"})
+        root = self.get_xml("/energystar/account/1/property/list", ES)
+        self.assertEqual((root.tag, root.get("status"), [c.tag for c in root]), ("response", "Ok", ["links"]))
+        links = root.findall("links/link")
+        self.assertEqual([link.attrib for link in links], [
+            {"id": str(int(a["asset_id"][1:])), "hint": a["name"], "link": f"/property/{int(a['asset_id'][1:])}",
+             "linkDescription": "This is the GET url for this Property.", "httpMethod": "get"} for a in assets])
+        for link, a in zip(links, assets):
+            self.assert_es_property(self.get_xml("/energystar" + link.get("link"), ES), a)
+            # the property's meter list is the asset's meters
+            mids = [x.get("id") for x in self.get_xml(f"/energystar{link.get('link')}/meter/list", ES).iter("link")]
+            self.assertEqual(mids, [str(100000 + int(m["meter_id"][1:])) for m in self.meters
+                                    if m["asset_id"] == a["asset_id"]])
+        for bad in ("/account/2/property/list", "/account/0/property/list", "/account/01/property/list",
+                    "/account/x/property/list", "/account/1", "/account/1/property", "/property/0", "/property/4",
+                    "/property/01", "/property/A0001", "/property/1/nope", "/accounts"):
+            self.es_error("/energystar" + bad, 404)
+        r = call(self.port, "POST", "/energystar/account", ES, body="")
+        self.assertEqual((r.status, r.headers["Allow"]), (405, "GET"))
+        # a longer portfolio: US assets in every US city (states), all listed
+        other = ServerProcess("provider_server.py", "--assets", "12", "--readings", "1")
+        try:
+            assets = json.loads(call(other.port, "GET", "/pages=none/assets").body, parse_float=str)["data"]
+            root = self.ET.fromstring(call(other.port, "GET", "/energystar/account/1/property/list", ES).body)
+            self.assertEqual([x.get("id") for x in root.iter("link")], [str(n) for n in range(1, 13)])
+            for a in assets:
+                body = call(other.port, "GET", f"/energystar/property/{int(a['asset_id'][1:])}", ES).body
+                self.assert_es_property(self.ET.fromstring(body), a)
+            self.assertEqual(sorted(a["city"] for a in assets if a["country"] == "US"),
+                             ["Boston", "Chicago", "San Francisco"])
+        finally:
+            self.assertEqual(other.stop(), 0)
+
+    def assert_es_property(self, prop, asset: dict) -> None:
+        """prop (a <property>) holds asset (numbers as their JSON text)."""
+        self.assertEqual([c.tag for c in prop], ["name", "primaryFunction", "grossFloorArea", "yearBuilt", "address",
+                                                 "numberOfBuildings", "occupancyPercentage", "isFederalProperty"])
+        self.assertEqual(prop.findtext("name"), asset["name"])
+        self.assertEqual(prop.findtext("primaryFunction"), "Office")
+        area = prop.find("grossFloorArea")
+        self.assertEqual(area.attrib, {"units": {"m2": "Square Meters", "ft2": "Square Feet"}[asset["floor_area_unit"]],
+                                       "temporary": "false", "default": "N/A"})
+        self.assertEqual(area.findtext("value"), asset["floor_area"])
+        self.assertGreater(Decimal(area.findtext("value")), 0)
+        address = {"address1": asset["address"], "city": asset["city"], "postalCode": asset["postcode"],
+                   "country": asset["country"]}
+        if asset["country"] == "US":
+            address["state"] = {"Boston": "MA", "Chicago": "IL", "San Francisco": "CA"}[asset["city"]]
+        self.assertEqual(prop.find("address").attrib, address)
+        self.assertTrue(1900 <= int(prop.findtext("yearBuilt")) <= 2020)
+        self.assertEqual([prop.findtext(k) for k in ("numberOfBuildings", "occupancyPercentage", "isFederalProperty")],
+                         ["1", "100", "false"])
+
+    def test_energystar_escaping(self):
+        """Asset texts with XML specials (the generator makes none) are escaped."""
+        sys.path.insert(0, HERE)
+        try:
+            import provider_server
+        finally:
+            sys.path.remove(HERE)
+        nasty = {"asset_id": "A0007", "name": 'Smith & Sons <Annex> "B" \'C\'', "address": '1 "Quote" & <Lane>',
+                 "city": "Chicago", "postcode": "60601&<>", "country": "US", "floor_area": 1234.5,
+                 "floor_area_unit": "ft2"}
+        prop = self.ET.fromstring(provider_server.es_property_xml(nasty, 1999))
+        self.assert_es_property(prop, dict(nasty, floor_area="1234.5"))
+        root = self.ET.fromstring(provider_server.es_links("property", [(7, nasty["name"]), (8, "a\tb\nc")]))
+        self.assertEqual([x.get("hint") for x in root.iter("link")], [nasty["name"], "a\tb\nc"])
+        self.assertEqual(self.ET.fromstring(provider_server.es_account_xml()).findtext("username"), "demo-user")
 
     # -- Green Button ------------------------------------------------------------
     GB_UP = "/greenbutton/Subscription/1/UsagePoint"
