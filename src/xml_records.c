@@ -14,8 +14,9 @@
  * ../shared/reference/performance-baseline.md measures as slower than the
  * network; SAX2 calls back per element with its attributes already
  * decoded, so nothing but the captured values is copied.  libxml2 rather
- * than expat because PostgreSQL itself links it (one XML library per
- * backend) and test/bench measures it next to the JSON path.
+ * than expat: on a page of readings its SAX2 parses at about 800 MB/s,
+ * expat at about 340 (test/bench/xml_parsers.c, in make bench), and
+ * PostgreSQL itself links libxml2.
  *
  * Safety: a DOCTYPE is refused outright, before its internal subset is
  * read, so no entity is ever declared, expanded (billion laughs) or loaded

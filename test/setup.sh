@@ -6,7 +6,7 @@ set -euo pipefail
 PACKAGES=(
   build-essential pkg-config make
   postgresql-15 postgresql-server-dev-15 postgresql-15-cron
-  libcurl4-openssl-dev libjson-c-dev libxml2-dev
+  libcurl4-openssl-dev libjson-c-dev libxml2-dev libexpat1-dev
   libipc-run-perl perl
   python3 curl procps openssl
 )

@@ -18,6 +18,16 @@ CREATE FOREIGN TABLE consumption (
   is_estimated boolean OPTIONS (json_path 'estimated')
 ) SERVER bench OPTIONS (endpoint '${BENCH_FIRST#$PROVIDER_URL}', records_path 'results',
                         pagination 'next_url');
+-- the same pages as XML (the provider server's format=xml twin of each page)
+CREATE FOREIGN TABLE consumption_xml (
+  meter_id text,
+  period_start timestamptz OPTIONS (json_path 'interval_start'),
+  period_end timestamptz OPTIONS (json_path 'interval_end'),
+  value numeric OPTIONS (json_path 'consumption'),
+  unit text,
+  is_estimated boolean OPTIONS (json_path 'estimated')
+) SERVER bench OPTIONS (endpoint '${BENCH_FIRST#$PROVIDER_URL}&format=xml', records_path 'page.results.reading',
+                        pagination 'next_url', next_url_path 'page.next', format 'xml');
 CREATE TABLE local_fdw (meter_id text, period_start timestamptz, period_end timestamptz,
                         value numeric, unit text, is_estimated boolean);
 CREATE TABLE local_jsonb (LIKE local_fdw);
@@ -47,6 +57,26 @@ before=$(echo "$out" | sed -n 1p)
 after=$(echo "$out" | sed -n 3p)
 echo "fdw_peak_kb=$((after - before))"
 echo "$out" | sed -n 2p | sed 's/^/# fdw rows: /'
+
+# the XML scan, the same query over the same readings; its results must match the JSON scan's
+xml_query="${scan_query//FROM consumption/FROM consumption_xml}"
+t=$(now)
+xml_out=$(q <<SQL
+SELECT $hwm;
+$xml_query;
+SELECT $hwm;
+SQL
+)
+x1=$(since "$t")
+t=$(now)
+q -c "$xml_query" >/dev/null
+echo "xml_scan_s=$(best "$x1" "$(since "$t")")"
+echo "xml_peak_kb=$(( $(echo "$xml_out" | sed -n 3p) - $(echo "$xml_out" | sed -n 1p) ))"
+if [ "$(echo "$xml_out" | sed -n 2p)" = "$(echo "$out" | sed -n 2p)" ]; then
+  echo "# xml scan: same results as the JSON scan"
+else
+  echo "# xml scan: RESULTS DIFFER: $(echo "$xml_out" | sed -n 2p)"
+fi
 
 runs=()
 for i in 1 2; do

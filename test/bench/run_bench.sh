@@ -37,6 +37,19 @@ for p in $(seq 1 $PAGES); do
 done
 curl -s -K "$curl_cfg"
 bytes=$(cat "$pages_dir"/*.json | wc -c)
+# and their XML twins, for the XML scan
+xml_cfg="$SCALER_TMP/curl-xml.cfg"
+: >"$xml_cfg"
+for p in $(seq 1 $PAGES); do
+  printf 'url = "%s&format=xml&page=%d"\noutput = "%s/p%03d.xml"\n' "$FIRST" "$p" "$SCALER_TMP" "$p" >>"$xml_cfg"
+done
+curl -s -K "$xml_cfg"
+xml_bytes=$(cat "$SCALER_TMP"/p*.xml | wc -c)
+# the XML parsers on their own, on one page (test/bench/xml_parsers.c)
+gcc -O2 -o "$SCALER_TMP/xml_parsers" "$ROOT/test/bench/xml_parsers.c" \
+  $(pkg-config --cflags --libs libxml-2.0 expat)
+eval "$("$SCALER_TMP/xml_parsers" "$SCALER_TMP/p001.xml")"
+rm -f "$SCALER_TMP"/p*.xml
 chmod -R a+rX "$pages_dir"
 
 export BENCH_PAGES_DIR="$pages_dir" BENCH_FIRST="$FIRST" BENCH_PAGES=$PAGES
@@ -81,6 +94,19 @@ mapping_verdict=$(awk "BEGIN {print ($mapping_precision >= 0.95 && $mapping_reca
   echo "| scaler_fdw: INSERT INTO a local table SELECT * FROM the foreign table | $(secs $fdw_insert_s) | $(awk "BEGIN {printf \"%.0f\", $TOTAL / $fdw_insert_s}") | $(awk "BEGIN {printf \"%.2fx\", $fdw_insert_s / $fdw_scan_s}") |"
   echo "| (a) curl downloads the pages, then SQL pg_read_file + jsonb_to_recordset into a table | $(secs $curl_s) + $(secs $jsonb_s) = $(secs "$curl_s + $jsonb_s") | $(awk "BEGIN {printf \"%.0f\", $TOTAL / ($curl_s + $jsonb_s)}") | $(awk "BEGIN {printf \"%.2fx\", ($curl_s + $jsonb_s) / $fdw_scan_s}") |"
   echo "| (b) Python standard library: urllib + json + psql COPY into a table | $(secs $python_s) | $(awk "BEGIN {printf \"%.0f\", $TOTAL / $python_s}") | $(awk "BEGIN {printf \"%.2fx\", $python_s / $fdw_scan_s}") |"
+  echo
+  echo
+  echo "The same readings as XML ($((xml_bytes / 1000000)) MB; the server's format=xml twin of each page, one element per"
+  echo "JSON key), read by the same query through a table with format 'xml' (libxml2 SAX2 into the same record trie):"
+  echo
+  echo "| scan | seconds | rows/s | MB/s | vs JSON scan | peak memory |"
+  echo "|---|---|---|---|---|---|"
+  echo "| JSON (PostgreSQL's JSON parser) | $(secs $fdw_scan_s) | $fdw_rate | $(awk "BEGIN {printf \"%.0f\", $bytes / 1000000 / $fdw_scan_s}") | 1.00x | $((fdw_peak_kb / 1024)) MB |"
+  echo "| XML (libxml2 SAX2) | $(secs $xml_scan_s) | $(awk "BEGIN {printf \"%.0f\", $TOTAL / $xml_scan_s}") | $(awk "BEGIN {printf \"%.0f\", $xml_bytes / 1000000 / $xml_scan_s}") | $(awk "BEGIN {printf \"%.2fx\", $xml_scan_s / $fdw_scan_s}") | $((xml_peak_kb / 1024)) MB |"
+  echo
+  echo "The parser alone (test/bench/xml_parsers.c: one $((xmlparse_bytes / 1000)) kB page, callbacks that only count, best of"
+  echo "20): libxml2 SAX2 $xmlparse_libxml2_ms ms ($(awk "BEGIN {printf \"%.0f\", $xmlparse_bytes / 1000 / $xmlparse_libxml2_ms}") MB/s), expat $xmlparse_expat_ms ms"
+  echo "($(awk "BEGIN {printf \"%.0f\", $xmlparse_bytes / 1000 / $xmlparse_expat_ms}") MB/s): libxml2 is the one src/xml_records.c uses."
   echo
   echo "Peak backend memory during the scaler_fdw scan, above the same backend idle: $((fdw_peak_kb / 1024)) MB"
   echo "(VmHWM after the scan minus VmHWM before it, from /proc of the backend)."
