@@ -95,7 +95,6 @@ mapping_verdict=$(awk "BEGIN {print ($mapping_precision >= 0.95 && $mapping_reca
   echo "| (a) curl downloads the pages, then SQL pg_read_file + jsonb_to_recordset into a table | $(secs $curl_s) + $(secs $jsonb_s) = $(secs "$curl_s + $jsonb_s") | $(awk "BEGIN {printf \"%.0f\", $TOTAL / ($curl_s + $jsonb_s)}") | $(awk "BEGIN {printf \"%.2fx\", ($curl_s + $jsonb_s) / $fdw_scan_s}") |"
   echo "| (b) Python standard library: urllib + json + psql COPY into a table | $(secs $python_s) | $(awk "BEGIN {printf \"%.0f\", $TOTAL / $python_s}") | $(awk "BEGIN {printf \"%.2fx\", $python_s / $fdw_scan_s}") |"
   echo
-  echo
   echo "The same readings as XML ($((xml_bytes / 1000000)) MB; the server's format=xml twin of each page, one element per"
   echo "JSON key), read by the same query through a table with format 'xml' (libxml2 SAX2 into the same record trie):"
   echo
