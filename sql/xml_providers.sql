@@ -163,12 +163,33 @@ SELECT * FROM hostile_latin1;
 CREATE FOREIGN TABLE hostile_deep (v text OPTIONS (json_path 'v'))
   SERVER hostile OPTIONS (endpoint '/_xml/deep', records_path 'doc.item', format 'xml');
 SELECT * FROM hostile_deep;
+CREATE FOREIGN TABLE hostile_cdata_end (v text OPTIONS (json_path 'v'))
+  SERVER hostile OPTIONS (endpoint '/_xml/cdata_end', records_path 'doc.item', format 'xml');
+SELECT count(*) FROM hostile_cdata_end;
+CREATE FOREIGN TABLE hostile_empty (v text OPTIONS (json_path 'v'))
+  SERVER hostile OPTIONS (endpoint '/_xml/empty', records_path 'doc.item', format 'xml');
+SELECT * FROM hostile_empty;
 CREATE FOREIGN TABLE xml_ok (v text OPTIONS (json_path 'v'), a text OPTIONS (json_path '@a'))
   SERVER hostile OPTIONS (endpoint '/_xml/ok', records_path 'doc.item', format 'xml');
 SELECT * FROM xml_ok;
 CREATE FOREIGN TABLE xml_wrong_path (v text OPTIONS (json_path 'v'))
   SERVER hostile OPTIONS (endpoint '/_xml/ok', records_path 'feed.entry', format 'xml');
 SELECT * FROM xml_wrong_path;
+
+-- one element read both with and without a condition
+CREATE FOREIGN TABLE xml_both (v text OPTIONS (json_path 'v'), w text OPTIONS (json_path 'v[@a=1]'))
+  SERVER hostile OPTIONS (endpoint '/_xml/ok', records_path 'doc.item', format 'xml');
+SELECT * FROM xml_both;
+
+-- an empty feed has no readings; a misspelt step below a non-empty one is an error
+SELECT count(*) FROM gb.consumption WHERE meter_id = '1' AND period_start >= '2030-01-01';
+ALTER SERVER gb OPTIONS (ADD profile_override
+  '{"tables": {"consumption": {"records": "feed.entry[].content.IntervalBlok.IntervalReading"}}}');
+SELECT count(*) FROM gb.consumption WHERE meter_id = '1';
+ALTER SERVER gb OPTIONS (DROP profile_override);
+-- IN on a pinned meter: one request set per meter, not one per meter and parent row
+EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF)
+  SELECT count(value) FROM gb.consumption WHERE meter_id IN ('1', '3', '5');
 
 -- ---------- profile errors of the XML vocabulary ----------
 CREATE SERVER bad FOREIGN DATA WRAPPER scaler_fdw

@@ -197,6 +197,8 @@ build_source(RecordExtractor *ex, RecordSource *src, int index, const char *reco
 			node->holds_records = true;
 			marked = true;
 		}
+		if (lnext(records, lc) == NULL)
+			node->encloses_records = true;
 		node = records_trie_child(node, step, true);
 		i++;
 		if (step->kind == STEP_EACH)
@@ -348,6 +350,34 @@ compile_columns(RecordExtractor *ex, RecordSource *src, TupleDesc tupdesc, List 
 	}
 }
 
+/*
+ * XML: an element goes down one branch of the trie, so paths may not read
+ * the same element both with and without a condition ("link.@href" and
+ * "link[@rel=self].@href"), nor under two conditions it could meet at once.
+ */
+static void
+check_element_branches(TrieNode *node)
+{
+	for (TrieNode *a = node->child; a; a = a->sibling)
+	{
+		for (TrieNode *b = a->sibling; b; b = b->sibling)
+			if (a->step.kind == STEP_KEY && b->step.kind == STEP_KEY &&
+				strcmp(a->step.key, b->step.key) == 0 &&
+				!(a->step.pred_attr && b->step.pred_attr &&
+				  strcmp(a->step.pred_attr, b->step.pred_attr) == 0))
+				ereport(ERROR,
+						(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+						 errmsg("paths read XML element \"%s\" both %s", a->step.key,
+								a->step.pred_attr && b->step.pred_attr ? "under two different conditions"
+								: "with and without a condition"),
+						 errhint("Give every path through \"%s\" the same attribute in its condition (\"%s[@rel=...]\").",
+								 a->step.key, a->step.key)));
+		check_element_branches(a);
+	}
+	if (node->record_root)
+		check_element_branches(node->record_root);
+}
+
 RecordExtractor *
 records_compile(TupleDesc tupdesc, List *columns, const ScalerTableSpec *table,
 				List *var_names)
@@ -399,6 +429,8 @@ records_compile(TupleDesc tupdesc, List *columns, const ScalerTableSpec *table,
 		compile_columns(ex, &ex->sources[i++], tupdesc, columns,
 						((ScalerRecordSource *) lfirst(lc))->fields, var_names);
 	ex->ncols = list_length(columns);
+	if (ex->xml)
+		check_element_branches(ex->root);
 	ex->stack_cap = 16;
 	ex->stack = palloc(sizeof(Frame) * ex->stack_cap);
 	return ex;
@@ -417,8 +449,8 @@ conversion_error_callback(void *arg)
 	shown = pnstrdup(ex->err_val, 60);
 	if (strlen(ex->err_val) > 60)
 		shown = psprintf("%s...", shown);
-	errcontext("column \"%s\" (JSON path \"%s\"), value \"%s\", record %d of the response to %s",
-			   ex->err_col->name, ex->err_col->path_text, shown,
+	errcontext("column \"%s\" (%s path \"%s\"), value \"%s\", record %d of the response to %s",
+			   ex->err_col->name, ex->xml ? "XML" : "JSON", ex->err_col->path_text, shown,
 			   ex->err_record, ex->request_desc);
 }
 
@@ -446,16 +478,22 @@ slot_cstring(const ColumnPlan *col, const SlotValue *v)
 			return pnstrdup(v->str, v->len);
 		case VAL_TEXT:
 		case VAL_MARKUP:
-			/* XML has no JSON form: a json column gets the text as a JSON string. */
-			if (col && col->is_json)
 			{
-				StringInfoData buf;
+				/* XML values are UTF-8 until here; converted outside the parse */
+				char	   *t = GetDatabaseEncoding() == PG_UTF8 ? v->str :
+					pg_any_to_server(v->str, v->len, PG_UTF8);
 
-				initStringInfo(&buf);
-				escape_json(&buf, v->str);
-				return buf.data;
+				/* XML has no JSON form: a json column gets the text as a JSON string. */
+				if (col && col->is_json)
+				{
+					StringInfoData buf;
+
+					initStringInfo(&buf);
+					escape_json(&buf, t);
+					return buf.data;
+				}
+				return t;
 			}
-			return v->str;
 		case VAL_STRING:
 		case VAL_ESCAPED:
 			/* For a json column, the string as written, quotes included. */
@@ -765,8 +803,10 @@ emit_records(RecordExtractor *ex)
 						SlotValue  *v = slot_value(rec, col->slot);
 
 						/* text straight from the body: what textin would do, minus a copy */
-						if ((v->kind == VAL_STRING || v->kind == VAL_TEXT) && col->typid == TEXTOID &&
-							col->field->map_from == NIL && col->pattern == NULL)
+						if ((v->kind == VAL_STRING ||
+							 (v->kind == VAL_TEXT && GetDatabaseEncoding() == PG_UTF8)) &&
+							col->typid == TEXTOID && col->field->map_from == NIL &&
+							col->pattern == NULL && col->power_var_index < 0)
 						{
 							values[col->attidx] = PointerGetDatum(cstring_to_text_with_len(v->str, v->len));
 							nulls[col->attidx] = false;

@@ -66,7 +66,8 @@ typedef struct TrieNode
 	struct TrieNode *sibling;
 	int			level_start;	/* > 0: an element of this level begins here */
 	bool		records;		/* the records node: array of records, or one */
-	bool		holds_records;	/* XML: the element the records are in */
+	bool		holds_records;	/* XML: the element enclosing the first repeated one */
+	bool		encloses_records;	/* XML: the element the records are in */
 	struct TrieNode *record_root;	/* records: the node of each record */
 	int			source;			/* record roots: which record source */
 	SlotRef    *slots;			/* values captured here */
@@ -174,6 +175,8 @@ struct RecordExtractor
 	char	   *body;			/* XML: the page, for markup spans */
 	size_t		body_len;
 	char	   *xml_error;		/* XML: why the parse stopped */
+	bool		saw_outer;		/* XML: a holds_records element was seen */
+	int			levels_opened;	/* XML: level elements above the records seen */
 	StringInfoData text;		/* XML: text of the innermost captured element */
 	RecordPage *page;
 	const char *request_desc;

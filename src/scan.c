@@ -818,7 +818,12 @@ range_alternatives(BoundFilter *b, int attidx)
 	}
 }
 
-/* Every combination of one alternative from each group. */
+/*
+ * Every combination of one alternative from each group.  A combination that
+ * gives one variable two values is none (a pinned meter crossed with its
+ * parent's rows keeps only that meter's row); a variable given twice the
+ * same value is kept once.
+ */
 static List *
 cross_product(List *sets, List *group)
 {
@@ -832,9 +837,34 @@ cross_product(List *sets, List *group)
 			Alternative *x = (Alternative *) lfirst(a);
 			Alternative *y = (Alternative *) lfirst(b);
 			Alternative *z = make_alt();
+			bool		conflict = false;
+			ListCell   *yn,
+					   *yv;
 
-			z->var_names = list_concat_copy(x->var_names, y->var_names);
-			z->var_values = list_concat_copy(x->var_values, y->var_values);
+			z->var_names = list_copy(x->var_names);
+			z->var_values = list_copy(x->var_values);
+			forboth(yn, y->var_names, yv, y->var_values)
+			{
+				ListCell   *xn,
+						   *xv;
+				bool		seen = false;
+
+				forboth(xn, x->var_names, xv, x->var_values)
+					if (strcmp((char *) lfirst(xn), (char *) lfirst(yn)) == 0)
+					{
+						seen = true;
+						if (lfirst(xv) == NULL || lfirst(yv) == NULL ?
+							lfirst(xv) != lfirst(yv) : strcmp((char *) lfirst(xv), (char *) lfirst(yv)) != 0)
+							conflict = true;
+					}
+				if (!seen)
+				{
+					z->var_names = lappend(z->var_names, lfirst(yn));
+					z->var_values = lappend(z->var_values, lfirst(yv));
+				}
+			}
+			if (conflict)
+				continue;
 			z->param_names = list_concat_copy(x->param_names, y->param_names);
 			z->param_values = list_concat_copy(x->param_values, y->param_values);
 			z->checks = list_concat_copy(x->checks, y->checks);
@@ -905,6 +935,44 @@ parent_needed(const ScalerTableSpec *spec, List *bound, List *wanted)
 	return false;
 }
 
+/* The request variables that fill the named columns of spec. */
+static List *
+fields_var_names(const ScalerTableSpec *spec, List *columns)
+{
+	List	   *names = NIL;
+	ListCell   *lc;
+
+	foreach(lc, columns)
+	{
+		ScalerFieldSpec *f = scaler_table_field((ScalerTableSpec *) spec, (char *) lfirst(lc));
+
+		if (f && f->kind == FIELD_VAR)
+			names = lappend(names, f->path_text);
+		if (f && f->power_of_ten_var)
+			names = lappend(names, f->power_of_ten_var);
+	}
+	return names;
+}
+
+/* The equalities in bound on the given columns only. */
+static List *
+bound_on(List *bound, List *columns)
+{
+	List	   *result = NIL;
+	ListCell   *lc;
+
+	foreach(lc, bound)
+	{
+		BoundFilter *b = (BoundFilter *) lfirst(lc);
+		ListCell   *cc;
+
+		foreach(cc, columns)
+			if (b->eq_set && strcmp(b->filter->column, (char *) lfirst(cc)) == 0)
+				result = lappend(result, b);
+	}
+	return result;
+}
+
 /*
  * The rows of child's parent table, as alternatives assigning the child's
  * parent variables.  The parent's own requests take the child's
@@ -913,7 +981,7 @@ parent_needed(const ScalerTableSpec *spec, List *bound, List *wanted)
  * by level.
  */
 static List *
-parent_alternatives(ScalerScanState *st, const ScalerTableSpec *child, List *bound, List *wanted)
+parent_alternatives(ScalerScanState *st, const ScalerTableSpec *child, List *child_bound)
 {
 	ScalerTableSpec *parent = scaler_profile_table(st->server.profile, child->parent_table, false);
 	int			n = list_length(child->parent_vars);
@@ -929,6 +997,13 @@ parent_alternatives(ScalerScanState *st, const ScalerTableSpec *child, List *bou
 	Datum	   *values;
 	bool	   *nulls;
 	int			i = 0;
+
+	/*
+	 * Only the child's equalities on the columns it takes from the parent
+	 * say anything about the parent's rows; a column of the same name
+	 * further down the chain may mean something else.
+	 */
+	List	   *bound = bound_on(child_bound, child->parent_vars);
 
 	CHECK_FOR_INTERRUPTS();
 	foreach(lc, child->parent_vars)
@@ -980,8 +1055,9 @@ parent_alternatives(ScalerScanState *st, const ScalerTableSpec *child, List *bou
 			continue;
 		palts = cross_product(palts, group);
 	}
-	if (parent->parent_table && parent_needed(parent, bound, child->parent_vars))
-		palts = cross_product(palts, parent_alternatives(st, parent, bound, child->parent_vars));
+	if (parent->parent_table &&
+		parent_needed(parent, bound, fields_var_names(parent, child->parent_vars)))
+		palts = cross_product(palts, parent_alternatives(st, parent, bound));
 
 	foreach(lc, palts)
 	{
@@ -1152,7 +1228,7 @@ build_request_sets(ForeignScanState *node, ScalerScanState *st)
 
 	/* A parent is scanned unless the quals already pin every variable that matters. */
 	if (st->spec->parent_table && parent_needed(st->spec, bound, retrieved_var_names(st)))
-		sets = cross_product(sets, parent_alternatives(st, st->spec, bound, retrieved_var_names(st)));
+		sets = cross_product(sets, parent_alternatives(st, st->spec, bound));
 
 	/* Alternatives to request sets: variables in the fetch's order. */
 	foreach(lc, sets)

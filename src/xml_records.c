@@ -21,8 +21,12 @@
  * Safety: a DOCTYPE is refused outright, before its internal subset is
  * read, so no entity is ever declared, expanded (billion laughs) or loaded
  * from outside (XXE); XML_PARSE_NONET forbids the network besides.
- * Callbacks never throw through libxml2: they record the first problem
- * and stop the parser, and the error is raised once it has returned.
+ * Callbacks never raise an error through libxml2: they record the first
+ * problem and stop, and the error is raised once the parser has returned.
+ * Captured values stay UTF-8 until records.c converts them, outside the
+ * parse.  Only where libxml2 checks for it right away (a DOCTYPE, an end
+ * tag) is the parser halted; an error it reports itself only disables
+ * the callbacks, as halting frees the input it is still reading.
  *
  *-------------------------------------------------------------------------
  */
@@ -36,7 +40,7 @@
 #include <libxml/parser.h>
 #include <libxml/parserInternals.h>
 
-/* Record the first problem and stop: the caller raises it after the parse. */
+/* Record the first problem and halt: the caller raises it after the parse. */
 static void
 xml_stop(RecordExtractor *ex, xmlParserCtxtPtr ctxt, char *why)
 {
@@ -94,16 +98,6 @@ element_child(TrieNode *node, const xmlChar *name, int nattrs, const xmlChar **a
 	return plain;
 }
 
-/* Text from the parser (UTF-8) as the server encoding, in the page context. */
-static char *
-xml_text(const char *s, int len)
-{
-	char	   *t = pnstrdup(s, len);
-
-	if (GetDatabaseEncoding() != PG_UTF8)
-		t = pg_any_to_server(t, len, PG_UTF8);
-	return t;
-}
 
 /* An element's text, without the whitespace around it; empty is NULL. */
 static void
@@ -117,19 +111,16 @@ store_text(RecordExtractor *ex, TrieNode *node, const char *s, int len)
 	if (len == 0)
 		records_store(ex, node, VAL_NULL, NULL, 0);
 	else
-	{
-		char	   *t = xml_text(s, len);
-
-		records_store(ex, node, VAL_TEXT, t, strlen(t));
-	}
+		records_store(ex, node, VAL_TEXT, pnstrdup(s, len), len);
 }
 
 static bool
 ascii_equal_ci(const char *a, int alen, const char *b)
 {
-	while (alen > 0 && (*a == ' ' || *a == '\t' || *a == '\n'))
+	while (alen > 0 && (*a == ' ' || *a == '\t' || *a == '\n' || *a == '\r'))
 		a++, alen--;
-	while (alen > 0 && (a[alen - 1] == ' ' || a[alen - 1] == '\t' || a[alen - 1] == '\n'))
+	while (alen > 0 && (a[alen - 1] == ' ' || a[alen - 1] == '\t' || a[alen - 1] == '\n' ||
+						a[alen - 1] == '\r'))
 		alen--;
 	return (int) strlen(b) == alen && pg_strncasecmp(a, b, alen) == 0;
 }
@@ -163,7 +154,7 @@ take_next_link(RecordExtractor *ex, int nattrs, const xmlChar **attrs)
 		}
 	}
 	if (match && url && url_end > url && ex->page->next_url == NULL)
-		ex->page->next_url = xml_text((const char *) url, (int) (url_end - url));
+		ex->page->next_url = pnstrdup((const char *) url, (int) (url_end - url));
 }
 
 static void
@@ -179,6 +170,8 @@ on_start_element(void *ctx, const xmlChar *localname, const xmlChar *prefix,
 	char	   *start = NULL;
 	Frame	   *f;
 
+	if (ex->xml_error)
+		return;
 	if (ex->depth > 0)
 		ex->stack[ex->depth - 1].has_children = true;
 	if (parent && parent->child)
@@ -198,6 +191,8 @@ on_start_element(void *ctx, const xmlChar *localname, const xmlChar *prefix,
 		{
 			node = level;
 			kind = level->level_start > 0 ? FRAME_LEVEL : FRAME_PLAIN;
+			if (kind == FRAME_LEVEL)
+				ex->levels_opened++;
 		}
 	}
 	if (kind == FRAME_LEVEL)
@@ -220,8 +215,10 @@ on_start_element(void *ctx, const xmlChar *localname, const xmlChar *prefix,
 	f->has_children = false;
 	if (node == NULL)
 		return;
-	if (node->holds_records)
+	if (node->encloses_records)
 		ex->page->saw_records = true;
+	if (node->holds_records)
+		ex->saw_outer = true;
 	if (node == ex->next_link)
 		take_next_link(ex, nb_attributes, attributes);
 	if (node->child)
@@ -240,8 +237,17 @@ on_end_element(void *ctx, const xmlChar *localname, const xmlChar *prefix, const
 {
 	xmlParserCtxtPtr ctxt = (xmlParserCtxtPtr) ctx;
 	RecordExtractor *ex = (RecordExtractor *) ctxt->_private;
-	Frame	   *f = &ex->stack[ex->depth - 1];
+	Frame	   *f;
 
+	if (ex->xml_error)
+		return;
+	/* A cancel is honoured once the parser has returned. */
+	if (InterruptPending)
+	{
+		xml_stop(ex, ctxt, pstrdup("The parse was interrupted."));
+		return;
+	}
+	f = &ex->stack[ex->depth - 1];
 	if (f->node && f->node->nslots > 0)
 	{
 		if (!f->has_children)
@@ -256,11 +262,8 @@ on_end_element(void *ctx, const xmlChar *localname, const xmlChar *prefix, const
 											(const char *) localname));
 				return;
 			}
-			{
-				char	   *t = xml_text(f->start, (int) (ex->body + at - f->start));
-
-				records_store(ex, f->node, VAL_MARKUP, t, strlen(t));
-			}
+			records_store(ex, f->node, VAL_MARKUP, pnstrdup(f->start, (int) (ex->body + at - f->start)),
+						  (int) (ex->body + at - f->start));
 		}
 	}
 	ex->text.len = f->text_start;
@@ -277,7 +280,7 @@ on_characters(void *ctx, const xmlChar *ch, int len)
 	RecordExtractor *ex = (RecordExtractor *) ctxt->_private;
 
 	/* Only an element whose value is captured keeps its text. */
-	if (ex->depth > 0 && ex->stack[ex->depth - 1].node &&
+	if (ex->xml_error == NULL && ex->depth > 0 && ex->stack[ex->depth - 1].node &&
 		ex->stack[ex->depth - 1].node->nslots > 0)
 		appendBinaryStringInfo(&ex->text, (const char *) ch, len);
 }
@@ -299,13 +302,15 @@ on_error(void *ctx, xmlErrorPtr err)
 	char	   *msg;
 	int			n;
 
-	if (err == NULL || err->level == XML_ERR_WARNING)
+	if (err == NULL || err->level == XML_ERR_WARNING || ex->xml_error)
 		return;
 	msg = pstrdup(err->message ? err->message : "unknown error");
 	n = strlen(msg);
 	while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
 		msg[--n] = '\0';
-	xml_stop(ex, ctxt, psprintf("Line %d, column %d: %s.", err->line, err->int2, msg));
+	ex->xml_error = psprintf("Line %d, column %d: %s.", err->line, err->int2, msg);
+	/* not xmlStopParser: libxml2 goes on reading the input that would free */
+	ctxt->disableSAX = 1;
 }
 
 static const xmlSAXHandler sax_template = {
@@ -326,7 +331,12 @@ records_parse_xml(RecordExtractor *ex, char *body, size_t len)
 	xmlSAXHandler sax = sax_template;
 	int			wellformed;
 
-	/* Text columns hold the server encoding; XML is read as UTF-8, checked first. */
+	if (len == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_XML_DOCUMENT),
+				 errmsg("invalid XML in the response to %s", ex->request_desc),
+				 errdetail("The response is empty.")));
+	/* XML is read as UTF-8, checked first; records.c converts values to the server's. */
 	if (!pg_verify_mbstr(PG_UTF8, body, (int) len, true))
 		ereport(ERROR,
 				(errcode(ERRCODE_CHARACTER_NOT_IN_REPERTOIRE),
@@ -358,6 +368,8 @@ records_parse_xml(RecordExtractor *ex, char *body, size_t len)
 	ex->body = body;
 	ex->body_len = len;
 	ex->xml_error = NULL;
+	ex->saw_outer = false;
+	ex->levels_opened = 0;
 	initStringInfo(&ex->text);
 
 	PG_TRY();
@@ -374,6 +386,15 @@ records_parse_xml(RecordExtractor *ex, char *body, size_t len)
 	wellformed = ctxt->wellFormed;
 	ctxt->sax = own_sax;
 	xmlFreeParserCtxt(ctxt);
+	CHECK_FOR_INTERRUPTS();
+
+	/*
+	 * Records are present, if none: an element they would be in was there,
+	 * or the element enclosing the first repeated one had none of those (an
+	 * empty feed).  A misspelt step below it finds neither.
+	 */
+	if (!ex->page->saw_records && ex->saw_outer && ex->levels_opened == 0)
+		ex->page->saw_records = true;
 
 	if (ex->xml_error || !wellformed)
 		ereport(ERROR,

@@ -337,6 +337,10 @@ switch prefix, whose run= then is the default namespace)
                                             "caf" + raw byte 0xE9 (not UTF-8)
                                 deep        <doc> + 5,000 nested <x>, closed
                                             properly (> libxml2's depth 256)
+                                cdata_end   30,000 <item><v>n</v></item>, then
+                                            one whose text holds a stray "]]>"
+                                            (not well-formed; about 0.7 MB)
+                                empty       a 200 with an empty body
 
 Provider reproductions
 ----------------------
@@ -814,6 +818,9 @@ XML_DOCS = {
     "latin1": (b'<?xml version="1.0" encoding="ISO-8859-1"?><doc><item><v>caf\xe9</v></item></doc>',
                "application/xml; charset=ISO-8859-1"),
     "deep": (b"<doc>" + b"<x>" * 5000 + b"</x>" * 5000 + b"</doc>", XML_CT),
+    "cdata_end": (b"<doc>" + b"".join(b"<item><v>%d</v></item>" % i for i in range(30000))
+                  + b"<item><v>a]]>b</v></item></doc>", XML_CT),
+    "empty": (b"", XML_CT),
 }
 LONDON = zoneinfo.ZoneInfo("Europe/London")
 LOS_ANGELES = zoneinfo.ZoneInfo("America/Los_Angeles")
