@@ -219,3 +219,9 @@ CREATE SERVER bad FOREIGN DATA WRAPPER scaler_fdw
   OPTIONS (base_url 'http://127.0.0.1:1', profile '{"tables": {
     "a": {"request": {"path": "/a"}, "parent": {"table": "b", "vars": ["x"]}, "fields": {"x": "x"}},
     "b": {"request": {"path": "/b"}, "parent": {"table": "a", "vars": ["x"]}, "fields": {"x": "x"}}}}');
+CREATE SERVER bad FOREIGN DATA WRAPPER scaler_fdw
+  OPTIONS (base_url 'http://127.0.0.1:1', profile '{"format": "xml", "tables": {"t": {"request": {"path": "/t"},
+    "records": "a.b", "more_records": [{"records": "a.c[1]"}], "fields": {"a": "a"}}}}');
+CREATE SERVER bad FOREIGN DATA WRAPPER scaler_fdw
+  OPTIONS (base_url 'http://127.0.0.1:1', profile '{"tables": {"t": {"request": {"path": "/t"},
+    "pagination": {"type": "next_url", "path": "links.link[@rel=next]"}, "fields": {"a": "a"}}}}');

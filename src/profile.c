@@ -806,23 +806,49 @@ check_format_path(bool xml, ScalerPath *path, const char *text, const char *wher
 }
 
 static void
-check_format_paths(ScalerTableSpec *t, const char *where)
+check_format_fields(bool xml, List *fields, const char *where)
 {
 	ListCell   *lc;
 
-	check_format_path(t->xml, t->records, t->records_text, member_path(where, "records"));
-	foreach(lc, t->fields)
+	foreach(lc, fields)
 	{
 		ScalerFieldSpec *f = (ScalerFieldSpec *) lfirst(lc);
+		char	   *w = member_path(where, f->column);
 		ListCell   *pc;
 
 		if (f->path)
-			check_format_path(t->xml, f->path, f->path_text, member_path(member_path(where, "fields"), f->column));
+			check_format_path(xml, f->path, f->path_text, w);
+		if (f->duration_path)
+			check_format_path(xml, scaler_parse_path(f->duration_path, w, true), f->duration_path, w);
 		foreach(pc, f->template_parts)
 			if (((TemplatePart *) lfirst(pc))->path)
-				check_format_path(t->xml, ((TemplatePart *) lfirst(pc))->path, ((TemplatePart *) lfirst(pc))->path_text,
-							   member_path(member_path(where, "fields"), f->column));
+				check_format_path(xml, ((TemplatePart *) lfirst(pc))->path,
+								  ((TemplatePart *) lfirst(pc))->path_text, w);
 	}
+}
+
+static void
+check_format_paths(ScalerTableSpec *t, const char *where)
+{
+	const ScalerPaginationSpec *pg = &t->pagination;
+	const char *const pg_paths[] = {pg->next_path, pg->total_path, pg->cursor_path};
+	ListCell   *lc;
+	int			i = 0;
+
+	check_format_path(t->xml, t->records, t->records_text, member_path(where, "records"));
+	check_format_fields(t->xml, t->fields, member_path(where, "fields"));
+	foreach(lc, t->more_sources)
+	{
+		ScalerRecordSource *src = (ScalerRecordSource *) lfirst(lc);
+		char	   *w = psprintf("%s.more_records[%d]", where, i++);
+
+		check_format_path(t->xml, src->records, src->records_text, member_path(w, "records"));
+		check_format_fields(t->xml, src->fields, member_path(w, "fields"));
+	}
+	for (i = 0; i < (int) lengthof(pg_paths); i++)
+		if (pg_paths[i] && (pg->kind != PAGINATE_NONE && pg->kind != PAGINATE_LINK_HEADER))
+			check_format_path(t->xml, scaler_parse_path(pg_paths[i], member_path(where, "pagination"), false),
+							  pg_paths[i], member_path(where, "pagination"));
 }
 
 static ScalerTableSpec *
