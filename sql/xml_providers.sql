@@ -116,9 +116,13 @@ SELECT c.relname, string_agg(a.attname, ', ' ORDER BY a.attnum) AS columns
  WHERE c.relnamespace = 'gb'::regnamespace GROUP BY 1 ORDER BY 1;
 -- the UsagePoint id is the number its self link ends with (link[@rel=self])
 SELECT meter_id, name, resource, is_active, service_kind FROM gb.meters ORDER BY meter_id::int;
--- UsagePoint 2's ReadingType is empty: no uom, no multiplier
-SELECT meter_id, unit, power_of_ten, uom, commodity, kind, interval_length
+-- each UsagePoint's MeterReading links its ReadingType; UsagePoint 2's is empty: no uom, no multiplier
+SELECT meter_id, meter_reading_id, reading_type_id, unit, power_of_ten, uom, commodity, kind, interval_length
   FROM gb.reading_types ORDER BY meter_id::int;
+-- a UsagePoint's LocalTimeParameters, through its link
+SELECT m.meter_id, m.local_time_id, l.name, l.tz_offset, l.dst_offset, l.dst_start_rule, l.dst_end_rule
+  FROM gb.meters m JOIN gb.local_time_parameters l USING (meter_id)
+ WHERE m.meter_id IN ('1', '12') ORDER BY 1;
 -- value x 10^powerOfTenMultiplier in the ReadingType's unit equals the JSON reading;
 -- the meter with the empty ReadingType gets NULL values and units, never guessed ones
 SELECT count(*) AS readings, count(g.value) AS with_value,

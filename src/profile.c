@@ -266,6 +266,32 @@ get_string_map(struct json_object *obj, const char *key, const char *where,
 
 /* ---------- paths ---------- */
 
+static void
+pattern_error_context(void *arg)
+{
+	errcontext("provider profile at %s", (const char *) arg);
+}
+
+/* A regular expression of a profile, compiled now so a bad one fails where it is given. */
+static void
+compile_condition_regex(const char *regex, const char *where)
+{
+	LOCAL_FCINFO(fcinfo, 2);
+	ErrorContextCallback errcb;
+
+	errcb.callback = pattern_error_context;
+	errcb.arg = (void *) where;
+	errcb.previous = error_context_stack;
+	error_context_stack = &errcb;
+	InitFunctionCallInfoData(*fcinfo, NULL, 2, DEFAULT_COLLATION_OID, NULL, NULL);
+	fcinfo->args[0].value = CStringGetTextDatum("");
+	fcinfo->args[0].isnull = false;
+	fcinfo->args[1].value = CStringGetTextDatum(regex);
+	fcinfo->args[1].isnull = false;
+	(void) textregexsubstr(fcinfo);
+	error_context_stack = errcb.previous;
+}
+
 /*
  * Parse "a.b[].c[2]" into steps.  "$" is the root.  "[]" (every element of
  * an array) is allowed only where allow_each says so (records paths).
@@ -295,25 +321,53 @@ scaler_parse_path(const char *text, const char *where, bool allow_each)
 		}
 		else if (*p != '[')
 			scaler_profile_error(where, "Empty key in path \"%s\".", text);
-		/* XML: "link[@rel=next]" is the link element whose rel attribute is next. */
+		/*
+		 * XML: "link[@rel=next]" is the link element whose rel attribute is
+		 * next; "link[@href~'/ReadingType/[0-9]+$']" one whose href matches
+		 * a regular expression.  A quoted value may hold "]" and ".".
+		 */
 		if (p[0] == '[' && p[1] == '@')
 		{
-			const char *close = strchr(p, ']');
-			const char *eq = close ? memchr(p, '=', close - p) : NULL;
+			const char *q = p + 2;
+			const char *name_end;
 			PathStep   *prev = steps ? (PathStep *) llast(steps) : NULL;
+			char		op;
 			char	   *value;
-			int			vlen;
 
-			if (close == NULL || eq == NULL || eq == p + 2 || prev == NULL ||
+			while (*q && *q != '=' && *q != '~' && *q != ']')
+				q++;
+			name_end = q;
+			op = *q;
+			if ((op != '=' && op != '~') || name_end == p + 2 || prev == NULL ||
 				prev->kind != STEP_KEY || prev->pred_attr != NULL || n == 0)
 				scaler_profile_error(where, "Expected an element name and a condition such as \"link[@rel=next]\" in path \"%s\".", text);
-			value = pnstrdup(eq + 1, close - eq - 1);
-			vlen = strlen(value);
-			if (vlen >= 2 && (value[0] == '\'' || value[0] == '"') && value[vlen - 1] == value[0])
-				value = pnstrdup(value + 1, vlen - 2);
-			prev->pred_attr = pnstrdup(p + 1, eq - p - 1);	/* with its "@" */
+			q++;
+			if (*q == '\'' || *q == '"')
+			{
+				const char *close_quote = strchr(q + 1, *q);
+
+				if (close_quote == NULL)
+					scaler_profile_error(where, "Unclosed quote in path \"%s\".", text);
+				value = pnstrdup(q + 1, close_quote - q - 1);
+				q = close_quote + 1;
+			}
+			else
+			{
+				const char *close = strchr(q, ']');
+
+				if (close == NULL)
+					scaler_profile_error(where, "Unclosed \"[\" in path \"%s\".", text);
+				value = pnstrdup(q, close - q);
+				q = close;
+			}
+			if (*q != ']')
+				scaler_profile_error(where, "Expected \"]\" after the condition in path \"%s\".", text);
+			prev->pred_attr = pnstrdup(p + 1, name_end - p - 1);	/* with its "@" */
 			prev->pred_value = value;
-			p = close + 1;
+			prev->pred_regex = op == '~';
+			if (prev->pred_regex)
+				compile_condition_regex(value, where);
+			p = q + 1;
 		}
 		while (*p == '[')
 		{
@@ -391,12 +445,6 @@ compile_template(const char *text, const char *where)
 		}
 	}
 	return parts;
-}
-
-static void
-pattern_error_context(void *arg)
-{
-	errcontext("provider profile at %s", (const char *) arg);
 }
 
 static ScalerFieldSpec *
@@ -491,23 +539,7 @@ compile_field(const char *column, struct json_object *def, const char *where)
 	}
 	f->pattern = get_string(def, "pattern", where, false, NULL);
 	if (f->pattern)
-	{
-		/* Compiled now, so a bad expression fails where the profile is given. */
-		LOCAL_FCINFO(fcinfo, 2);
-		ErrorContextCallback errcb;
-
-		errcb.callback = pattern_error_context;
-		errcb.arg = member_path(where, "pattern");
-		errcb.previous = error_context_stack;
-		error_context_stack = &errcb;
-		InitFunctionCallInfoData(*fcinfo, NULL, 2, DEFAULT_COLLATION_OID, NULL, NULL);
-		fcinfo->args[0].value = CStringGetTextDatum("");
-		fcinfo->args[0].isnull = false;
-		fcinfo->args[1].value = CStringGetTextDatum(f->pattern);
-		fcinfo->args[1].isnull = false;
-		(void) textregexsubstr(fcinfo);
-		error_context_stack = errcb.previous;
-	}
+		compile_condition_regex(f->pattern, member_path(where, "pattern"));
 	f->power_of_ten_var = get_string(def, "power_of_ten_var", where, false, NULL);
 	if (get_member(def, "default"))
 	{

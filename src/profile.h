@@ -33,6 +33,7 @@ typedef struct PathStep
 	char	   *key;			/* STEP_KEY */
 	char	   *pred_attr;		/* STEP_KEY, XML: "@name" the element must have */
 	char	   *pred_value;		/* ... with this value */
+	bool		pred_regex;		/* ... or matching this regular expression */
 	int			index;			/* STEP_INDEX */
 } PathStep;
 

@@ -56,6 +56,7 @@ records_trie_child(TrieNode *node, const PathStep *step, bool create)
 		if ((step->kind == STEP_KEY && strcmp(c->step.key, step->key) == 0 &&
 			 (c->step.pred_attr == NULL) == (step->pred_attr == NULL) &&
 			 (step->pred_attr == NULL || (strcmp(c->step.pred_attr, step->pred_attr) == 0 &&
+										  c->step.pred_regex == step->pred_regex &&
 										  strcmp(c->step.pred_value, step->pred_value) == 0))) ||
 			(step->kind == STEP_INDEX && c->step.index == step->index) ||
 			step->kind == STEP_EACH)

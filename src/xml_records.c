@@ -21,8 +21,9 @@
  * Safety: a DOCTYPE is refused outright, before its internal subset is
  * read, so no entity is ever declared, expanded (billion laughs) or loaded
  * from outside (XXE); XML_PARSE_NONET forbids the network besides.
- * Callbacks never raise an error through libxml2: they record the first
- * problem and stop, and the error is raised once the parser has returned.
+ * Callbacks never raise an error through libxml2 (short of running out of
+ * memory): they record the first problem and stop, and the error is raised
+ * once the parser has returned.
  * Captured values stay UTF-8 until records.c converts them, outside the
  * parse.  Only where libxml2 checks for it right away (a DOCTYPE, an end
  * tag) is the parser halted; an error it reports itself only disables
@@ -34,8 +35,10 @@
 
 #include <limits.h>
 
+#include "catalog/pg_collation.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
+#include "utils/builtins.h"
 
 #include <libxml/parser.h>
 #include <libxml/parserInternals.h>
@@ -62,16 +65,22 @@ attribute_child(TrieNode *node, const xmlChar *name)
 	return NULL;
 }
 
-/* Does the element have attribute "@name" with value? */
+/* Does the element meet a step's condition: attribute "@name" with that value, or matching it? */
 static bool
-has_attribute(int nattrs, const xmlChar **attrs, const char *attr, const char *value)
+meets_condition(int nattrs, const xmlChar **attrs, const PathStep *step)
 {
 	for (int i = 0; i < nattrs; i++)
-		if (strcmp((const char *) attrs[i * 5], attr + 1) == 0)
+		if (strcmp((const char *) attrs[i * 5], step->pred_attr + 1) == 0)
 		{
+			const char *v = (const char *) attrs[i * 5 + 3];
 			int			vlen = (int) (attrs[i * 5 + 4] - attrs[i * 5 + 3]);
 
-			return (int) strlen(value) == vlen && memcmp(attrs[i * 5 + 3], value, vlen) == 0;
+			if (step->pred_regex)
+				/* compiled and cached by PostgreSQL's regex code; checked when the profile was */
+				return DatumGetBool(DirectFunctionCall2Coll(textregexeq, DEFAULT_COLLATION_OID,
+															PointerGetDatum(cstring_to_text_with_len(v, vlen)),
+															CStringGetTextDatum(step->pred_value)));
+			return (int) strlen(step->pred_value) == vlen && memcmp(v, step->pred_value, vlen) == 0;
 		}
 	return false;
 }
@@ -92,7 +101,7 @@ element_child(TrieNode *node, const xmlChar *name, int nattrs, const xmlChar **a
 			continue;
 		if (c->step.pred_attr == NULL)
 			plain = c;
-		else if (has_attribute(nattrs, attrs, c->step.pred_attr, c->step.pred_value))
+		else if (meets_condition(nattrs, attrs, &c->step))
 			return c;
 	}
 	return plain;
