@@ -229,3 +229,19 @@ CREATE SERVER bad FOREIGN DATA WRAPPER scaler_fdw
 CREATE SERVER bad FOREIGN DATA WRAPPER scaler_fdw
   OPTIONS (base_url 'http://127.0.0.1:1', profile '{"tables": {"t": {"request": {"path": "/t"},
     "pagination": {"type": "next_url", "path": "links.link[@rel=next]"}, "fields": {"a": "a"}}}}');
+
+-- ---------- a LATIN1 database: XML text converted to the server encoding ----------
+CREATE DATABASE xml_latin1 ENCODING 'LATIN1' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0;
+\c xml_latin1
+SET client_min_messages = warning;
+CREATE EXTENSION scaler_fdw CASCADE;
+RESET client_min_messages;
+\getenv provider_url PROVIDER_URL
+CREATE SERVER hostile FOREIGN DATA WRAPPER scaler_fdw OPTIONS (base_url :'provider_url');
+CREATE FOREIGN TABLE xml_ok (v text OPTIONS (json_path 'v'), a text OPTIONS (json_path '@a'),
+                             raw jsonb OPTIONS (json_path '$'))
+  SERVER hostile OPTIONS (endpoint '/_xml/ok', records_path 'doc.item', format 'xml');
+SELECT v = 'caf' || chr(233) || ' <ok>' AS cafe, a, convert_to(v, 'LATIN1') AS latin1_bytes, raw->>0 AS raw
+  FROM xml_ok;
+\c contrib_regression
+DROP DATABASE xml_latin1;
