@@ -873,6 +873,46 @@ cross_product(List *sets, List *group)
 	return result;
 }
 
+/*
+ * Alternatives as request sets, with their variables in the order of
+ * var_names: the server's profile_vars, unless the alternative (a query's
+ * value, a parent's row) says otherwise.
+ */
+static List *
+request_sets(ScalerScanState *st, List *alts, List *var_names)
+{
+	List	   *result = NIL;
+	ListCell   *lc;
+
+	foreach(lc, alts)
+	{
+		Alternative *alt = (Alternative *) lfirst(lc);
+		RequestSet *set = palloc0(sizeof(RequestSet));
+		ListCell   *nc;
+		int			i = 0;
+
+		set->var_values = palloc0(sizeof(char *) * Max(list_length(var_names), 1));
+		foreach(nc, var_names)
+		{
+			ListCell   *an,
+					   *av;
+
+			forboth(an, st->server.var_names, av, st->server.var_values)
+				if (strcmp((char *) lfirst(an), (char *) lfirst(nc)) == 0)
+					set->var_values[i] = (char *) lfirst(av);
+			forboth(an, alt->var_names, av, alt->var_values)
+				if (strcmp((char *) lfirst(an), (char *) lfirst(nc)) == 0)
+					set->var_values[i] = (char *) lfirst(av);
+			i++;
+		}
+		set->param_names = alt->param_names;
+		set->param_values = alt->param_values;
+		set->checks = alt->checks;
+		result = lappend(result, set);
+	}
+	return result;
+}
+
 /* Does the request of spec use variable name (in its path, query, headers or body)? */
 static bool
 request_uses_var(const ScalerTableSpec *spec, const char *name)
@@ -1059,31 +1099,7 @@ parent_alternatives(ScalerScanState *st, const ScalerTableSpec *child, List *chi
 		parent_needed(parent, bound, fields_var_names(parent, child->parent_vars)))
 		palts = cross_product(palts, parent_alternatives(st, parent, bound));
 
-	foreach(lc, palts)
-	{
-		Alternative *alt = (Alternative *) lfirst(lc);
-		RequestSet *set = palloc0(sizeof(RequestSet));
-		ListCell   *nc;
-
-		set->var_values = palloc0(sizeof(char *) * Max(list_length(pvar_names), 1));
-		i = 0;
-		foreach(nc, pvar_names)
-		{
-			ListCell   *an,
-					   *av;
-
-			forboth(an, st->server.var_names, av, st->server.var_values)
-				if (strcmp((char *) lfirst(an), (char *) lfirst(nc)) == 0)
-					set->var_values[i] = (char *) lfirst(av);
-			forboth(an, alt->var_names, av, alt->var_values)
-				if (strcmp((char *) lfirst(an), (char *) lfirst(nc)) == 0)
-					set->var_values[i] = (char *) lfirst(av);
-			i++;
-		}
-		set->param_names = alt->param_names;
-		set->param_values = alt->param_values;
-		sets = lappend(sets, set);
-	}
+	sets = request_sets(st, palts, pvar_names);
 	if (sets == NIL)
 		return NIL;				/* a contradiction: no parent row, nothing to ask */
 	ex = records_compile(desc, columns, parent, pvar_names);
@@ -1164,7 +1180,6 @@ build_request_sets(ForeignScanState *node, ScalerScanState *st)
 {
 	List	   *bound;
 	List	   *sets = list_make1(make_alt());
-	List	   *result = NIL;
 	ListCell   *lc;
 
 	if (!bind_filters(node, st, &bound))
@@ -1230,35 +1245,7 @@ build_request_sets(ForeignScanState *node, ScalerScanState *st)
 	if (st->spec->parent_table && parent_needed(st->spec, bound, retrieved_var_names(st)))
 		sets = cross_product(sets, parent_alternatives(st, st->spec, bound));
 
-	/* Alternatives to request sets: variables in the fetch's order. */
-	foreach(lc, sets)
-	{
-		Alternative *alt = (Alternative *) lfirst(lc);
-		RequestSet *set = palloc0(sizeof(RequestSet));
-		ListCell   *nc;
-		int			i = 0;
-
-		set->var_values = palloc0(sizeof(char *) * Max(list_length(st->var_names), 1));
-		foreach(nc, st->var_names)
-		{
-			ListCell   *an,
-					   *av;
-
-			/* The server's profile_vars, unless the query or a parent says otherwise */
-			forboth(an, st->server.var_names, av, st->server.var_values)
-				if (strcmp((char *) lfirst(an), (char *) lfirst(nc)) == 0)
-					set->var_values[i] = (char *) lfirst(av);
-			forboth(an, alt->var_names, av, alt->var_values)
-				if (strcmp((char *) lfirst(an), (char *) lfirst(nc)) == 0)
-					set->var_values[i] = (char *) lfirst(av);
-			i++;
-		}
-		set->param_names = alt->param_names;
-		set->param_values = alt->param_values;
-		set->checks = alt->checks;
-		result = lappend(result, set);
-	}
-	return result;
+	return request_sets(st, sets, st->var_names);
 }
 
 static TupleTableSlot *

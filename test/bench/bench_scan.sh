@@ -37,45 +37,37 @@ SQL
 # Each pipeline runs twice and the faster run counts: the machine is shared.
 best() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.3f", (a < b ? a : b)}'; }
 
-# scaler_fdw scan, with the backend's peak memory around the first one
+# scaler_fdw scans, with the backend's peak memory around the first run:
+# timed_scan NAME QUERY prints NAME_scan_s, NAME_peak_kb and the query's result
 hwm="(regexp_match(pg_read_file('/proc/self/status'), 'VmHWM:\s+(\d+)'))[1]::int"
+timed_scan() {
+  local name=$1 query=$2 t s1 out
+  t=$(now)
+  out=$(q <<SQL
+SELECT $hwm;
+$query;
+SELECT $hwm;
+SQL
+)
+  s1=$(since "$t")
+  t=$(now)
+  q -c "$query" >/dev/null
+  echo "${name}_scan_s=$(best "$s1" "$(since "$t")")"
+  echo "${name}_peak_kb=$(( $(echo "$out" | sed -n 3p) - $(echo "$out" | sed -n 1p) ))"
+  echo "# ${name} rows: $(echo "$out" | sed -n 2p)"
+}
 scan_query="SELECT count(*), sum(value), max(period_start), max(period_end),
        count(*) FILTER (WHERE is_estimated), max(unit), max(meter_id)
   FROM consumption"
-t=$(now)
-out=$(q <<SQL
-SELECT $hwm;
-$scan_query;
-SELECT $hwm;
-SQL
-)
-s1=$(since "$t")
-t=$(now)
-q -c "$scan_query" >/dev/null
-echo "fdw_scan_s=$(best "$s1" "$(since "$t")")"
-before=$(echo "$out" | sed -n 1p)
-after=$(echo "$out" | sed -n 3p)
-echo "fdw_peak_kb=$((after - before))"
-echo "$out" | sed -n 2p | sed 's/^/# fdw rows: /'
-
+fdw_out=$(timed_scan fdw "$scan_query")
+echo "$fdw_out"
 # the XML scan, the same query over the same readings; its results must match the JSON scan's
-xml_query="${scan_query//FROM consumption/FROM consumption_xml}"
-t=$(now)
-xml_out=$(q <<SQL
-SELECT $hwm;
-$xml_query;
-SELECT $hwm;
-SQL
-)
-x1=$(since "$t")
-t=$(now)
-q -c "$xml_query" >/dev/null
-echo "xml_scan_s=$(best "$x1" "$(since "$t")")"
-echo "xml_peak_kb=$(( $(echo "$xml_out" | sed -n 3p) - $(echo "$xml_out" | sed -n 1p) ))"
-if [ "$(echo "$xml_out" | sed -n 2p)" = "$(echo "$out" | sed -n 2p)" ]; then
+xml_out=$(timed_scan xml "${scan_query//FROM consumption/FROM consumption_xml}")
+echo "$xml_out"
+if [ "$(echo "$xml_out" | sed -n 's/^# xml rows: //p')" = "$(echo "$fdw_out" | sed -n 's/^# fdw rows: //p')" ]; then
   echo "# xml scan: same results as the JSON scan"
 else
-  echo "# xml scan: RESULTS DIFFER: $(echo "$xml_out" | sed -n 2p)"
+  echo "# xml scan: RESULTS DIFFER"
 fi
 
 runs=()
