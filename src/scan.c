@@ -819,6 +819,57 @@ range_alternatives(BoundFilter *b, int attidx)
 }
 
 /*
+ * The alternatives an equality (= or IN) on filter f becomes: one list
+ * parameter, or one request per value.  With one request per value, a row
+ * answers the request of its own value only: checked on column attidx,
+ * unless it is -1.
+ */
+static List *
+equality_group(const ScalerFilterSpec *f, List *values, int attidx)
+{
+	List	   *group = NIL;
+	ListCell   *vc;
+
+	if (f->kind == FILTER_PARAM && f->list_separator)
+	{
+		Alternative *alt = make_alt();
+		StringInfoData list;
+
+		initStringInfo(&list);
+		foreach(vc, values)
+			appendStringInfo(&list, "%s%s", list.len ? f->list_separator : "", (char *) lfirst(vc));
+		alt->param_names = list_make1(f->param);
+		alt->param_values = list_make1(list.data);
+		return list_make1(alt);
+	}
+	foreach(vc, values)
+	{
+		Alternative *alt = make_alt();
+
+		if (f->kind == FILTER_PARAM)
+		{
+			alt->param_names = list_make1(f->param);
+			alt->param_values = list_make1(lfirst(vc));
+		}
+		else
+		{
+			alt->var_names = list_make1(f->column);
+			alt->var_values = list_make1(lfirst(vc));
+		}
+		if (attidx >= 0 && list_length(values) > 1)
+		{
+			SetCheck   *c = palloc0(sizeof(SetCheck));
+
+			c->attidx = attidx;
+			c->text = (char *) lfirst(vc);
+			alt->checks = lappend(alt->checks, c);
+		}
+		group = lappend(group, alt);
+	}
+	return group;
+}
+
+/*
  * Every combination of one alternative from each group.  A combination that
  * gives one variable two values is none (a pinned meter crossed with its
  * parent's rows keeps only that meter's row); a variable given twice the
@@ -1062,38 +1113,9 @@ parent_alternatives(ScalerScanState *st, const ScalerTableSpec *child, List *chi
 	{
 		ScalerFilterSpec *pfilter = (ScalerFilterSpec *) lfirst(lc);
 		BoundFilter *b = bound_eq(bound, pfilter->column);
-		List	   *group = NIL;
-		ListCell   *vc;
 
-		if (b == NULL)
-			continue;
-		if (pfilter->kind == FILTER_PARAM && pfilter->list_separator)
-		{
-			Alternative *alt = make_alt();
-			StringInfoData list;
-
-			initStringInfo(&list);
-			foreach(vc, b->eq_values)
-				appendStringInfo(&list, "%s%s", list.len ? pfilter->list_separator : "",
-								 (char *) lfirst(vc));
-			alt->param_names = list_make1(pfilter->param);
-			alt->param_values = list_make1(list.data);
-			group = list_make1(alt);
-		}
-		else if (pfilter->kind == FILTER_PATH_VAR)
-		{
-			foreach(vc, b->eq_values)
-			{
-				Alternative *alt = make_alt();
-
-				alt->var_names = list_make1(pfilter->column);
-				alt->var_values = list_make1(lfirst(vc));
-				group = lappend(group, alt);
-			}
-		}
-		else
-			continue;
-		palts = cross_product(palts, group);
+		if (b != NULL && pfilter->kind != FILTER_RANGE)
+			palts = cross_product(palts, equality_group(pfilter, b->eq_values, -1));
 	}
 	if (parent->parent_table &&
 		parent_needed(parent, bound, fields_var_names(parent, child->parent_vars)))
@@ -1158,20 +1180,12 @@ column_index(ScalerScanState *st, const char *column)
 static List *
 retrieved_var_names(ScalerScanState *st)
 {
-	List	   *names = NIL;
+	List	   *columns = NIL;
 	ListCell   *lc;
 
 	foreach(lc, st->retrieved)
-	{
-		Form_pg_attribute att = TupleDescAttr(st->tupdesc, lfirst_int(lc) - 1);
-		ScalerFieldSpec *f = scaler_table_field(st->spec, NameStr(att->attname));
-
-		if (f && f->kind == FIELD_VAR)
-			names = lappend(names, f->path_text);
-		if (f && f->power_of_ten_var)
-			names = lappend(names, f->power_of_ten_var);
-	}
-	return names;
+		columns = lappend(columns, NameStr(TupleDescAttr(st->tupdesc, lfirst_int(lc) - 1)->attname));
+	return fields_var_names(st->spec, columns);
 }
 
 /* The request sets of this execution, from the pushed quals and the parent. */
@@ -1190,54 +1204,13 @@ build_request_sets(ForeignScanState *node, ScalerScanState *st)
 		BoundFilter *b = (BoundFilter *) lfirst(lc);
 		ScalerFilterSpec *f = b->filter;
 		List	   *group = NIL;
-		ListCell   *vc;
 
 		if (f->kind == FILTER_RANGE)
 			group = range_alternatives(b, column_index(st, f->column));
 		else if (!b->eq_set)
 			continue;
-		else if (f->kind == FILTER_PARAM && f->list_separator)
-		{
-			Alternative *alt = make_alt();
-			StringInfoData list;
-
-			initStringInfo(&list);
-			foreach(vc, b->eq_values)
-				appendStringInfo(&list, "%s%s", list.len ? f->list_separator : "", (char *) lfirst(vc));
-			alt->param_names = list_make1(f->param);
-			alt->param_values = list_make1(list.data);
-			group = list_make1(alt);
-		}
 		else
-		{
-			int			attidx = column_index(st, f->column);
-
-			foreach(vc, b->eq_values)
-			{
-				Alternative *alt = make_alt();
-
-				if (f->kind == FILTER_PARAM)
-				{
-					alt->param_names = list_make1(f->param);
-					alt->param_values = list_make1(lfirst(vc));
-				}
-				else
-				{
-					alt->var_names = list_make1(f->column);
-					alt->var_values = list_make1(lfirst(vc));
-				}
-				/* With one request per value, a row answers the request of its own value only. */
-				if (attidx >= 0 && list_length(b->eq_values) > 1)
-				{
-					SetCheck   *c = palloc0(sizeof(SetCheck));
-
-					c->attidx = attidx;
-					c->text = (char *) lfirst(vc);
-					alt->checks = lappend(alt->checks, c);
-				}
-				group = lappend(group, alt);
-			}
-		}
+			group = equality_group(f, b->eq_values, column_index(st, f->column));
 		sets = cross_product(sets, group);
 	}
 
