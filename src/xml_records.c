@@ -208,15 +208,11 @@ on_start_element(void *ctx, const xmlChar *localname, const xmlChar *prefix,
 		records_open_level(ex, node);
 	if (node && node->nslots > 0)
 	{
-		/* Its markup may be wanted: the tag begins at the last "<" before here. */
+		/* Its markup may be wanted: where its start tag ends (see on_end_element) */
 		long		at = xmlByteConsumed(ctxt);
 
 		if (at >= 0 && at <= (long) ex->body_len)
-		{
 			start = ex->body + at;
-			while (start > ex->body && *start != '<')
-				start--;
-		}
 	}
 	records_push_frame(ex, kind, node, start);
 	f = &ex->stack[ex->depth - 1];
@@ -271,6 +267,9 @@ on_end_element(void *ctx, const xmlChar *localname, const xmlChar *prefix, const
 											(const char *) localname));
 				return;
 			}
+			/* the start tag begins at the last "<" before its end: attribute values hold none */
+			while (f->start > ex->body && *f->start != '<')
+				f->start--;
 			records_store(ex, f->node, VAL_MARKUP, pnstrdup(f->start, (int) (ex->body + at - f->start)),
 						  (int) (ex->body + at - f->start));
 		}
