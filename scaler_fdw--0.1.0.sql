@@ -2493,7 +2493,6 @@ BEGIN
            coalesce(raw.is_estimated, false) AS estimated,
            coalesce(max(raw.period_end) OVER earlier > raw.period_start, false)
              OR coalesce(lead(raw.period_start) OVER w < raw.period_end, false) AS overlaps,
-           max(raw.period_end) OVER (PARTITION BY m.mapping_id) AS covered_to,
            -- numbers batches in the order they are sent, without another sort
            row_number() OVER (ORDER BY m.mapping_id, raw.period_start, raw.period_end) AS rn
       FROM raw
@@ -2502,11 +2501,15 @@ BEGIN
     WINDOW w AS (PARTITION BY m.mapping_id ORDER BY raw.period_start, raw.period_end),
            earlier AS (w ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
   ),
+  -- from raw rather than r, so r is read once and never materialized
   cu AS (
     SELECT d.mapping_id, d.unit,
            @extschema@.sync_conversion_problem(d.unit, d.to_unit, d.fuel, d.cv, d.cvu) AS problem
-      FROM (SELECT DISTINCT mapping_id, unit, to_unit, fuel, cv, cvu FROM r
-             WHERE btrim(unit) <> '') d
+      FROM (SELECT DISTINCT m.mapping_id, raw.unit, m.to_unit, m.fuel, m.cv, m.cvu
+              FROM raw
+              JOIN m ON m.external_meter_id = raw.meter_id
+                    AND m.validity @> (raw.period_start AT TIME ZONE m.tz)::date
+             WHERE btrim(raw.unit) <> '') d
   ),
   chk AS (
     SELECT r.*,
@@ -2535,9 +2538,10 @@ BEGIN
            last_seen = now(), times_seen = t.times_seen + 1, run_id = excluded.run_id
     RETURNING 1
   ),
-  ok AS (
+  -- projected where it is read: each reading is in one branch of periods
+  ok AS NOT MATERIALIZED (
     SELECT c.mapping_id, c.provider_server, c.external_meter_id, c.scaler_meter_id, c.g, c.tz,
-           c.covered_to, c.period_start, c.period_end, c.estimated, c.reason IS NOT NULL AS bad, c.rn,
+           c.period_start, c.period_end, c.estimated, c.reason IS NOT NULL AS bad, c.rn,
            CASE WHEN c.reason IS NOT NULL THEN NULL
                 WHEN c.to_unit IS NULL THEN c.value
                 ELSE @extschema@.convert_fuel(c.value, c.unit, c.to_unit, c.fuel,
@@ -2558,7 +2562,7 @@ BEGIN
     SELECT mapping_id, provider_server, external_meter_id, scaler_meter_id,
            ls AT TIME ZONE tz, (ls + step) AT TIME ZONE tz, sum(value), min(unit),
            bool_or(estimated), count(*), bool_or(bad),
-           max(covered_to) >= (ls + step) AT TIME ZONE tz, min(rn)
+           max(max(period_end)) OVER (PARTITION BY mapping_id) >= (ls + step) AT TIME ZONE tz, min(rn)
       FROM (SELECT ok.*, date_trunc(g, period_start AT TIME ZONE tz) AS ls,
                    ('1 ' || g)::interval AS step
               FROM ok WHERE g <> 'reading') a
