@@ -32,10 +32,13 @@ SELECT scaler.configure_sync('bench_sync_provider', 'bench_sync.meters', 'bench_
                              'bench_sync_sink', history_start => '2025-01-01', batch_size => 1000);
 SQL
 
+# every timed run starts from the same state: empty outbox, vacuumed, and
+# checkpointed, so no run pays for the writes of the one before it
 reset_all() {
   curl -s -o /dev/null -X POST "$SYNC_SANDBOX_URL/_reset"
   q -c "TRUNCATE scaler.sync_attempt, scaler.sync_batch, scaler.sync_outbox, scaler.sync_meter_state,
-               scaler.sync_quarantine, scaler.sync_dead_letter" -c "VACUUM ANALYZE scaler.sync_outbox"
+               scaler.sync_quarantine, scaler.sync_dead_letter" -c "VACUUM ANALYZE scaler.sync_outbox" \
+    -c "CHECKPOINT"
 }
 
 # the floor: a plain scan of the same readings through the same foreign table
