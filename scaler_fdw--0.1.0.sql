@@ -2554,19 +2554,24 @@ BEGIN
   periods AS (
     SELECT mapping_id, provider_server, external_meter_id, scaler_meter_id,
            period_start AS ps, period_end AS pe, value, unit, estimated, 1 AS readings,
-           bad AS held, true AS complete, rn
+           bad AS held, true AS complete, rn, ARRAY[mapping_id] AS mappings
       FROM ok WHERE g = 'reading'
     UNION ALL
-    -- sums per hour, day or month of the mapping's time zone, complete
-    -- once the provider has data up to the period's end
-    SELECT mapping_id, provider_server, external_meter_id, scaler_meter_id,
+    -- sums per hour, day or month of the mapping's time zone, complete once
+    -- the provider has data up to the period's end.  A period in which the
+    -- Scaler meter changes provider meter (a meter exchange: the mappings
+    -- of one Scaler meter, staged together) sums the parts of both, under
+    -- the mapping of its last reading; parts in different units are held.
+    SELECT (array_agg(mapping_id ORDER BY period_start DESC))[1], min(provider_server),
+           (array_agg(external_meter_id ORDER BY period_start DESC))[1], scaler_meter_id,
            ls AT TIME ZONE tz, (ls + step) AT TIME ZONE tz, sum(value), min(unit),
-           bool_or(estimated), count(*), bool_or(bad),
-           max(max(period_end)) OVER (PARTITION BY mapping_id) >= (ls + step) AT TIME ZONE tz, min(rn)
+           bool_or(estimated), count(*), bool_or(bad) OR count(DISTINCT unit) > 1,
+           max(max(period_end)) OVER (PARTITION BY scaler_meter_id) >= (ls + step) AT TIME ZONE tz,
+           min(rn), array_agg(DISTINCT mapping_id)
       FROM (SELECT ok.*, date_trunc(g, period_start AT TIME ZONE tz) AS ls,
                    ('1 ' || g)::interval AS step
               FROM ok WHERE g <> 'reading') a
-     GROUP BY mapping_id, provider_server, external_meter_id, scaler_meter_id, tz, ls, step
+     GROUP BY scaler_meter_id, tz, ls, step
   ),
   -- new or changed periods only (a concurrent pass of the server is locked
   -- out), in batches of at most batch_size
@@ -2651,8 +2656,9 @@ BEGIN
     INSERT INTO @extschema@.sync_meter_state AS s
            (mapping_id, watermark, last_attempt_at, last_success_at)
     SELECT m.mapping_id, w.watermark, now(), now()
-      FROM m LEFT JOIN (SELECT mapping_id, max(pe) AS watermark FROM periods
-                         WHERE complete GROUP BY mapping_id) w USING (mapping_id)
+      FROM m LEFT JOIN (SELECT x.mapping_id, max(x.pe) AS watermark
+                          FROM (SELECT unnest(mappings) AS mapping_id, pe FROM periods WHERE complete) x
+                         GROUP BY x.mapping_id) w USING (mapping_id)
     ON CONFLICT (mapping_id) DO UPDATE
        SET watermark = greatest(s.watermark, excluded.watermark),
            last_attempt_at = now(), last_success_at = now(),
@@ -3016,22 +3022,27 @@ BEGIN
     msgs := msgs || format('%s mappings out of the sync scope', n);
   END IF;
   PERFORM @extschema@.progress_report(sync.provider_server, 'staging', total, 0, 0, 0, 0, 0);
+  -- the mappings of one Scaler meter are staged together, from the earliest
+  -- start among them: a period they share is summed from all its parts
   FOR grp IN
     SELECT f.fetch_from, array_agg(f.mapping_id ORDER BY f.mapping_id) AS mapping_ids
-      FROM (SELECT x.mapping_id,
-                   CASE WHEN x.g = 'reading' THEN x.start_at ELSE date_trunc(x.g, x.start_at, x.tz) END AS fetch_from
-              FROM (SELECT m.mapping_id, coalesce(m.granularity, cfg.granularity) AS g,
-                           coalesce(m.time_zone, cfg.time_zone) AS tz,
-                           greatest(greatest(coalesce(m.history_start, cfg.history_start), m.valid_from)::timestamp
-                                      AT TIME ZONE coalesce(m.time_zone, cfg.time_zone),
-                                    st.watermark - cfg.lookback) AS start_at
-                      FROM @extschema@.meter_mapping m
-                      LEFT JOIN @extschema@.sync_meter_state st USING (mapping_id)
-                     WHERE m.mapping_id = ANY (scope_ids)
-                       -- a mapping that ended is done once staged past its end
-                       AND (m.valid_to IS NULL OR st.watermark IS NULL
-                            OR st.watermark < (m.valid_to + 1)::timestamp AT TIME ZONE coalesce(m.time_zone, cfg.time_zone))
-                   ) x) f
+      FROM (SELECT y.mapping_id, y.done, y.ends_at,
+                   min(y.own_from) FILTER (WHERE NOT y.done) OVER (PARTITION BY y.scaler_meter_id) AS fetch_from
+              FROM (SELECT x.mapping_id, x.scaler_meter_id, x.ends_at,
+                           CASE WHEN x.g = 'reading' THEN x.start_at ELSE date_trunc(x.g, x.start_at, x.tz) END AS own_from,
+                           -- a mapping that ended is done once staged past its end
+                           coalesce(x.watermark >= x.ends_at, false) AS done
+                      FROM (SELECT m.mapping_id, m.scaler_meter_id, coalesce(m.granularity, cfg.granularity) AS g,
+                                   coalesce(m.time_zone, cfg.time_zone) AS tz, st.watermark,
+                                   (m.valid_to + 1)::timestamp AT TIME ZONE coalesce(m.time_zone, cfg.time_zone) AS ends_at,
+                                   greatest(greatest(coalesce(m.history_start, cfg.history_start), m.valid_from)::timestamp
+                                              AT TIME ZONE coalesce(m.time_zone, cfg.time_zone),
+                                            st.watermark - cfg.lookback) AS start_at
+                              FROM @extschema@.meter_mapping m
+                              LEFT JOIN @extschema@.sync_meter_state st USING (mapping_id)
+                             WHERE m.mapping_id = ANY (scope_ids)) x) y) f
+     -- a done mapping comes along while a later one restages a period it shares
+     WHERE f.fetch_from IS NOT NULL AND (NOT f.done OR f.fetch_from < f.ends_at)
      GROUP BY f.fetch_from ORDER BY f.fetch_from
   LOOP
     BEGIN

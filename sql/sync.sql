@@ -189,10 +189,40 @@ SELECT status, meters, message FROM scaler.sync('sync_provider');
 CREATE FOREIGN TABLE sync_b.meter_ids (meter_id text) SERVER sync_bad OPTIONS (table 'meters');
 SELECT pg_temp.error($$SELECT scaler.configure_sync('sync_bad', 'sync_b.meter_ids', 'sync_b.consumption', 'sync_scaler', resources => '{gas}')$$);
 
-DROP SCHEMA sync_p, sync_s, sync_b CASCADE;
+-- a meter exchange inside a month: Scaler meter 5020 is fed by M00001 until
+-- 2025-02-14 and by M00005 from 2025-02-15; its February is the sum of both
+-- parts, sent once, and each mapping's watermark moves past it
+CREATE SERVER sync_exch FOREIGN DATA WRAPPER scaler_fdw
+  OPTIONS (provider 'generic', base_url :'sync_url');
+CREATE USER MAPPING FOR CURRENT_USER SERVER sync_exch;
+CREATE SCHEMA sync_x;
+IMPORT FOREIGN SCHEMA p LIMIT TO (meters, consumption) FROM SERVER sync_exch INTO sync_x;
+SELECT external_meter_id, scaler_meter_id, valid_from, valid_to
+  FROM scaler.map_meter('sync_exch', 'M00001', '5020', valid_to => '2025-02-14', target_unit => 'kWh');
+SELECT external_meter_id, scaler_meter_id, valid_from, valid_to
+  FROM scaler.map_meter('sync_exch', 'M00005', '5020', valid_from => '2025-02-15', target_unit => 'kWh');
+SELECT provider_server FROM scaler.configure_sync('sync_exch', 'sync_x.meters', 'sync_x.consumption', 'sync_scaler',
+                                                  history_start => '2025-01-01', granularity => 'month');
+SELECT status, meters, fetched, new, delivered, meter_errors FROM scaler.sync('sync_exch');
+SELECT o.period_start, o.external_meter_id, o.readings, o.value,
+       o.value = (SELECT sum(c.value) FROM sync_x.consumption c
+                   WHERE (c.meter_id = 'M00001' AND c.period_start >= o.period_start
+                          AND c.period_start < least(o.period_end, '2025-02-15'))
+                      OR (c.meter_id = 'M00005' AND c.period_start >= greatest(o.period_start, '2025-02-15')
+                          AND c.period_start < o.period_end)) AS both_parts
+  FROM scaler.sync_outbox o WHERE o.scaler_meter_id = '5020' ORDER BY o.period_start;
+SELECT m.external_meter_id, s.watermark
+  FROM scaler.sync_meter_state s JOIN scaler.meter_mapping m USING (mapping_id)
+ WHERE m.provider_server = 'sync_exch' ORDER BY 1;
+-- the next pass: February is not sent again, nor cut to one part
+SELECT status, new, changed, unchanged, delivered FROM scaler.sync('sync_exch');
+SELECT period_start, value, revision FROM scaler.sync_outbox WHERE scaler_meter_id = '5020'
+ ORDER BY period_start;
+
+DROP SCHEMA sync_p, sync_s, sync_b, sync_x CASCADE;
 DELETE FROM scaler.sync_server;
 TRUNCATE scaler.sync_run, scaler.sync_outbox, scaler.sync_batch, scaler.sync_attempt,
   scaler.sync_quarantine, scaler.sync_dead_letter, scaler.sync_meter_state;
 DELETE FROM scaler.meter_mapping;
 DELETE FROM scaler.scaler_meter;
-DROP SERVER sync_provider, sync_scaler, sync_bad CASCADE;
+DROP SERVER sync_provider, sync_scaler, sync_bad, sync_exch CASCADE;
