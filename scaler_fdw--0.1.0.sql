@@ -2540,7 +2540,7 @@ BEGIN
   ),
   -- projected where it is read: each reading is in one branch of periods
   ok AS NOT MATERIALIZED (
-    SELECT c.mapping_id, c.provider_server, c.external_meter_id, c.scaler_meter_id, c.g, c.tz,
+    SELECT c.mapping_id, c.provider_server, c.external_meter_id, c.scaler_meter_id, c.g, c.tz, c.validity,
            c.period_start, c.period_end, c.estimated, c.reason IS NOT NULL AS bad, c.rn,
            CASE WHEN c.reason IS NOT NULL THEN NULL
                 WHEN c.to_unit IS NULL THEN c.value
@@ -2554,24 +2554,49 @@ BEGIN
   periods AS (
     SELECT mapping_id, provider_server, external_meter_id, scaler_meter_id,
            period_start AS ps, period_end AS pe, value, unit, estimated, 1 AS readings,
-           bad AS held, true AS complete, rn, ARRAY[mapping_id] AS mappings
+           bad AS held, true AS complete, rn, ARRAY[mapping_id] AS mappings, false AS split
       FROM ok WHERE g = 'reading'
     UNION ALL
     -- sums per hour, day or month of the mapping's time zone, complete once
     -- the provider has data up to the period's end.  A period in which the
     -- Scaler meter changes provider meter (a meter exchange: the mappings
     -- of one Scaler meter, staged together) sums the parts of both, under
-    -- the mapping of its last reading; parts in different units are held.
-    SELECT (array_agg(mapping_id ORDER BY period_start DESC))[1], min(provider_server),
-           (array_agg(external_meter_id ORDER BY period_start DESC))[1], scaler_meter_id,
-           ls AT TIME ZONE tz, (ls + step) AT TIME ZONE tz, sum(value), min(unit),
-           bool_or(estimated), count(*), bool_or(bad) OR count(DISTINCT unit) > 1,
-           max(max(period_end)) OVER (PARTITION BY scaler_meter_id) >= (ls + step) AT TIME ZONE tz,
-           min(rn), array_agg(DISTINCT mapping_id)
-      FROM (SELECT ok.*, date_trunc(g, period_start AT TIME ZONE tz) AS ls,
-                   ('1 ' || g)::interval AS step
-              FROM ok WHERE g <> 'reading') a
-     GROUP BY scaler_meter_id, tz, ls, step
+    -- the mapping of its last reading; parts in different units are held,
+    -- and so is a period shared with a mapping on another provider server
+    -- (staged by another pass: its parts cannot be summed here).
+    SELECT b.mapping_id, b.provider_server, b.external_meter_id, b.scaler_meter_id, b.ps, b.pe,
+           b.value, b.unit, b.estimated, b.readings, b.held_parts OR b.split,
+           -- complete once covered to its end; a shared one, to where this server's part ends
+           b.covered_to >= least(b.pe, CASE WHEN b.split THEN b.part_end END), b.rn_, b.mappings_, b.split
+      FROM (SELECT (array_agg(mapping_id ORDER BY period_start DESC))[1] AS mapping_id,
+                   min(provider_server) AS provider_server,
+                   (array_agg(external_meter_id ORDER BY period_start DESC))[1] AS external_meter_id,
+                   scaler_meter_id, ls AT TIME ZONE tz AS ps, (ls + step) AT TIME ZONE tz AS pe,
+                   sum(value) AS value, min(unit) AS unit, bool_or(estimated) AS estimated,
+                   count(*) AS readings, bool_or(bad) OR count(DISTINCT unit) > 1 AS held_parts,
+                   max(max(period_end)) OVER (PARTITION BY scaler_meter_id) AS covered_to,
+                   max(upper(validity))::timestamp AT TIME ZONE tz AS part_end,
+                   min(rn) AS rn_, array_agg(DISTINCT mapping_id) AS mappings_,
+                   EXISTS (SELECT FROM @extschema@.meter_mapping o
+                            WHERE o.scaler_meter_id = a.scaler_meter_id AND o.provider_server <> %9$L
+                              AND o.validity && daterange(ls::date, (ls + step)::date)) AS split
+              FROM (SELECT ok.*, date_trunc(g, period_start AT TIME ZONE tz) AS ls,
+                           ('1 ' || g)::interval AS step
+                      FROM ok WHERE g <> 'reading') a
+             GROUP BY scaler_meter_id, tz, ls, step) b
+  ),
+  -- such a period is quarantined with its reason rather than sent in part
+  qs AS (
+    INSERT INTO @extschema@.sync_quarantine AS t
+           (provider_server, mapping_id, external_meter_id, scaler_meter_id, period_start,
+            period_end, value, unit, estimated, reason, run_id)
+    SELECT provider_server, mapping_id, external_meter_id, scaler_meter_id, ps, pe, value, unit,
+           estimated, 'the period is shared with a mapping of this Scaler meter on another provider server; parts staged by different servers are not summed', %7$s
+      FROM periods WHERE split AND complete
+    ON CONFLICT (mapping_id, period_start, period_end, reason) DO UPDATE
+       SET value = excluded.value, unit = excluded.unit, estimated = excluded.estimated,
+           last_seen = now(), times_seen = t.times_seen + 1, run_id = excluded.run_id
+    RETURNING 1
   ),
   -- new or changed periods only (a concurrent pass of the server is locked
   -- out), in batches of at most batch_size
@@ -2668,7 +2693,7 @@ BEGIN
          (SELECT count(*) FILTER (WHERE inserted) FROM staged),
          (SELECT count(*) FILTER (WHERE NOT inserted) FROM staged),
          (SELECT count(*) FROM periods WHERE complete AND NOT held) - (SELECT count(*) FROM staged),
-         (SELECT count(*) FROM q)
+         (SELECT count(*) FROM q) + (SELECT count(*) FROM qs)
   $q$, cfg.consumption_table,
        (SELECT string_agg(quote_literal(x), ', ') FROM unnest(meter_ids) x),
        cfg.time_zone, cfg.granularity, mapping_ids, fetch_from, run_id,

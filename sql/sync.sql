@@ -219,10 +219,34 @@ SELECT status, new, changed, unchanged, delivered FROM scaler.sync('sync_exch');
 SELECT period_start, value, revision FROM scaler.sync_outbox WHERE scaler_meter_id = '5020'
  ORDER BY period_start;
 
-DROP SCHEMA sync_p, sync_s, sync_b, sync_x CASCADE;
+-- a switch of provider server inside a month (M00009 read through sync_exch
+-- until 2025-02-14, through sync_exch2 from then on): each pass sees only its
+-- part, so the shared month is quarantined with its reason, never sent in part
+CREATE SERVER sync_exch2 FOREIGN DATA WRAPPER scaler_fdw
+  OPTIONS (provider 'generic', base_url :'sync_url');
+CREATE USER MAPPING FOR CURRENT_USER SERVER sync_exch2;
+CREATE SCHEMA sync_x2;
+IMPORT FOREIGN SCHEMA p LIMIT TO (meters, consumption) FROM SERVER sync_exch2 INTO sync_x2;
+SELECT external_meter_id, scaler_meter_id, valid_to
+  FROM scaler.map_meter('sync_exch', 'M00009', '5021', valid_to => '2025-02-14', target_unit => 'kWh');
+SELECT external_meter_id, scaler_meter_id, valid_from
+  FROM scaler.map_meter('sync_exch2', 'M00009', '5021', valid_from => '2025-02-15', target_unit => 'kWh');
+SELECT provider_server FROM scaler.configure_sync('sync_exch2', 'sync_x2.meters', 'sync_x2.consumption', 'sync_scaler',
+                                                  history_start => '2025-01-01', granularity => 'month');
+SELECT status, new, quarantined FROM scaler.sync('sync_exch');
+SELECT status, new, quarantined FROM scaler.sync('sync_exch2');
+SELECT period_start, external_meter_id, readings FROM scaler.sync_outbox WHERE scaler_meter_id = '5021'
+ ORDER BY period_start;
+SELECT provider_server, external_meter_id, period_start, reason FROM scaler.sync_quarantine
+ WHERE scaler_meter_id = '5021' ORDER BY 1;
+SELECT m.provider_server, s.watermark
+  FROM scaler.sync_meter_state s JOIN scaler.meter_mapping m USING (mapping_id)
+ WHERE m.scaler_meter_id = '5021' ORDER BY 1;
+
+DROP SCHEMA sync_p, sync_s, sync_b, sync_x, sync_x2 CASCADE;
 DELETE FROM scaler.sync_server;
 TRUNCATE scaler.sync_run, scaler.sync_outbox, scaler.sync_batch, scaler.sync_attempt,
   scaler.sync_quarantine, scaler.sync_dead_letter, scaler.sync_meter_state;
 DELETE FROM scaler.meter_mapping;
 DELETE FROM scaler.scaler_meter;
-DROP SERVER sync_provider, sync_scaler, sync_bad, sync_exch CASCADE;
+DROP SERVER sync_provider, sync_scaler, sync_bad, sync_exch, sync_exch2 CASCADE;
