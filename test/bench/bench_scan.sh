@@ -6,28 +6,22 @@ now() { date +%s.%N; }
 since() { awk "BEGIN {printf \"%.3f\", $(now) - $1}"; }
 q() { psql -X -q -At -v ON_ERROR_STOP=1 "$@"; }
 
+# the same typed columns from the JSON pages and from their XML twins
+columns="meter_id text,
+  period_start timestamptz OPTIONS (json_path 'interval_start'),
+  period_end timestamptz OPTIONS (json_path 'interval_end'),
+  value numeric OPTIONS (json_path 'consumption'),
+  unit text,
+  is_estimated boolean OPTIONS (json_path 'estimated')"
 q <<SQL
 CREATE EXTENSION scaler_fdw CASCADE;
 CREATE SERVER bench FOREIGN DATA WRAPPER scaler_fdw OPTIONS (base_url '$PROVIDER_URL');
-CREATE FOREIGN TABLE consumption (
-  meter_id text,
-  period_start timestamptz OPTIONS (json_path 'interval_start'),
-  period_end timestamptz OPTIONS (json_path 'interval_end'),
-  value numeric OPTIONS (json_path 'consumption'),
-  unit text,
-  is_estimated boolean OPTIONS (json_path 'estimated')
-) SERVER bench OPTIONS (endpoint '${BENCH_FIRST#$PROVIDER_URL}', records_path 'results',
-                        pagination 'next_url');
+CREATE FOREIGN TABLE consumption ($columns) SERVER bench
+  OPTIONS (endpoint '${BENCH_FIRST#$PROVIDER_URL}', records_path 'results', pagination 'next_url');
 -- the same pages as XML (the provider server's format=xml twin of each page)
-CREATE FOREIGN TABLE consumption_xml (
-  meter_id text,
-  period_start timestamptz OPTIONS (json_path 'interval_start'),
-  period_end timestamptz OPTIONS (json_path 'interval_end'),
-  value numeric OPTIONS (json_path 'consumption'),
-  unit text,
-  is_estimated boolean OPTIONS (json_path 'estimated')
-) SERVER bench OPTIONS (endpoint '${BENCH_FIRST#$PROVIDER_URL}&format=xml', records_path 'page.results.reading',
-                        pagination 'next_url', next_url_path 'page.next', format 'xml');
+CREATE FOREIGN TABLE consumption_xml ($columns) SERVER bench
+  OPTIONS (endpoint '${BENCH_FIRST#$PROVIDER_URL}&format=xml', records_path 'page.results.reading',
+           pagination 'next_url', next_url_path 'page.next', format 'xml');
 CREATE TABLE local_fdw (meter_id text, period_start timestamptz, period_end timestamptz,
                         value numeric, unit text, is_estimated boolean);
 CREATE TABLE local_jsonb (LIKE local_fdw);
